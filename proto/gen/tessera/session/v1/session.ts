@@ -24,6 +24,14 @@ export const protobufPackage = "tessera.session.v1";
 
 export const protobufFileName = "tessera/session/v1/session.proto";
 
+export interface CheckSessionRequest {
+  sessionId: string;
+}
+
+export interface SessionState {
+  active: boolean;
+}
+
 export interface CreateSessionRequest {
   tenantId: string;
   userId: string;
@@ -77,6 +85,128 @@ export interface RevokeUserSessionsRequest {
 export interface Jwks {
   json: string;
 }
+
+function createBaseCheckSessionRequest(): CheckSessionRequest {
+  return { sessionId: "" };
+}
+
+export const CheckSessionRequest: MessageFns<CheckSessionRequest> = {
+  encode(message: CheckSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckSessionRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CheckSessionRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+};
+
+function createBaseSessionState(): SessionState {
+  return { active: false };
+}
+
+export const SessionState: MessageFns<SessionState> = {
+  encode(message: SessionState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.active !== false) {
+      writer.uint32(8).bool(message.active);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.active = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SessionState {
+    return { active: isSet(object.active) ? globalThis.Boolean(object.active) : false };
+  },
+
+  toJSON(message: SessionState): unknown {
+    const obj: any = {};
+    if (message.active !== false) {
+      obj.active = message.active;
+    }
+    return obj;
+  },
+};
 
 function createBaseCreateSessionRequest(): CreateSessionRequest {
   return { tenantId: "", userId: "", role: "", rememberMe: false, deviceInfo: "", ip: "" };
@@ -1048,6 +1178,16 @@ export const SessionServiceService = {
     responseSerialize: (value: Jwks): Buffer => Buffer.from(Jwks.encode(value).finish()),
     responseDeserialize: (value: Buffer): Jwks => Jwks.decode(value),
   },
+  /** Whether a session is still live (access-token holders check it, cached for at most one second). */
+  checkSession: {
+    path: "/tessera.session.v1.SessionService/CheckSession" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckSessionRequest): Buffer => Buffer.from(CheckSessionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckSessionRequest => CheckSessionRequest.decode(value),
+    responseSerialize: (value: SessionState): Buffer => Buffer.from(SessionState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SessionState => SessionState.decode(value),
+  },
 } as const;
 
 export interface SessionServiceServer extends UntypedServiceImplementation {
@@ -1063,6 +1203,8 @@ export interface SessionServiceServer extends UntypedServiceImplementation {
   revokeUserSessions: handleUnaryCall<RevokeUserSessionsRequest, Empty>;
   /** Public keys that verify access tokens (a JWKS document as JSON). */
   getJwks: handleUnaryCall<Empty, Jwks>;
+  /** Whether a session is still live (access-token holders check it, cached for at most one second). */
+  checkSession: handleUnaryCall<CheckSessionRequest, SessionState>;
 }
 
 export interface SessionServiceClient extends Client {
@@ -1183,6 +1325,22 @@ export interface SessionServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Jwks) => void,
+  ): ClientUnaryCall;
+  /** Whether a session is still live (access-token holders check it, cached for at most one second). */
+  checkSession(
+    request: CheckSessionRequest,
+    callback: (error: ServiceError | null, response: SessionState) => void,
+  ): ClientUnaryCall;
+  checkSession(
+    request: CheckSessionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SessionState) => void,
+  ): ClientUnaryCall;
+  checkSession(
+    request: CheckSessionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SessionState) => void,
   ): ClientUnaryCall;
 }
 

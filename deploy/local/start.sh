@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `npm start`: everything needed to run the system on one machine, then the system itself.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
+
+# Secrets for a local installation, made once and kept with the local data.
+mkdir -p .data
+if [ ! -f .data/secrets.env ]; then
+  umask 077
+  {
+    echo "INTERNAL_GRPC_TOKEN=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))')"
+    echo "SECRETS_KEYRING=k1:$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))')"
+  } >.data/secrets.env
+fi
+set -a
+# Variables already in the environment win over the generated ones.
+while IFS='=' read -r key value; do
+  [ -n "$key" ] && [ -z "${!key:-}" ] && export "$key=$value"
+done <.data/secrets.env
+set +a
+
+# The web app's build, when its sources changed since the last one.
+if [ ! -f web/build/index.html ] || [ -n "$(find web/src web/static web/svelte.config.js web/vite.config.ts -newer web/build/index.html 2>/dev/null | head -n 1)" ]; then
+  echo "[start] building the web app" >&2
+  npm run build -w web --silent
+fi
+
+exec node deploy/local/run-all.ts

@@ -1,0 +1,84 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import express, { type Express } from "express";
+import { checkReadiness, notFound, type Dependency, type Logger } from "@tessera/platform";
+import type { IdentityClient } from "./adapters/service-clients.ts";
+import type { BrowserAuth } from "./application/browser-auth.ts";
+import type { BrowserSessionStore } from "./application/browser-session.ts";
+import { openApiDocument } from "./http/openapi.ts";
+import { problemMiddleware } from "./http/problem.ts";
+import { csrfMiddleware, requestContextMiddleware, type CookieSettings } from "./http/request-context.ts";
+import { accountRoutes } from "./routes/account-routes.ts";
+import { authRoutes } from "./routes/auth-routes.ts";
+import { meRoutes } from "./routes/me-routes.ts";
+
+export interface AppDependencies {
+  logger: Logger;
+  identity: IdentityClient;
+  auth: BrowserAuth;
+  store: BrowserSessionStore;
+  cookie: CookieSettings;
+  publicBaseUrl: string;
+  trustedProxies: string;
+  webBuildDir: string;
+  dependencies: Dependency[];
+  isShuttingDown: () => boolean;
+}
+
+function trustProxySetting(value: string): boolean | number | string[] {
+  if (value.trim() === "") return false;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  return value.split(",").map((entry) => entry.trim()).filter(Boolean);
+}
+
+/** The BFF's HTTP surface: API (problem+json errors), probes and the web app's build. */
+export function createApp(deps: AppDependencies): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", trustProxySetting(deps.trustedProxies));
+  app.set("etag", false);
+
+  app.get("/healthz", (_request, response) => {
+    response.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_request, response) => {
+    if (deps.isShuttingDown()) return void response.status(503).json({ status: "shutting_down", checks: {} });
+    const report = await checkReadiness(deps.dependencies);
+    response.status(report.ready ? 200 : 503).json({ status: report.ready ? "ok" : "unavailable", checks: report.checks });
+  });
+
+  const api = express.Router();
+  api.use((_request, response, next) => {
+    response.setHeader("Cache-Control", "no-store");
+    next();
+  });
+  api.get("/openapi.json", (_request, response) => {
+    response.json(openApiDocument);
+  });
+  api.use(express.json({ limit: "1mb", strict: true, type: ["application/json", "application/*+json"] }));
+  api.use(requestContextMiddleware(deps));
+  api.use(csrfMiddleware(deps.publicBaseUrl));
+  api.use("/auth", authRoutes(deps));
+  api.use("/accounts", accountRoutes(deps));
+  api.use("/me", meRoutes(deps));
+  api.use((request, _response, next) => next(notFound(`endpoint ${request.method} ${request.baseUrl}${request.path}`)));
+  app.use("/api/v1", api);
+
+  // The SvelteKit build: hashed assets cached for a year, everything else falls back to the app shell.
+  const indexFile = join(deps.webBuildDir, "index.html");
+  if (existsSync(indexFile)) {
+    app.use("/_app/immutable", express.static(join(deps.webBuildDir, "_app/immutable"), { immutable: true, maxAge: "365d" }));
+    app.use(express.static(deps.webBuildDir, { index: false, maxAge: 0 }));
+    app.get(/^\/(?!api\/|v1\/).*/, (request, response, next) => {
+      if (request.method !== "GET" || !request.accepts("html")) return next();
+      response.setHeader("Cache-Control", "no-cache");
+      response.sendFile(indexFile);
+    });
+  } else {
+    deps.logger.warn({ webBuildDir: deps.webBuildDir }, "web build not found; only the API is served (run npm run build -w web)");
+  }
+
+  app.use((request, _response, next) => next(notFound(`path ${request.path}`)));
+  app.use(problemMiddleware(deps.logger));
+  return app;
+}

@@ -1,0 +1,150 @@
+import { AppError, notFound, unauthenticated } from "@tessera/platform";
+import type { TokenPair } from "@tessera/proto/tessera/session/v1/session";
+import type { User } from "@tessera/proto/tessera/identity/v1/identity";
+import type { IdentityClient, SessionClient } from "../adapters/service-clients.ts";
+import { activeAccount, type BrowserSession, type SignedInAccount } from "./browser-session.ts";
+
+/** Refresh a little before expiry so a request never carries a token that dies on the way. */
+const REFRESH_MARGIN_MS = 30_000;
+
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+}
+
+export function createBrowserAuth(deps: { identity: IdentityClient; session: SessionClient; maxAccounts: number; now?: () => number }) {
+  const now = deps.now ?? Date.now;
+
+  const toAccount = (user: User, tokens: TokenPair, rememberMe: boolean): SignedInAccount => ({
+    userId: user.id,
+    tenantId: user.tenantId,
+    sessionId: tokens.sessionId,
+    accessToken: tokens.accessToken,
+    accessExpiresAt: Date.parse(tokens.accessExpiresAt),
+    refreshToken: tokens.refreshToken,
+    refreshExpiresAt: Date.parse(tokens.refreshExpiresAt),
+    rememberMe,
+    email: user.email,
+    username: user.username,
+    displayName: user.fullName || user.username,
+    avatarUrl: user.avatarUrl,
+  });
+
+  /** Adds (or replaces) a signed-in account and makes it active; the oldest other account makes room past the limit. */
+  const addAccount = async (browser: BrowserSession, user: User, rememberMe: boolean, client: ClientInfo) => {
+    const tokens = await deps.session.createSession({
+      tenantId: user.tenantId,
+      userId: user.id,
+      role: user.role,
+      rememberMe,
+      deviceInfo: client.userAgent,
+      ip: client.ip,
+    });
+    const replaced = browser.accounts.find((account) => account.userId === user.id);
+    if (replaced) await deps.session.revokeByRefreshToken({ refreshToken: replaced.refreshToken, ip: client.ip }).catch(() => undefined);
+    let accounts = browser.accounts.filter((account) => account.userId !== user.id);
+    if (accounts.length >= deps.maxAccounts) {
+      throw new AppError("too_many_accounts", 409, `At most ${deps.maxAccounts} accounts can be signed in at once; sign one out first.`);
+    }
+    accounts = [...accounts, toAccount(user, tokens, rememberMe)];
+    browser.accounts = accounts;
+    browser.activeUserId = user.id;
+  };
+
+  return {
+    async register(browser: BrowserSession, input: { tenantId: string; email: string; username: string; password: string; fullName: string }, client: ClientInfo): Promise<User> {
+      if (browser.accounts.length >= deps.maxAccounts && !browser.accounts.some((account) => account.email === input.email.trim().toLowerCase())) {
+        throw new AppError("too_many_accounts", 409, `At most ${deps.maxAccounts} accounts can be signed in at once; sign one out first.`);
+      }
+      const user = await deps.identity.register(input);
+      await addAccount(browser, user, false, client);
+      return user;
+    },
+
+    async login(browser: BrowserSession, input: { tenantId: string; login: string; password: string; rememberMe: boolean }, client: ClientInfo): Promise<User> {
+      const user = await deps.identity.verifyPassword({ tenantId: input.tenantId, login: input.login, password: input.password, clientIp: client.ip });
+      await addAccount(browser, user, input.rememberMe, client);
+      return user;
+    },
+
+    /** Signs out the active account only; the next remaining account (if any) becomes active. */
+    async logout(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<void> {
+      const account = activeAccount(browser, tenantId);
+      if (!account) return;
+      await deps.session.revokeByRefreshToken({ refreshToken: account.refreshToken, ip: client.ip }).catch(() => undefined);
+      browser.accounts = browser.accounts.filter((other) => other.userId !== account.userId);
+      browser.activeUserId = browser.accounts.find((other) => other.tenantId === tenantId)?.userId ?? null;
+    },
+
+    /** Revokes every session of the active user, here and on other devices. */
+    async logoutAll(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<void> {
+      const accessToken = await this.accessToken(browser, tenantId, client);
+      await deps.session.revokeAllMySessions({}, { accessToken });
+      const userId = browser.activeUserId;
+      browser.accounts = browser.accounts.filter((other) => other.userId !== userId);
+      browser.activeUserId = browser.accounts.find((other) => other.tenantId === tenantId)?.userId ?? null;
+    },
+
+    async switchAccount(browser: BrowserSession, tenantId: string, userId: string, client: ClientInfo): Promise<User> {
+      const account = browser.accounts.find((candidate) => candidate.userId === userId && candidate.tenantId === tenantId);
+      if (!account) throw notFound("signed-in account");
+      browser.activeUserId = userId;
+      const accessToken = await this.accessToken(browser, tenantId, client);
+      return deps.identity.getMe({}, { accessToken });
+    },
+
+    listAccounts(browser: BrowserSession, tenantId: string) {
+      return browser.accounts
+        .filter((account) => account.tenantId === tenantId)
+        .map((account) => ({
+          userId: account.userId,
+          email: account.email,
+          username: account.username,
+          displayName: account.displayName,
+          avatarUrl: account.avatarUrl,
+          active: account.userId === browser.activeUserId,
+        }));
+    },
+
+    /** Keeps the stored profile of an account in step after it changed. */
+    rememberProfile(browser: BrowserSession, user: User) {
+      const account = browser.accounts.find((candidate) => candidate.userId === user.id);
+      if (!account) return;
+      account.email = user.email;
+      account.username = user.username;
+      account.displayName = user.fullName || user.username;
+      account.avatarUrl = user.avatarUrl;
+    },
+
+    /**
+     * The active account's access token, refreshed transparently when it is about to expire. An
+     * account whose session ended elsewhere is dropped from the browser.
+     */
+    async accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<string> {
+      const account = activeAccount(browser, tenantId);
+      if (!account) throw unauthenticated();
+      if (account.accessExpiresAt - REFRESH_MARGIN_MS > now()) return account.accessToken;
+      try {
+        const tokens = await deps.session.refresh({ refreshToken: account.refreshToken, ip: client.ip });
+        account.accessToken = tokens.accessToken;
+        account.accessExpiresAt = Date.parse(tokens.accessExpiresAt);
+        account.refreshToken = tokens.refreshToken;
+        account.refreshExpiresAt = Date.parse(tokens.refreshExpiresAt);
+        return account.accessToken;
+      } catch (error) {
+        if (error instanceof AppError && error.status === 401) {
+          this.dropAccount(browser, account.userId, tenantId);
+          throw unauthenticated("Your session has ended; sign in again.", "session_ended");
+        }
+        throw error;
+      }
+    },
+
+    dropAccount(browser: BrowserSession, userId: string, tenantId: string) {
+      browser.accounts = browser.accounts.filter((other) => other.userId !== userId);
+      if (browser.activeUserId === userId) browser.activeUserId = browser.accounts.find((other) => other.tenantId === tenantId)?.userId ?? null;
+    },
+  };
+}
+
+export type BrowserAuth = ReturnType<typeof createBrowserAuth>;

@@ -1,0 +1,15 @@
+import { commonServiceEnv, env, parseConfig, serviceAddressEnv, z } from "@tessera/platform";
+
+export const config = parseConfig("bff", {
+  ...commonServiceEnv,
+  REDIS_URL: env.redisUrl,
+  BFF_PORT: env.port(8080),
+  PUBLIC_BASE_URL: env.httpUrl("http://localhost:8080").default("http://localhost:8080"),
+  IDENTITY_GRPC_ADDRESS: serviceAddressEnv("identity"),
+  SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
+  // Express "trust proxy" value: hop count, or comma-separated addresses/CIDRs of trusted proxies.
+  // Empty (default): the socket address is the client IP and X-Forwarded-For is ignored.
+  TRUSTED_PROXIES: z.string().default(""),
+  WEB_BUILD_DIR: z.string().default(new URL("../../../web/build", import.meta.url).pathname),
+  MAX_ACCOUNTS_PER_BROWSER: z.coerce.number().int().min(1).max(20).default(5),
+});

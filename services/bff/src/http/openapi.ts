@@ -1,0 +1,119 @@
+/** OpenAPI 3.1 description of the BFF's public HTTP contract (shared/API.md), served at /api/v1/openapi.json. */
+const problem = { $ref: "#/components/responses/Problem" };
+const json = (schema: object) => ({ content: { "application/json": { schema } } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const csrf = [{ sessionCookie: [], csrfToken: [] }];
+const cookieOnly = [{ sessionCookie: [] }];
+
+export const openApiDocument = {
+  openapi: "3.1.0",
+  info: {
+    title: "Tessera BFF",
+    version: "1.0.0",
+    description:
+      "Public HTTP API of Tessera. Browser requests authenticate with the httpOnly session cookie; state-changing requests (POST, PUT, PATCH, DELETE) also need the X-CSRF-Token header (from GET /api/v1/auth/csrf) and a same-origin Origin header, otherwise 403. Errors are RFC 9457 problem details with a stable `type` (https://tessera.dev/problems/<code>). Unknown body fields are rejected with 400. The tenant is chosen by the request's Host. The CSRF token stays the same for the life of the browser session (clients may still fetch it again after signing in or out).",
+  },
+  servers: [{ url: "/" }],
+  components: {
+    securitySchemes: {
+      sessionCookie: { type: "apiKey", in: "cookie", name: "tessera_session", description: "`__Host-tessera_session` when served over HTTPS." },
+      csrfToken: { type: "apiKey", in: "header", name: "X-CSRF-Token" },
+    },
+    responses: {
+      Problem: { description: "Problem details", content: { "application/problem+json": { schema: ref("Problem") } } },
+    },
+    schemas: {
+      Problem: {
+        type: "object",
+        required: ["type", "title", "status", "detail"],
+        properties: {
+          type: { type: "string", format: "uri" },
+          title: { type: "string" },
+          status: { type: "integer" },
+          detail: { type: "string" },
+          instance: { type: "string" },
+          errors: { type: "array", items: { type: "object", required: ["field", "message"], properties: { field: { type: "string" }, message: { type: "string" } } } },
+        },
+      },
+      User: {
+        type: "object",
+        required: ["id", "tenantId", "email", "username", "fullName", "avatarUrl", "role", "status", "trustLevel", "premiumUntil", "isPremium", "hasPassword", "createdAt"],
+        properties: {
+          id: { type: "string" },
+          tenantId: { type: "string" },
+          email: { type: "string", format: "email" },
+          username: { type: "string", minLength: 3, maxLength: 50 },
+          fullName: { type: "string" },
+          avatarUrl: { type: ["string", "null"] },
+          role: { enum: ["user", "admin"] },
+          status: { enum: ["active", "disabled", "silenced"] },
+          trustLevel: { type: "integer", minimum: 0, maximum: 4 },
+          premiumUntil: { type: ["string", "null"], format: "date-time" },
+          isPremium: { type: "boolean" },
+          hasPassword: { type: "boolean" },
+          createdAt: { type: "string", format: "date-time" },
+        },
+      },
+      UserEnvelope: { type: "object", required: ["user"], properties: { user: ref("User") } },
+      Account: {
+        type: "object",
+        required: ["userId", "email", "username", "displayName", "avatarUrl", "active"],
+        properties: {
+          userId: { type: "string" },
+          email: { type: "string" },
+          username: { type: "string" },
+          displayName: { type: "string" },
+          avatarUrl: { type: "string" },
+          active: { type: "boolean" },
+        },
+      },
+    },
+  },
+  paths: {
+    "/api/v1/auth/csrf": {
+      get: { summary: "CSRF token for state-changing requests (creates an anonymous browser session when needed)", responses: { "200": { description: "Token", ...json({ type: "object", required: ["token"], properties: { token: { type: "string" } } }) } } },
+    },
+    "/api/v1/auth/register": {
+      post: {
+        summary: "Register with a password; signs in (adds the account to this browser, up to 5) and makes it active",
+        security: csrf,
+        requestBody: {
+          required: true,
+          ...json({
+            type: "object",
+            additionalProperties: false,
+            required: ["email", "username", "password"],
+            properties: { email: { type: "string" }, username: { type: "string" }, password: { type: "string", minLength: 8, maxLength: 256 }, fullName: { type: "string", maxLength: 200 } },
+          }),
+        },
+        responses: { "201": { description: "Registered and signed in (sets the session cookie)", ...json(ref("UserEnvelope")) }, "400": problem, "403": problem, "409": problem },
+      },
+    },
+    "/api/v1/auth/login": {
+      post: {
+        summary: "Sign in by email or username; adds the account to this browser and makes it active",
+        security: csrf,
+        requestBody: {
+          required: true,
+          ...json({ type: "object", additionalProperties: false, required: ["login", "password"], properties: { login: { type: "string" }, password: { type: "string" }, rememberMe: { type: "boolean" } } }),
+        },
+        responses: { "200": { description: "Signed in (sets the session cookie)", ...json(ref("UserEnvelope")) }, "400": problem, "401": problem, "403": problem, "409": problem, "429": { description: "Throttled; see Retry-After", content: { "application/problem+json": { schema: ref("Problem") } } } },
+      },
+    },
+    "/api/v1/auth/logout": { post: { summary: "Sign out the active account of this browser only", security: csrf, responses: { "204": { description: "Signed out" }, "403": problem } } },
+    "/api/v1/auth/logout-all": { post: { summary: "Revoke every session of the active user", security: csrf, responses: { "204": { description: "All sessions revoked" }, "401": problem, "403": problem } } },
+    "/api/v1/auth/providers": { get: { summary: "Sign-in providers enabled for this tenant", responses: { "200": { description: "Providers", ...json({ type: "array", items: { type: "object", required: ["id", "name", "type"], properties: { id: { type: "string" }, name: { type: "string" }, type: { type: "string" } } } }) } } } },
+    "/api/v1/accounts": { get: { summary: "Accounts signed in in this browser", security: cookieOnly, responses: { "200": { description: "Accounts", ...json({ type: "array", items: ref("Account") }) } } } },
+    "/api/v1/accounts/switch": {
+      post: {
+        summary: "Make another signed-in account active",
+        security: csrf,
+        requestBody: { required: true, ...json({ type: "object", additionalProperties: false, required: ["userId"], properties: { userId: { type: "string" } } }) },
+        responses: { "200": { description: "Now active", ...json(ref("UserEnvelope")) }, "400": problem, "403": problem, "404": problem },
+      },
+    },
+    "/api/v1/me": { get: { summary: "The active account", security: cookieOnly, responses: { "200": { description: "User", ...json(ref("User")) }, "401": problem } } },
+    "/healthz": { get: { summary: "Process alive", responses: { "200": { description: "Alive" } } } },
+    "/readyz": { get: { summary: "Dependencies reachable (each named in `checks`)", responses: { "200": { description: "Ready" }, "503": { description: "A dependency is down" } } } },
+  },
+} as const;

@@ -1,0 +1,153 @@
+import { timingSafeEqual } from "node:crypto";
+import type { Request, RequestHandler, Response } from "express";
+import { parse as parseCookies, serialize as serializeCookie } from "cookie";
+import { forbidden, randomSecret } from "@tessera/platform";
+import type { Tenant } from "@tessera/proto/tessera/identity/v1/identity";
+import type { IdentityClient } from "../adapters/service-clients.ts";
+import type { BrowserSession, BrowserSessionStore } from "../application/browser-session.ts";
+import { browserSessionTtlSeconds } from "../application/browser-session.ts";
+import type { ClientInfo } from "../application/browser-auth.ts";
+import { route } from "./problem.ts";
+
+export interface RequestContext {
+  tenant: Tenant;
+  client: ClientInfo;
+  /** The cookie value naming this browser's session, when it has one. */
+  cookie: string | undefined;
+  browser: BrowserSession;
+}
+
+export const contextOf = (response: Response): RequestContext => response.locals.context as RequestContext;
+
+export interface CookieSettings {
+  name: string;
+  secure: boolean;
+}
+
+/** `__Host-` and Secure when served over HTTPS (the prefix forbids Domain and requires Path=/). */
+export function cookieSettingsFor(publicBaseUrl: string): CookieSettings {
+  const secure = new URL(publicBaseUrl).protocol === "https:";
+  return { name: secure ? "__Host-tessera_session" : "tessera_session", secure };
+}
+
+const emptyBrowserSession = (): BrowserSession => ({ csrfToken: randomSecret(24), activeUserId: null, accounts: [] });
+
+/** Resolves the tenant from Host (cached briefly) and loads the browser session behind the cookie. */
+export function requestContextMiddleware(deps: { identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): RequestHandler {
+  const tenants = new Map<string, { tenant: Tenant; at: number }>();
+  return route(async (request, response, next) => {
+    const host = request.hostname || "";
+    let cached = tenants.get(host);
+    if (!cached || Date.now() - cached.at > 30_000) {
+      cached = { tenant: await deps.identity.resolveTenant({ host }), at: Date.now() };
+      if (tenants.size > 10_000) tenants.clear();
+      tenants.set(host, cached);
+    }
+    const cookie = parseCookies(request.headers.cookie ?? "")[deps.cookie.name];
+    const stored = cookie ? await deps.store.load(cookie) : null;
+    const context: RequestContext = {
+      tenant: cached.tenant,
+      client: { ip: request.ip ?? "", userAgent: String(request.headers["user-agent"] ?? "").slice(0, 300) },
+      cookie: stored ? cookie : undefined,
+      browser: stored ?? emptyBrowserSession(),
+    };
+    response.locals.context = context;
+    next();
+  });
+}
+
+/**
+ * Persists the browser session and (re)sets the cookie. `rotate` issues a new cookie value (after
+ * signing in, against session fixation); an empty session deletes the cookie.
+ */
+export async function commitBrowserSession(response: Response, deps: { store: BrowserSessionStore; cookie: CookieSettings }, options: { rotate?: boolean; keepEmpty?: boolean } = {}): Promise<void> {
+  const context = contextOf(response);
+  const { browser } = context;
+  const base = { httpOnly: true, secure: deps.cookie.secure, sameSite: "lax" as const, path: "/" };
+  if (browser.accounts.length === 0 && !options.keepEmpty) {
+    if (context.cookie) await deps.store.delete(context.cookie);
+    if (context.cookie) response.append("Set-Cookie", serializeCookie(deps.cookie.name, "", { ...base, maxAge: 0 }));
+    context.cookie = undefined;
+    return;
+  }
+  if (options.rotate || !context.cookie) {
+    if (context.cookie) await deps.store.delete(context.cookie);
+    context.cookie = randomSecret(32);
+  }
+  await deps.store.save(context.cookie, browser);
+  // A persistent cookie only when some account asked to be remembered.
+  const persistent = browser.accounts.some((account) => account.rememberMe);
+  response.append(
+    "Set-Cookie",
+    serializeCookie(deps.cookie.name, context.cookie, persistent ? { ...base, maxAge: browserSessionTtlSeconds(browser, Date.now()) } : base),
+  );
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+/** The origin the browser must send: the public base URL's when the host matches it, else the request's own. */
+function expectedOrigin(request: Request, publicBaseUrl: URL): string {
+  if (request.hostname === publicBaseUrl.hostname) return publicBaseUrl.origin;
+  return `${request.protocol}://${request.get("host")}`;
+}
+
+/** State-changing browser requests need a same-origin Origin and the session's CSRF token. */
+export function csrfMiddleware(publicBaseUrl: string): RequestHandler {
+  const base = new URL(publicBaseUrl);
+  return (request, response, next) => {
+    if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return next();
+    const context = contextOf(response);
+    const origin = request.get("origin");
+    if (!origin || origin !== expectedOrigin(request, base)) return next(forbidden("The request must come from this site (Origin header).", "csrf_failed"));
+    const token = request.get("x-csrf-token");
+    if (!token || !context.cookie || !safeEqual(token, context.browser.csrfToken)) {
+      return next(forbidden("Missing or invalid CSRF token; fetch one from GET /api/v1/auth/csrf.", "csrf_failed"));
+    }
+    next();
+  };
+}
+
+export interface UserHandlerInput {
+  request: Request;
+  context: RequestContext;
+  /** The active account's access token (refreshed when it was about to expire). */
+  accessToken: string;
+}
+
+export interface HandlerResult {
+  status?: number;
+  /** JSON body; none means an empty response (204 by default). */
+  body?: unknown;
+}
+
+/**
+ * A route that acts for the browser's active account: gets a fresh access token, runs the
+ * handler, persists any token refresh (or a dropped account) before the response is sent.
+ */
+export function withActiveAccount(
+  deps: { auth: { accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<string> }; store: BrowserSessionStore; cookie: CookieSettings },
+  handler: (input: UserHandlerInput) => Promise<HandlerResult>,
+): RequestHandler {
+  return route(async (request, response) => {
+    const context = contextOf(response);
+    const before = JSON.stringify(context.browser);
+    const persist = async () => {
+      if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps, { keepEmpty: true });
+    };
+    let result: HandlerResult;
+    try {
+      const accessToken = await deps.auth.accessToken(context.browser, context.tenant.id, context.client);
+      result = await handler({ request, context, accessToken });
+    } catch (error) {
+      await persist();
+      throw error;
+    }
+    await persist();
+    if (result.body === undefined) response.status(result.status ?? 204).end();
+    else response.status(result.status ?? 200).json(result.body);
+  });
+}

@@ -1,0 +1,47 @@
+import { connectRedis, createLogger, createShutdown } from "@tessera/platform";
+import { config } from "./config.ts";
+import { createApp } from "./app.ts";
+import { createRedisBrowserSessionStore } from "./adapters/redis-browser-session-store.ts";
+import { createServiceClients, grpcServiceDependency } from "./adapters/service-clients.ts";
+import { createBrowserAuth } from "./application/browser-auth.ts";
+import { cookieSettingsFor } from "./http/request-context.ts";
+
+const logger = createLogger("bff", config.LOG_LEVEL);
+const shutdown = createShutdown(logger);
+
+const redis = connectRedis(config.REDIS_URL, logger);
+shutdown.add("redis", redis.close);
+const clients = createServiceClients({ identityAddress: config.IDENTITY_GRPC_ADDRESS, sessionAddress: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+const serviceDependencies = [
+  grpcServiceDependency("identity", config.IDENTITY_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
+  grpcServiceDependency("session", config.SESSION_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
+];
+shutdown.add("grpc clients", () => {
+  clients.identity.close();
+  clients.session.close();
+  for (const dependency of serviceDependencies) dependency.close();
+});
+
+const store = createRedisBrowserSessionStore(redis.redis, config.REDIS_KEY_PREFIX);
+const app = createApp({
+  logger,
+  identity: clients.identity,
+  auth: createBrowserAuth({ identity: clients.identity, session: clients.session, maxAccounts: config.MAX_ACCOUNTS_PER_BROWSER }),
+  store,
+  cookie: cookieSettingsFor(config.PUBLIC_BASE_URL),
+  publicBaseUrl: config.PUBLIC_BASE_URL,
+  trustedProxies: config.TRUSTED_PROXIES,
+  webBuildDir: config.WEB_BUILD_DIR,
+  dependencies: [redis.dependency, ...serviceDependencies],
+  isShuttingDown: shutdown.isShuttingDown,
+});
+
+const server = app.listen(config.BFF_PORT, "0.0.0.0", () => {
+  logger.info({ port: config.BFF_PORT, publicBaseUrl: config.PUBLIC_BASE_URL }, "bff listening");
+});
+server.on("error", (error) => {
+  logger.fatal({ err: error }, "bff cannot listen");
+  process.exit(1);
+});
+// In-flight requests (and SSE streams) finish before the process exits.
+shutdown.add("http server", () => new Promise<void>((resolve) => server.close(() => resolve())));

@@ -1,0 +1,66 @@
+import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
+import {
+  connectMongo,
+  connectRedis,
+  createLogger,
+  createSessionAccessTokenVerifier,
+  createShutdown,
+  implement,
+  randomSecret,
+  startServiceRuntime,
+  systemClock,
+} from "@tessera/platform";
+import { config } from "./config.ts";
+import { createArgon2PasswordHasher } from "./adapters/crypto/argon2-password-hasher.ts";
+import { loadCommonPasswords } from "./adapters/crypto/common-passwords.ts";
+import { identityGrpcHandlers } from "./adapters/grpc/identity-grpc-handlers.ts";
+import { createMongoIdentityRepositories } from "./adapters/mongo/mongo-identity-repositories.ts";
+import { createRedisLoginThrottle } from "./adapters/redis/redis-login-throttle.ts";
+import { createIdentityUseCases } from "./application/identity-use-cases.ts";
+
+const logger = createLogger("identity", config.LOG_LEVEL);
+const shutdown = createShutdown(logger);
+
+const mongo = await connectMongo(config.MONGO_URL, logger);
+shutdown.add("mongodb", mongo.close);
+const redis = connectRedis(config.REDIS_URL, logger);
+shutdown.add("redis", redis.close);
+
+const repositories = createMongoIdentityRepositories(mongo.connection);
+await repositories.ready();
+const hasher = createArgon2PasswordHasher();
+const useCases = createIdentityUseCases({
+  users: repositories.users,
+  tenants: repositories.tenants,
+  hasher,
+  commonPasswords: loadCommonPasswords(),
+  throttle: createRedisLoginThrottle(redis.redis, config.REDIS_KEY_PREFIX, {
+    perAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    perIp: config.LOGIN_MAX_FAILURES_PER_IP,
+    windowSeconds: config.LOGIN_THROTTLE_WINDOW_SECONDS,
+  }),
+  dummyHash: await hasher.hash(randomSecret()),
+});
+
+const firstAdmin =
+  config.FIRST_ADMIN_EMAIL && config.FIRST_ADMIN_USERNAME && config.FIRST_ADMIN_PASSWORD
+    ? { email: config.FIRST_ADMIN_EMAIL, username: config.FIRST_ADMIN_USERNAME, password: config.FIRST_ADMIN_PASSWORD }
+    : undefined;
+await useCases.seed(firstAdmin);
+
+const { verify } = createSessionAccessTokenVerifier({ address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+
+await startServiceRuntime({
+  name: "identity",
+  logger,
+  shutdown,
+  grpcPort: config.IDENTITY_GRPC_PORT,
+  probePort: config.IDENTITY_PROBE_PORT,
+  dependencies: [mongo.dependency, redis.dependency],
+  services: [
+    {
+      definition: IdentityServiceService,
+      implementation: implement(IdentityServiceService, identityGrpcHandlers(useCases, verify, systemClock), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
+    },
+  ],
+});

@@ -1,0 +1,21 @@
+import { env, z } from "./config.ts";
+
+/** Variables every service reads; each service's config.ts spreads these into its own schema. */
+export const commonServiceEnv = {
+  LOG_LEVEL: env.logLevel,
+  INTERNAL_GRPC_TOKEN: z
+    .string({ error: "required: a shared secret (16+ characters) that every internal gRPC call presents" })
+    .min(16, "must be at least 16 characters"),
+  REDIS_KEY_PREFIX: z.string().default("tessera:"),
+};
+
+/** Default addresses and ports of the services on one machine. */
+export const defaultPorts = {
+  identity: { grpc: 50051, probe: 9101 },
+  session: { grpc: 50052, probe: 9102 },
+  chat: { grpc: 50053, probe: 9103 },
+  quota: { grpc: 50054, probe: 9104 },
+  admin: { grpc: 50055, probe: 9105 },
+} as const;
+
+export const serviceAddressEnv = (service: keyof typeof defaultPorts) => env.address(`127.0.0.1:${defaultPorts[service].grpc}`);

@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { defaultPorts } from "./common-config.ts";
+
+/** The processes of the system, in start order. */
+export const SERVICES = ["identity", "session", "quota", "chat", "admin", "bff"] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+const repositoryRoot = fileURLToPath(new URL("../../../", import.meta.url));
+
+export interface SystemOptions {
+  /** Variables for every process (infrastructure URLs, secrets, PUBLIC_BASE_URL…). */
+  env: Record<string, string | undefined>;
+  /** Pick free ports instead of the defaults (tests). */
+  randomPorts?: boolean;
+  bffPort?: number;
+  /** Where each line of output goes (defaults to this process's stdout, prefixed). */
+  onOutput?: (service: ServiceName, line: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export interface RunningSystem {
+  baseUrl: string;
+  ports: Record<ServiceName, { grpc: number; probe: number }>;
+  env: Record<string, string>;
+  stop(service: ServiceName, signal?: NodeJS.Signals): Promise<number | null>;
+  start(service: ServiceName): Promise<void>;
+  stopAll(): Promise<void>;
+  exitCodes: Partial<Record<ServiceName, number | null>>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, timeoutMs: number, child: ChildProcess, name: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} during start-up`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  throw new Error(`${name} was not ready at ${url} within ${timeoutMs} ms`);
+}
+
+/** Starts every service and the BFF as real processes and waits until each is ready. */
+export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
+  const ports = {} as RunningSystem["ports"];
+  for (const service of SERVICES) {
+    if (service === "bff") {
+      ports.bff = { grpc: 0, probe: options.bffPort ?? (options.randomPorts ? await freePort() : 8080) };
+    } else {
+      ports[service] = options.randomPorts ? { grpc: await freePort(), probe: await freePort() } : { grpc: defaultPorts[service].grpc, probe: defaultPorts[service].probe };
+    }
+  }
+  const baseUrl = `http://127.0.0.1:${ports.bff.probe}`;
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries({ ...options.env })) if (value !== undefined) env[key] = value;
+  Object.assign(env, {
+    PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? baseUrl,
+    BFF_PORT: String(ports.bff.probe),
+  });
+  for (const service of SERVICES) {
+    if (service === "bff") continue;
+    const upper = service.toUpperCase();
+    env[`${upper}_GRPC_PORT`] = String(ports[service].grpc);
+    env[`${upper}_PROBE_PORT`] = String(ports[service].probe);
+    env[`${upper}_GRPC_ADDRESS`] = `127.0.0.1:${ports[service].grpc}`;
+  }
+
+  const children = new Map<ServiceName, ChildProcess>();
+  const exitCodes: RunningSystem["exitCodes"] = {};
+  const output = options.onOutput ?? ((service, line) => process.stdout.write(`${service.padEnd(8)} | ${line}\n`));
+
+  const spawnService = async (service: ServiceName) => {
+    const child = spawn(process.execPath, ["--import", "@tessera/platform/telemetry/register", `services/${service}/src/main.ts`], {
+      cwd: repositoryRoot,
+      env: { ...process.env, ...env, OTEL_SERVICE_NAME: service },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.set(service, child);
+    exitCodes[service] = undefined;
+    child.on("exit", (code) => {
+      exitCodes[service] = code;
+    });
+    let buffered = "";
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString("utf8");
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) if (line.length > 0) output(service, line);
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    const probe = service === "bff" ? `${baseUrl}/healthz` : `http://127.0.0.1:${ports[service].probe}/healthz`;
+    await waitReady(probe, options.readyTimeoutMs ?? 60_000, child, service);
+  };
+
+  const stop = async (service: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {
+    const child = children.get(service);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+
+  try {
+    await Promise.all(SERVICES.map((service) => spawnService(service)));
+  } catch (error) {
+    await Promise.all(SERVICES.map((service) => stop(service, "SIGKILL")));
+    throw error;
+  }
+
+  return {
+    baseUrl,
+    ports,
+    env,
+    stop,
+    start: spawnService,
+    exitCodes,
+    stopAll: async () => {
+      await Promise.all([...SERVICES].reverse().map((service) => stop(service)));
+    },
+  };
+}

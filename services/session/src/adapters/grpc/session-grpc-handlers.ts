@@ -1,0 +1,62 @@
+import type { SessionServiceService, TokenPair } from "@tessera/proto/tessera/session/v1/session";
+import type { AccessTokenVerifier, ServiceHandlers } from "@tessera/platform";
+import type { IssuedTokens, SessionUseCases } from "../../application/session-use-cases.ts";
+
+const toTokenPair = (tokens: IssuedTokens): TokenPair => ({
+  accessToken: tokens.accessToken,
+  accessExpiresAt: tokens.accessExpiresAt.toISOString(),
+  refreshToken: tokens.refreshToken,
+  refreshExpiresAt: tokens.refreshExpiresAt.toISOString(),
+  sessionId: tokens.session.id,
+  userId: tokens.session.userId,
+  tenantId: tokens.session.tenantId,
+});
+
+export function sessionGrpcHandlers(useCases: SessionUseCases, verify: AccessTokenVerifier): ServiceHandlers<typeof SessionServiceService> {
+  return {
+    createSession: async (request) =>
+      toTokenPair(
+        await useCases.createSession({
+          tenantId: request.tenantId,
+          userId: request.userId,
+          role: request.role === "admin" ? "admin" : "user",
+          rememberMe: request.rememberMe,
+          deviceInfo: request.deviceInfo,
+          ip: request.ip,
+        }),
+      ),
+    refresh: async (request) => toTokenPair(await useCases.refresh(request.refreshToken, request.ip)),
+    revokeByRefreshToken: async (request) => {
+      await useCases.revokeByRefreshToken(request.refreshToken);
+      return {};
+    },
+    listMySessions: async (_request, context) => {
+      const claims = await verify(context.bearerToken);
+      const items = await useCases.listMine(claims);
+      return {
+        items: items.map(({ session, current }) => ({
+          id: session.id,
+          deviceInfo: session.deviceInfo,
+          ip: session.ip,
+          createdAt: session.createdAt.toISOString(),
+          lastUsedAt: session.lastUsedAt.toISOString(),
+          current,
+        })),
+      };
+    },
+    revokeMySession: async (request, context) => {
+      await useCases.revokeMine(await verify(context.bearerToken), request.sessionId);
+      return {};
+    },
+    revokeAllMySessions: async (_request, context) => {
+      await useCases.revokeAllMine(await verify(context.bearerToken));
+      return {};
+    },
+    revokeUserSessions: async (request) => {
+      await useCases.revokeUserSessions(request.tenantId, request.userId);
+      return {};
+    },
+    getJwks: async () => ({ json: JSON.stringify(await useCases.jwks()) }),
+    checkSession: async (request) => ({ active: await useCases.isActive(request.sessionId) }),
+  };
+}

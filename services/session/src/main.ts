@@ -1,0 +1,72 @@
+import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
+import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
+import {
+  connectMongo,
+  connectRedis,
+  createAccessTokenVerifier,
+  createGrpcClient,
+  createLogger,
+  createSecretBox,
+  createShutdown,
+  implement,
+  startServiceRuntime,
+  systemClock,
+} from "@tessera/platform";
+import { config } from "./config.ts";
+import { sha256TokenHasher } from "./adapters/crypto/sha256-token-hasher.ts";
+import { createJoseAccessTokenSigner } from "./adapters/crypto/jose-access-token-signer.ts";
+import { sessionGrpcHandlers } from "./adapters/grpc/session-grpc-handlers.ts";
+import { createIdentityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
+import { createMongoSessionRepository } from "./adapters/mongo/mongo-session-repository.ts";
+import { createRedisSessionCache } from "./adapters/redis/redis-session-cache.ts";
+import { createSessionUseCases } from "./application/session-use-cases.ts";
+
+const logger = createLogger("session", config.LOG_LEVEL);
+const shutdown = createShutdown(logger);
+
+const mongo = await connectMongo(config.MONGO_URL, logger);
+shutdown.add("mongodb", mongo.close);
+const redis = connectRedis(config.REDIS_URL, logger);
+shutdown.add("redis", redis.close);
+const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: config.IDENTITY_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+shutdown.add("identity client", () => identity.close());
+
+const sessions = createMongoSessionRepository(mongo.connection);
+await sessions.ready();
+const signer = createJoseAccessTokenSigner({ connection: mongo.connection, box: createSecretBox(config.SECRETS_KEYRING), clock: systemClock, rotateAfterDays: config.SIGNING_KEY_ROTATION_DAYS });
+await signer.ensureCurrentKey();
+
+const useCases = createSessionUseCases({
+  sessions,
+  cache: createRedisSessionCache(redis.redis, config.REDIS_KEY_PREFIX),
+  signer,
+  users: createIdentityUserDirectory(identity),
+  hasher: sha256TokenHasher,
+  clock: systemClock,
+});
+
+// The session service checks its own tokens without a network hop.
+const verify = createAccessTokenVerifier({ fetchJwks: useCases.jwks as never, isSessionActive: useCases.isActive });
+
+// Hourly: rotate the signing key when it is old, and purge sessions that ended over 30 days ago.
+const maintenance = setInterval(() => {
+  signer.ensureCurrentKey().catch((error) => logger.warn({ err: error }, "signing key rotation failed"));
+  sessions.purgeEndedBefore(new Date(Date.now() - 30 * 24 * 3600 * 1000)).catch((error) => logger.warn({ err: error }, "session purge failed"));
+}, 3600_000);
+maintenance.unref();
+shutdown.add("maintenance", () => clearInterval(maintenance));
+
+await startServiceRuntime({
+  name: "session",
+  logger,
+  shutdown,
+  grpcPort: config.SESSION_GRPC_PORT,
+  probePort: config.SESSION_PROBE_PORT,
+  dependencies: [mongo.dependency, redis.dependency],
+  services: [
+    {
+      definition: SessionServiceService,
+      implementation: implement(SessionServiceService, sessionGrpcHandlers(useCases, verify), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
+    },
+  ],
+});
