@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { defaultPorts } from "./common-config.ts";
@@ -8,6 +10,9 @@ export const SERVICES = ["identity", "session", "quota", "chat", "admin", "bff"]
 export type ServiceName = (typeof SERVICES)[number];
 
 const repositoryRoot = fileURLToPath(new URL("../../../", import.meta.url));
+// The project's pinned Node (the `node` devDependency), whatever node started this process.
+const pinnedNode = join(repositoryRoot, "node_modules/.bin/node");
+const nodeBinary = existsSync(pinnedNode) ? pinnedNode : process.execPath;
 
 export interface SystemOptions {
   /** Variables for every process (infrastructure URLs, secrets, PUBLIC_BASE_URL…). */
@@ -42,10 +47,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(url: string, timeoutMs: number, child: ChildProcess, name: string): Promise<void> {
+async function waitReady(url: string, timeoutMs: number, child: ChildProcess, name: string, recentOutput: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} during start-up`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} during start-up:\n${recentOutput()}`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (response.status === 200) return;
@@ -87,7 +92,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const output = options.onOutput ?? ((service, line) => process.stdout.write(`${service.padEnd(8)} | ${line}\n`));
 
   const spawnService = async (service: ServiceName) => {
-    const child = spawn(process.execPath, ["--import", "@tessera/platform/telemetry/register", `services/${service}/src/main.ts`], {
+    const child = spawn(nodeBinary, ["--import", "@tessera/platform/telemetry/register", `services/${service}/src/main.ts`], {
       cwd: repositoryRoot,
       env: { ...process.env, ...env, OTEL_SERVICE_NAME: service },
       stdio: ["ignore", "pipe", "pipe"],
@@ -98,16 +103,22 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       exitCodes[service] = code;
     });
     let buffered = "";
+    const recent: string[] = [];
     const onData = (chunk: Buffer) => {
       buffered += chunk.toString("utf8");
       const lines = buffered.split("\n");
       buffered = lines.pop() ?? "";
-      for (const line of lines) if (line.length > 0) output(service, line);
+      for (const line of lines) {
+        if (line.length === 0) continue;
+        output(service, line);
+        recent.push(line);
+        if (recent.length > 20) recent.shift();
+      }
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
     const probe = service === "bff" ? `${baseUrl}/healthz` : `http://127.0.0.1:${ports[service].probe}/healthz`;
-    await waitReady(probe, options.readyTimeoutMs ?? 60_000, child, service);
+    await waitReady(probe, options.readyTimeoutMs ?? 60_000, child, service, () => recent.join("\n"));
   };
 
   const stop = async (service: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {

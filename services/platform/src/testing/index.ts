@@ -1,0 +1,32 @@
+import { randomBytes } from "node:crypto";
+import { inject } from "vitest";
+
+/** A name no other test file (or earlier run) uses: databases, key prefixes, exchanges, queues. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+}
+
+/** URLs of the real servers, each file isolated by its own database and key prefix. */
+export function testInfrastructure(prefix = "t") {
+  const name = uniqueName(prefix);
+  const mongo = new URL(inject("mongoUrl"));
+  mongo.pathname = `/${name}`;
+  return {
+    name,
+    mongoUrl: mongo.toString(),
+    redisUrl: inject("redisUrl"),
+    amqpUrl: inject("amqpUrl"),
+    redisKeyPrefix: `${name}:`,
+  };
+}
+
+/** Secrets for a test system. */
+export function testSecrets() {
+  return {
+    INTERNAL_GRPC_TOKEN: randomBytes(24).toString("base64url"),
+    SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
+  };
+}
+
+export { startTestSystem, type TestSystem } from "./test-system.ts";
+export { HttpClient } from "./http-client.ts";
