@@ -14,3 +14,4 @@ export * from "./clock.ts";
 export * from "./session-verifier.ts";
 export * from "./common-config.ts";
 export * from "./secret-box.ts";
+export * from "./events.ts";
