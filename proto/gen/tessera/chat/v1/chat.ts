@@ -101,9 +101,14 @@ export interface Usage {
 }
 
 export interface SendMessageEvent {
+  /** The stored user message (always the first event). */
   message?: Message | undefined;
   delta?: string | undefined;
-  done?: Done | undefined;
+  done?:
+    | Done
+    | undefined;
+  /** On the first event: the id of the assistant message being written (for StopMessage). */
+  replyMessageId: string;
 }
 
 export interface Done {
@@ -114,6 +119,36 @@ export interface Done {
 export interface StopMessageRequest {
   chatId: string;
   messageId: string;
+}
+
+export interface ChatTurn {
+  role: string;
+  content: string;
+  name?: string | undefined;
+}
+
+export interface CompletionRequest {
+  model: string;
+  messages: ChatTurn[];
+  /** Sampling parameters passed to the upstream as they are (temperature, top_p, max_tokens, stop, seed…), as a JSON object. */
+  parametersJson: string;
+}
+
+export interface CompletionStarted {
+  id: string;
+  model: string;
+  created: number;
+}
+
+export interface CompletionDone {
+  finishReason: string;
+  usage?: Usage | undefined;
+}
+
+export interface CompletionEvent {
+  started?: CompletionStarted | undefined;
+  delta?: string | undefined;
+  done?: CompletionDone | undefined;
 }
 
 function createBaseModel(): Model {
@@ -1284,7 +1319,7 @@ export const Usage: MessageFns<Usage> = {
 };
 
 function createBaseSendMessageEvent(): SendMessageEvent {
-  return { message: undefined, delta: undefined, done: undefined };
+  return { message: undefined, delta: undefined, done: undefined, replyMessageId: "" };
 }
 
 export const SendMessageEvent: MessageFns<SendMessageEvent> = {
@@ -1297,6 +1332,9 @@ export const SendMessageEvent: MessageFns<SendMessageEvent> = {
     }
     if (message.done !== undefined) {
       Done.encode(message.done, writer.uint32(26).fork()).join();
+    }
+    if (message.replyMessageId !== "") {
+      writer.uint32(82).string(message.replyMessageId);
     }
     return writer;
   },
@@ -1338,6 +1376,14 @@ export const SendMessageEvent: MessageFns<SendMessageEvent> = {
             message.done = Done.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.replyMessageId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1355,6 +1401,11 @@ export const SendMessageEvent: MessageFns<SendMessageEvent> = {
       message: isSet(object.message) ? Message.fromJSON(object.message) : undefined,
       delta: isSet(object.delta) ? globalThis.String(object.delta) : undefined,
       done: isSet(object.done) ? Done.fromJSON(object.done) : undefined,
+      replyMessageId: isSet(object.replyMessageId)
+        ? globalThis.String(object.replyMessageId)
+        : isSet(object.reply_message_id)
+        ? globalThis.String(object.reply_message_id)
+        : "",
     };
   },
 
@@ -1368,6 +1419,9 @@ export const SendMessageEvent: MessageFns<SendMessageEvent> = {
     }
     if (message.done !== undefined) {
       obj.done = Done.toJSON(message.done);
+    }
+    if (message.replyMessageId !== "") {
+      obj.replyMessageId = message.replyMessageId;
     }
     return obj;
   },
@@ -1531,6 +1585,449 @@ export const StopMessageRequest: MessageFns<StopMessageRequest> = {
   },
 };
 
+function createBaseChatTurn(): ChatTurn {
+  return { role: "", content: "", name: undefined };
+}
+
+export const ChatTurn: MessageFns<ChatTurn> = {
+  encode(message: ChatTurn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== "") {
+      writer.uint32(10).string(message.role);
+    }
+    if (message.content !== "") {
+      writer.uint32(18).string(message.content);
+    }
+    if (message.name !== undefined) {
+      writer.uint32(26).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatTurn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatTurn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatTurn {
+    return {
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      content: isSet(object.content) ? globalThis.String(object.content) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : undefined,
+    };
+  },
+
+  toJSON(message: ChatTurn): unknown {
+    const obj: any = {};
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.content !== "") {
+      obj.content = message.content;
+    }
+    if (message.name !== undefined) {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+};
+
+function createBaseCompletionRequest(): CompletionRequest {
+  return { model: "", messages: [], parametersJson: "" };
+}
+
+export const CompletionRequest: MessageFns<CompletionRequest> = {
+  encode(message: CompletionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    for (const v of message.messages) {
+      ChatTurn.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.parametersJson !== "") {
+      writer.uint32(26).string(message.parametersJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompletionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompletionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messages.push(ChatTurn.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.parametersJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompletionRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      messages: globalThis.Array.isArray(object?.messages) ? object.messages.map((e: any) => ChatTurn.fromJSON(e)) : [],
+      parametersJson: isSet(object.parametersJson)
+        ? globalThis.String(object.parametersJson)
+        : isSet(object.parameters_json)
+        ? globalThis.String(object.parameters_json)
+        : "",
+    };
+  },
+
+  toJSON(message: CompletionRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => ChatTurn.toJSON(e));
+    }
+    if (message.parametersJson !== "") {
+      obj.parametersJson = message.parametersJson;
+    }
+    return obj;
+  },
+};
+
+function createBaseCompletionStarted(): CompletionStarted {
+  return { id: "", model: "", created: 0 };
+}
+
+export const CompletionStarted: MessageFns<CompletionStarted> = {
+  encode(message: CompletionStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    if (message.created !== 0) {
+      writer.uint32(24).int64(message.created);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompletionStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompletionStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.created = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompletionStarted {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      created: isSet(object.created) ? globalThis.Number(object.created) : 0,
+    };
+  },
+
+  toJSON(message: CompletionStarted): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.created !== 0) {
+      obj.created = Math.round(message.created);
+    }
+    return obj;
+  },
+};
+
+function createBaseCompletionDone(): CompletionDone {
+  return { finishReason: "", usage: undefined };
+}
+
+export const CompletionDone: MessageFns<CompletionDone> = {
+  encode(message: CompletionDone, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.finishReason !== "") {
+      writer.uint32(10).string(message.finishReason);
+    }
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompletionDone {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompletionDone();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.finishReason = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompletionDone {
+    return {
+      finishReason: isSet(object.finishReason)
+        ? globalThis.String(object.finishReason)
+        : isSet(object.finish_reason)
+        ? globalThis.String(object.finish_reason)
+        : "",
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+    };
+  },
+
+  toJSON(message: CompletionDone): unknown {
+    const obj: any = {};
+    if (message.finishReason !== "") {
+      obj.finishReason = message.finishReason;
+    }
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    return obj;
+  },
+};
+
+function createBaseCompletionEvent(): CompletionEvent {
+  return { started: undefined, delta: undefined, done: undefined };
+}
+
+export const CompletionEvent: MessageFns<CompletionEvent> = {
+  encode(message: CompletionEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.started !== undefined) {
+      CompletionStarted.encode(message.started, writer.uint32(10).fork()).join();
+    }
+    if (message.delta !== undefined) {
+      writer.uint32(18).string(message.delta);
+    }
+    if (message.done !== undefined) {
+      CompletionDone.encode(message.done, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompletionEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompletionEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.started = CompletionStarted.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.delta = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.done = CompletionDone.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompletionEvent {
+    return {
+      started: isSet(object.started) ? CompletionStarted.fromJSON(object.started) : undefined,
+      delta: isSet(object.delta) ? globalThis.String(object.delta) : undefined,
+      done: isSet(object.done) ? CompletionDone.fromJSON(object.done) : undefined,
+    };
+  },
+
+  toJSON(message: CompletionEvent): unknown {
+    const obj: any = {};
+    if (message.started !== undefined) {
+      obj.started = CompletionStarted.toJSON(message.started);
+    }
+    if (message.delta !== undefined) {
+      obj.delta = message.delta;
+    }
+    if (message.done !== undefined) {
+      obj.done = CompletionDone.toJSON(message.done);
+    }
+    return obj;
+  },
+};
+
 /** Every call acts for the user of the access token in the metadata. */
 export type ChatServiceService = typeof ChatServiceService;
 export const ChatServiceService = {
@@ -1615,6 +2112,16 @@ export const ChatServiceService = {
     responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
     responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
   },
+  /** The OpenAI-compatible API: a stateless completion (nothing stored but its usage record). */
+  complete: {
+    path: "/tessera.chat.v1.ChatService/Complete" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: CompletionRequest): Buffer => Buffer.from(CompletionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompletionRequest => CompletionRequest.decode(value),
+    responseSerialize: (value: CompletionEvent): Buffer => Buffer.from(CompletionEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompletionEvent => CompletionEvent.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -1627,6 +2134,8 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   listMessages: handleUnaryCall<ListMessagesRequest, MessageList>;
   sendMessage: handleServerStreamingCall<SendMessageRequest, SendMessageEvent>;
   stopMessage: handleUnaryCall<StopMessageRequest, Empty>;
+  /** The OpenAI-compatible API: a stateless completion (nothing stored but its usage record). */
+  complete: handleServerStreamingCall<CompletionRequest, CompletionEvent>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -1744,6 +2253,13 @@ export interface ChatServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Empty) => void,
   ): ClientUnaryCall;
+  /** The OpenAI-compatible API: a stateless completion (nothing stored but its usage record). */
+  complete(request: CompletionRequest, options?: Partial<CallOptions>): ClientReadableStream<CompletionEvent>;
+  complete(
+    request: CompletionRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<CompletionEvent>;
 }
 
 export const ChatServiceClient = makeGenericClientConstructor(
