@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import express, { type Express } from "express";
 import { checkReadiness, notFound, type Dependency, type Logger } from "@tessera/platform";
-import type { IdentityClient } from "./adapters/service-clients.ts";
+import type { IdentityClient, SessionClient } from "./adapters/service-clients.ts";
 import type { BrowserAuth } from "./application/browser-auth.ts";
 import type { BrowserSessionStore } from "./application/browser-session.ts";
 import { openApiDocument } from "./http/openapi.ts";
@@ -11,10 +11,13 @@ import { csrfMiddleware, requestContextMiddleware, type CookieSettings } from ".
 import { accountRoutes } from "./routes/account-routes.ts";
 import { authRoutes } from "./routes/auth-routes.ts";
 import { meRoutes } from "./routes/me-routes.ts";
+import { adminUserRoutes } from "./routes/admin-user-routes.ts";
+import { operatorRoutes } from "./routes/operator-routes.ts";
 
 export interface AppDependencies {
   logger: Logger;
   identity: IdentityClient;
+  session: SessionClient;
   auth: BrowserAuth;
   store: BrowserSessionStore;
   cookie: CookieSettings;
@@ -41,6 +44,15 @@ export function createApp(deps: AppDependencies): Express {
   app.get("/healthz", (_request, response) => {
     response.json({ status: "ok" });
   });
+  // Public keys that verify access tokens, for anyone who needs to check one.
+  app.get("/.well-known/jwks.json", async (_request, response, next) => {
+    try {
+      response.setHeader("Cache-Control", "public, max-age=300");
+      response.type("application/jwk-set+json").send((await deps.session.getJwks({})).json);
+    } catch (error) {
+      next(error);
+    }
+  });
   app.get("/readyz", async (_request, response) => {
     if (deps.isShuttingDown()) return void response.status(503).json({ status: "shutting_down", checks: {} });
     const report = await checkReadiness(deps.dependencies);
@@ -61,6 +73,8 @@ export function createApp(deps: AppDependencies): Express {
   api.use("/auth", authRoutes(deps));
   api.use("/accounts", accountRoutes(deps));
   api.use("/me", meRoutes(deps));
+  api.use("/admin/users", adminUserRoutes(deps));
+  api.use("/operator", operatorRoutes(deps));
   api.use((request, _response, next) => next(notFound(`endpoint ${request.method} ${request.baseUrl}${request.path}`)));
   app.use("/api/v1", api);
 

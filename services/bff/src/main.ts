@@ -26,6 +26,7 @@ const store = createRedisBrowserSessionStore(redis.redis, config.REDIS_KEY_PREFI
 const app = createApp({
   logger,
   identity: clients.identity,
+  session: clients.session,
   auth: createBrowserAuth({ identity: clients.identity, session: clients.session, maxAccounts: config.MAX_ACCOUNTS_PER_BROWSER }),
   store,
   cookie: cookieSettingsFor(config.PUBLIC_BASE_URL),

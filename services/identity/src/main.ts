@@ -29,9 +29,14 @@ shutdown.add("redis", redis.close);
 const repositories = createMongoIdentityRepositories(mongo.connection);
 await repositories.ready();
 const hasher = createArgon2PasswordHasher();
+const { verify, session } = createSessionAccessTokenVerifier({ address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+shutdown.add("session client", () => session.close());
 const useCases = createIdentityUseCases({
   users: repositories.users,
   tenants: repositories.tenants,
+  apiKeys: repositories.apiKeys,
+  sessions: { revokeUserSessions: async (tenantId, userId) => void (await session.revokeUserSessions({ tenantId, userId })) },
+  clock: systemClock,
   hasher,
   commonPasswords: loadCommonPasswords(),
   throttle: createRedisLoginThrottle(redis.redis, config.REDIS_KEY_PREFIX, {
@@ -46,9 +51,8 @@ const firstAdmin =
   config.FIRST_ADMIN_EMAIL && config.FIRST_ADMIN_USERNAME && config.FIRST_ADMIN_PASSWORD
     ? { email: config.FIRST_ADMIN_EMAIL, username: config.FIRST_ADMIN_USERNAME, password: config.FIRST_ADMIN_PASSWORD }
     : undefined;
-await useCases.seed(firstAdmin);
-
-const { verify } = createSessionAccessTokenVerifier({ address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+const operator = config.OPERATOR_EMAIL && config.OPERATOR_PASSWORD ? { email: config.OPERATOR_EMAIL, password: config.OPERATOR_PASSWORD } : undefined;
+await useCases.seed(firstAdmin, operator);
 
 await startServiceRuntime({
   name: "identity",
@@ -60,7 +64,7 @@ await startServiceRuntime({
   services: [
     {
       definition: IdentityServiceService,
-      implementation: implement(IdentityServiceService, identityGrpcHandlers(useCases, verify, systemClock), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
+      implementation: implement(IdentityServiceService, identityGrpcHandlers(useCases, verify), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
     },
   ],
 });

@@ -1,4 +1,7 @@
-import type { CommonPasswords, LoginThrottle, PasswordHasher, TenantRepository, UserRepository } from "../domain/ports.ts";
+import type { Clock } from "@tessera/platform";
+import type { ApiKeyRepository, CommonPasswords, LoginThrottle, PasswordHasher, SessionRevoker, TenantRepository, UserRepository } from "../domain/ports.ts";
+import { createAccountUseCases } from "./account-use-cases.ts";
+import { createAdminUseCases } from "./admin-use-cases.ts";
 import { makeRegisterUser } from "./register-user.ts";
 import { makeResolveTenant } from "./resolve-tenant.ts";
 import { makeSeed } from "./seed.ts";
@@ -7,9 +10,12 @@ import { makeVerifyPassword } from "./verify-password.ts";
 export interface IdentityPorts {
   users: UserRepository;
   tenants: TenantRepository;
+  apiKeys: ApiKeyRepository;
+  sessions: SessionRevoker;
   hasher: PasswordHasher;
   commonPasswords: CommonPasswords;
   throttle: LoginThrottle;
+  clock: Clock;
   /** A hash of a random password, verified against when the user does not exist (equal timing). */
   dummyHash: string;
 }
@@ -19,11 +25,12 @@ export function createIdentityUseCases(ports: IdentityPorts) {
   const registerUser = makeRegisterUser(ports);
   return {
     users: ports.users,
-    tenants: ports.tenants,
     registerUser,
     verifyPassword: makeVerifyPassword(ports),
     resolveTenant: makeResolveTenant(ports.tenants),
     seed: makeSeed({ ...ports, registerUser }),
+    account: createAccountUseCases(ports),
+    admin: createAdminUseCases(ports),
   };
 }
 

@@ -8,10 +8,21 @@ export interface NewUser {
   fullName: string;
   role: User["role"];
   passwordHash: string | null;
+  platformRole?: "operator" | null;
+}
+
+export interface UserListQuery {
+  query?: string;
+  status?: string;
+  role?: string;
+  limit: number;
+  /** Id after which the page starts (ids grow with creation time). */
+  after?: string;
 }
 
 export interface UserRepository {
   create(user: NewUser): Promise<User>;
+  list(tenantId: string, query: UserListQuery): Promise<User[]>;
   findById(tenantId: string, id: string): Promise<User | null>;
   findByLogin(tenantId: string, login: string): Promise<User | null>;
   update(tenantId: string, id: string, changes: Partial<Omit<User, "id" | "tenantId" | "createdAt">>): Promise<User | null>;
@@ -22,6 +33,34 @@ export interface TenantRepository {
   findBySlug(slug: string): Promise<Tenant | null>;
   findByDomain(domain: string): Promise<Tenant | null>;
   ensureDefault(): Promise<Tenant>;
+  list(limit: number, after?: string): Promise<Tenant[]>;
+  create(tenant: Omit<Tenant, "createdAt" | "updatedAt">): Promise<Tenant>;
+  update(id: string, changes: Partial<Pick<Tenant, "name" | "domains" | "timeZone" | "minPasswordLength">>): Promise<Tenant | null>;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  userId: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface ApiKeyRepository {
+  create(record: ApiKeyRecord): Promise<void>;
+  listLive(tenantId: string, userId: string): Promise<ApiKeyRecord[]>;
+  findLiveByHash(hash: string): Promise<ApiKeyRecord | null>;
+  revoke(tenantId: string, userId: string, id: string, at: Date): Promise<boolean>;
+  touch(id: string, at: Date): Promise<void>;
+}
+
+/** Ends sessions in the session service (a disabled user is signed out everywhere). */
+export interface SessionRevoker {
+  revokeUserSessions(tenantId: string, userId: string): Promise<void>;
 }
 
 export interface PasswordHasher {

@@ -18,6 +18,8 @@ export interface User {
   maxMessagesPerDay: number | null;
   maxTokensPerDay: number | null;
   maxChats: number;
+  /** Platform role: operators manage tenants across the installation. */
+  platformRole: "operator" | null;
   createdAt: Date;
   updatedAt: Date;
 }

@@ -146,17 +146,6 @@ export interface AdminUpdateUserRequest {
   maxChats?: number | undefined;
 }
 
-export interface OperatorLoginRequest {
-  email: string;
-  password: string;
-  clientIp: string;
-}
-
-export interface Operator {
-  id: string;
-  email: string;
-}
-
 export interface TenantPage {
   items: Tenant[];
   nextCursor: string;
@@ -2170,175 +2159,6 @@ export const AdminUpdateUserRequest: MessageFns<AdminUpdateUserRequest> = {
   },
 };
 
-function createBaseOperatorLoginRequest(): OperatorLoginRequest {
-  return { email: "", password: "", clientIp: "" };
-}
-
-export const OperatorLoginRequest: MessageFns<OperatorLoginRequest> = {
-  encode(message: OperatorLoginRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.email !== "") {
-      writer.uint32(10).string(message.email);
-    }
-    if (message.password !== "") {
-      writer.uint32(18).string(message.password);
-    }
-    if (message.clientIp !== "") {
-      writer.uint32(26).string(message.clientIp);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): OperatorLoginRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseOperatorLoginRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.email = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.password = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.clientIp = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): OperatorLoginRequest {
-    return {
-      email: isSet(object.email) ? globalThis.String(object.email) : "",
-      password: isSet(object.password) ? globalThis.String(object.password) : "",
-      clientIp: isSet(object.clientIp)
-        ? globalThis.String(object.clientIp)
-        : isSet(object.client_ip)
-        ? globalThis.String(object.client_ip)
-        : "",
-    };
-  },
-
-  toJSON(message: OperatorLoginRequest): unknown {
-    const obj: any = {};
-    if (message.email !== "") {
-      obj.email = message.email;
-    }
-    if (message.password !== "") {
-      obj.password = message.password;
-    }
-    if (message.clientIp !== "") {
-      obj.clientIp = message.clientIp;
-    }
-    return obj;
-  },
-};
-
-function createBaseOperator(): Operator {
-  return { id: "", email: "" };
-}
-
-export const Operator: MessageFns<Operator> = {
-  encode(message: Operator, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.id !== "") {
-      writer.uint32(10).string(message.id);
-    }
-    if (message.email !== "") {
-      writer.uint32(18).string(message.email);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): Operator {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseOperator();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.id = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.email = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): Operator {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      email: isSet(object.email) ? globalThis.String(object.email) : "",
-    };
-  },
-
-  toJSON(message: Operator): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.email !== "") {
-      obj.email = message.email;
-    }
-    return obj;
-  },
-};
-
 function createBaseTenantPage(): TenantPage {
   return { items: [], nextCursor: "" };
 }
@@ -2870,16 +2690,7 @@ export const IdentityServiceService = {
     responseSerialize: (value: User): Buffer => Buffer.from(User.encode(value).finish()),
     responseDeserialize: (value: Buffer): User => User.decode(value),
   },
-  /** Platform operator. */
-  operatorLogin: {
-    path: "/tessera.identity.v1.IdentityService/OperatorLogin" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: OperatorLoginRequest): Buffer => Buffer.from(OperatorLoginRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): OperatorLoginRequest => OperatorLoginRequest.decode(value),
-    responseSerialize: (value: Operator): Buffer => Buffer.from(Operator.encode(value).finish()),
-    responseDeserialize: (value: Buffer): Operator => Operator.decode(value),
-  },
+  /** Platform operator (a user with the operator platform role). */
   listTenants: {
     path: "/tessera.identity.v1.IdentityService/ListTenants" as const,
     requestStream: false as const,
@@ -2935,8 +2746,7 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   adminListUsers: handleUnaryCall<AdminListUsersRequest, UserPage>;
   adminGetUser: handleUnaryCall<GetUserRequest, User>;
   adminUpdateUser: handleUnaryCall<AdminUpdateUserRequest, User>;
-  /** Platform operator. */
-  operatorLogin: handleUnaryCall<OperatorLoginRequest, Operator>;
+  /** Platform operator (a user with the operator platform role). */
   listTenants: handleUnaryCall<PageRequest, TenantPage>;
   getTenant: handleUnaryCall<GetTenantRequest, Tenant>;
   createTenant: handleUnaryCall<CreateTenantRequest, Tenant>;
@@ -3141,22 +2951,7 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: User) => void,
   ): ClientUnaryCall;
-  /** Platform operator. */
-  operatorLogin(
-    request: OperatorLoginRequest,
-    callback: (error: ServiceError | null, response: Operator) => void,
-  ): ClientUnaryCall;
-  operatorLogin(
-    request: OperatorLoginRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: Operator) => void,
-  ): ClientUnaryCall;
-  operatorLogin(
-    request: OperatorLoginRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: Operator) => void,
-  ): ClientUnaryCall;
+  /** Platform operator (a user with the operator platform role). */
   listTenants(
     request: PageRequest,
     callback: (error: ServiceError | null, response: TenantPage) => void,

@@ -1,5 +1,6 @@
-import { IdentityServiceService, type Tenant as TenantMessage, type User as UserMessage } from "@tessera/proto/tessera/identity/v1/identity";
-import { notFound, type AccessTokenVerifier, type ServiceHandlers, type Clock } from "@tessera/platform";
+import type { ApiKey, IdentityServiceService, Tenant as TenantMessage, User as UserMessage } from "@tessera/proto/tessera/identity/v1/identity";
+import { notFound, type AccessTokenVerifier, type ServiceHandlers } from "@tessera/platform";
+import type { ApiKeyRecord } from "../../domain/ports.ts";
 import type { Tenant } from "../../domain/tenant.ts";
 import type { User } from "../../domain/user.ts";
 import type { IdentityUseCases } from "../../application/identity-use-cases.ts";
@@ -38,39 +39,89 @@ export function toTenantMessage(tenant: Tenant): TenantMessage {
   };
 }
 
-/** Thin translation between gRPC messages and the identity use cases. */
-export function identityGrpcHandlers(useCases: IdentityUseCases, verifyAccessToken: AccessTokenVerifier, _clock: Clock): Partial<ServiceHandlers<typeof IdentityServiceService>> {
+const toApiKeyMessage = (record: ApiKeyRecord): ApiKey => ({
+  id: record.id,
+  name: record.name,
+  prefix: record.prefix,
+  createdAt: record.createdAt.toISOString(),
+  lastUsedAt: record.lastUsedAt?.toISOString(),
+});
+
+const pageLimit = (limit: number) => Math.min(Math.max(limit || 50, 1), 100);
+
+/** Thin translation between gRPC messages and the identity use cases; every user-facing call checks the caller's token. */
+export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessTokenVerifier): ServiceHandlers<typeof IdentityServiceService> {
+  const { account, admin } = useCases;
   return {
     resolveTenant: async (request) => toTenantMessage(await useCases.resolveTenant(request.host)),
     register: async (request) =>
-      toUserMessage(
-        await useCases.registerUser({
-          tenantId: request.tenantId,
-          email: request.email,
-          username: request.username,
-          password: request.password,
-          fullName: request.fullName,
-        }),
-      ),
+      toUserMessage(await useCases.registerUser({ tenantId: request.tenantId, email: request.email, username: request.username, password: request.password, fullName: request.fullName })),
     verifyPassword: async (request) =>
-      toUserMessage(
-        await useCases.verifyPassword({
-          tenantId: request.tenantId,
-          login: request.login,
-          password: request.password,
-          clientIp: request.clientIp,
-        }),
-      ),
-    getMe: async (_request, context) => {
-      const claims = await verifyAccessToken(context.bearerToken);
-      const user = await useCases.users.findById(claims.tenantId, claims.userId);
-      if (!user) throw notFound("user");
-      return toUserMessage(user);
+      toUserMessage(await useCases.verifyPassword({ tenantId: request.tenantId, login: request.login, password: request.password, clientIp: request.clientIp })),
+    getMe: async (_request, context) => toUserMessage(await account.me(await verify(context.bearerToken))),
+    updateMe: async (request, context) =>
+      toUserMessage(await account.updateMe(await verify(context.bearerToken), { fullName: request.fullName, avatarUrl: request.avatarUrl, username: request.username })),
+    changePassword: async (request, context) => {
+      await account.changePassword(await verify(context.bearerToken), { currentPassword: request.currentPassword, newPassword: request.newPassword });
+      return {};
     },
     getUser: async (request) => {
       const user = await useCases.users.findById(request.tenantId, request.userId);
       if (!user) throw notFound("user");
       return toUserMessage(user);
     },
+    createApiKey: async (request, context) => {
+      const { record, secret } = await account.createApiKey(await verify(context.bearerToken), request.name);
+      return { key: toApiKeyMessage(record), secret };
+    },
+    listApiKeys: async (_request, context) => ({ items: (await account.listApiKeys(await verify(context.bearerToken))).map(toApiKeyMessage) }),
+    revokeApiKey: async (request, context) => {
+      await account.revokeApiKey(await verify(context.bearerToken), request.id);
+      return {};
+    },
+    verifyApiKey: async (request) => toUserMessage(await account.verifyApiKey(request.tenantId, request.key)),
+    adminListUsers: async (request, context) => {
+      const limit = pageLimit(request.page?.limit ?? 50);
+      const users = await admin.listUsers(await verify(context.bearerToken), {
+        ...(request.query ? { query: request.query } : {}),
+        ...(request.status ? { status: request.status } : {}),
+        ...(request.role ? { role: request.role } : {}),
+        limit: limit + 1,
+        ...(request.page?.cursor ? { after: request.page.cursor } : {}),
+      });
+      const items = users.slice(0, limit);
+      return { items: items.map(toUserMessage), nextCursor: users.length > limit ? items[items.length - 1]!.id : "" };
+    },
+    adminGetUser: async (request, context) => toUserMessage(await admin.getUser(await verify(context.bearerToken), request.userId)),
+    adminUpdateUser: async (request, context) => {
+      const { after } = await admin.updateUser(await verify(context.bearerToken), request.userId, {
+        role: request.role as User["role"] | undefined,
+        status: request.status as User["status"] | undefined,
+        premiumUntil: request.clearPremiumUntil ? null : request.premiumUntil === undefined ? undefined : new Date(request.premiumUntil),
+        trustLevel: request.trustLevel,
+        maxMessagesPerDay: request.clearMaxMessagesPerDay ? null : request.maxMessagesPerDay,
+        maxTokensPerDay: request.clearMaxTokensPerDay ? null : request.maxTokensPerDay,
+        maxChats: request.maxChats,
+      });
+      return toUserMessage(after);
+    },
+    listTenants: async (request, context) => {
+      const limit = pageLimit(request.limit);
+      const tenants = await admin.listTenants(await verify(context.bearerToken), limit + 1, request.cursor || undefined);
+      const items = tenants.slice(0, limit);
+      return { items: items.map(toTenantMessage), nextCursor: tenants.length > limit ? items[items.length - 1]!.id : "" };
+    },
+    getTenant: async (request, context) => toTenantMessage(await admin.getTenant(await verify(context.bearerToken), request.id)),
+    createTenant: async (request, context) =>
+      toTenantMessage(await admin.createTenant(await verify(context.bearerToken), { slug: request.slug, name: request.name, domains: request.domains, ...(request.timeZone ? { timeZone: request.timeZone } : {}) })),
+    updateTenant: async (request, context) =>
+      toTenantMessage(
+        await admin.updateTenant(await verify(context.bearerToken), request.id, {
+          ...(request.name !== undefined ? { name: request.name } : {}),
+          ...(request.setDomains ? { domains: request.domains } : {}),
+          ...(request.timeZone !== undefined ? { timeZone: request.timeZone } : {}),
+          ...(request.minPasswordLength !== undefined ? { minPasswordLength: request.minPasswordLength } : {}),
+        }),
+      ),
   };
 }

@@ -1,7 +1,7 @@
 import { newId, type Connection } from "@tessera/platform";
 import { Schema } from "mongoose";
 import { DuplicateUserError } from "../../application/register-user.ts";
-import type { NewUser, TenantRepository, UserRepository } from "../../domain/ports.ts";
+import type { ApiKeyRecord, ApiKeyRepository, NewUser, TenantRepository, UserRepository } from "../../domain/ports.ts";
 import { DEFAULT_MIN_PASSWORD_LENGTH, DEFAULT_TENANT_SLUG, type Tenant } from "../../domain/tenant.ts";
 import { DEFAULT_MAX_CHATS, type User } from "../../domain/user.ts";
 
@@ -35,6 +35,7 @@ const userSchema = new Schema(
     maxMessagesPerDay: { type: Number, default: null },
     maxTokensPerDay: { type: Number, default: null },
     maxChats: { type: Number, default: DEFAULT_MAX_CHATS },
+    platformRole: { type: String, enum: ["operator", null], default: null },
   },
   { timestamps: true, versionKey: false, collection: "users" },
 );
@@ -57,8 +58,29 @@ const toTenant = (doc: TenantDocument): Tenant => ({
 
 const toUser = (doc: UserDocument): User => {
   const { _id, ...rest } = doc;
-  return { id: _id, ...rest };
+  return { ...rest, id: _id, platformRole: doc.platformRole ?? null, premiumUntil: doc.premiumUntil ?? null, maxMessagesPerDay: doc.maxMessagesPerDay ?? null, maxTokensPerDay: doc.maxTokensPerDay ?? null };
 };
+
+const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+const apiKeySchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    tenantId: { type: String, required: true },
+    userId: { type: String, required: true },
+    name: { type: String, required: true },
+    prefix: { type: String, required: true },
+    hash: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+    lastUsedAt: { type: Date, default: null },
+    revokedAt: { type: Date, default: null },
+  },
+  { versionKey: false, collection: "api_keys" },
+);
+apiKeySchema.index({ hash: 1 }, { unique: true, name: "hash_unique" });
+apiKeySchema.index({ tenantId: 1, userId: 1 }, { name: "tenant_user" });
+type ApiKeyDocument = Omit<ApiKeyRecord, "id"> & { _id: string };
+const toApiKey = ({ _id, ...rest }: ApiKeyDocument): ApiKeyRecord => ({ ...rest, id: _id });
 
 function isDuplicateKey(error: unknown): error is { code: number; message: string } {
   return typeof error === "object" && error !== null && (error as { code?: number }).code === 11000;
@@ -89,6 +111,19 @@ export function createMongoIdentityRepositories(connection: Connection) {
       ).lean<TenantDocument>();
       return toTenant(doc!);
     },
+    async list(limit, after) {
+      const docs = await Tenants.find(after ? { _id: { $gt: after } } : {}).sort({ _id: 1 }).limit(limit).lean<TenantDocument[]>();
+      return docs.map(toTenant);
+    },
+    async create(tenant) {
+      const { id, ...rest } = tenant;
+      const doc = await Tenants.create({ _id: id, ...rest });
+      return toTenant(doc.toObject() as TenantDocument);
+    },
+    async update(id, changes) {
+      const doc = await Tenants.findOneAndUpdate({ _id: id }, { $set: changes }, { returnDocument: "after" }).lean<TenantDocument>();
+      return doc ? toTenant(doc) : null;
+    },
   };
 
   const users: UserRepository = {
@@ -106,6 +141,18 @@ export function createMongoIdentityRepositories(connection: Connection) {
         }
         throw error;
       }
+    },
+    async list(tenantId, query) {
+      const filter: Record<string, unknown> = { tenantId };
+      if (query.status) filter.status = query.status;
+      if (query.role) filter.role = query.role;
+      if (query.after) filter._id = { $gt: query.after };
+      if (query.query) {
+        const pattern = new RegExp(escapeRegex(query.query.trim().toLowerCase()));
+        filter.$or = [{ email: pattern }, { username: pattern }, { fullName: new RegExp(escapeRegex(query.query.trim()), "i") }];
+      }
+      const docs = await Users.find(filter).sort({ _id: 1 }).limit(query.limit).lean<UserDocument[]>();
+      return docs.map(toUser);
     },
     async findById(tenantId, id) {
       const doc = await Users.findOne({ _id: id, tenantId }).lean<UserDocument>();
@@ -126,5 +173,28 @@ export function createMongoIdentityRepositories(connection: Connection) {
     },
   };
 
-  return { tenants, users, ready: () => Promise.all([Tenants.init(), Users.init()]) };
+  const ApiKeys = connection.model<ApiKeyDocument>("ApiKey", apiKeySchema);
+  const apiKeys: ApiKeyRepository = {
+    async create(record) {
+      const { id, ...rest } = record;
+      await ApiKeys.create({ _id: id, ...rest });
+    },
+    async listLive(tenantId, userId) {
+      const docs = await ApiKeys.find({ tenantId, userId, revokedAt: null }).sort({ createdAt: -1 }).lean<ApiKeyDocument[]>();
+      return docs.map(toApiKey);
+    },
+    async findLiveByHash(hash) {
+      const doc = await ApiKeys.findOne({ hash, revokedAt: null }).lean<ApiKeyDocument>();
+      return doc ? toApiKey(doc) : null;
+    },
+    async revoke(tenantId, userId, id, at) {
+      const result = await ApiKeys.updateOne({ _id: id, tenantId, userId, revokedAt: null }, { $set: { revokedAt: at } });
+      return result.modifiedCount === 1;
+    },
+    async touch(id, at) {
+      await ApiKeys.updateOne({ _id: id }, { $set: { lastUsedAt: at } });
+    },
+  };
+
+  return { tenants, users, apiKeys, ready: () => Promise.all([Tenants.init(), Users.init(), ApiKeys.init()]) };
 }

@@ -1,0 +1,81 @@
+import { Router } from "express";
+import type { User } from "@tessera/proto/tessera/identity/v1/identity";
+import type { IdentityClient } from "../adapters/service-clients.ts";
+import type { BrowserAuth } from "../application/browser-auth.ts";
+import type { BrowserSessionStore } from "../application/browser-session.ts";
+import { pageQuery } from "../http/pagination.ts";
+import { withActiveAccount, type CookieSettings } from "../http/request-context.ts";
+import { userJson } from "../http/user-json.ts";
+import { parseBody, parseQuery, z } from "../http/validate.ts";
+
+const listQuery = z.object({ q: z.string().max(200).optional(), status: z.enum(["active", "disabled", "silenced"]).optional(), role: z.enum(["user", "admin"]).optional(), ...pageQuery });
+const nullableCount = z.number().int().min(0).max(1_000_000_000_000).nullable().optional();
+const patchBody = z
+  .object({
+    role: z.enum(["user", "admin"]).optional(),
+    status: z.enum(["active", "disabled", "silenced"]).optional(),
+    premiumUntil: z.iso.datetime({ offset: true }).nullable().optional(),
+    trustLevel: z.number().int().min(0).max(4).optional(),
+    maxMessagesPerDay: nullableCount,
+    maxTokensPerDay: nullableCount,
+    maxChats: z.number().int().min(0).max(100_000).optional(),
+  })
+  .strict();
+
+/** A user as admins see it: the public shape plus the limit overrides (null = tenant default). */
+export const adminUserJson = (user: User) => ({
+  ...userJson(user),
+  maxMessagesPerDay: user.maxMessagesPerDay ?? null,
+  maxTokensPerDay: user.maxTokensPerDay ?? null,
+  maxChats: user.maxChats,
+  updatedAt: user.updatedAt,
+});
+
+export function adminUserRoutes(deps: { auth: BrowserAuth; identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
+  const router = Router();
+
+  router.get(
+    "/",
+    withActiveAccount(deps, async ({ request, accessToken }) => {
+      const query = parseQuery(listQuery, request.query);
+      const page = await deps.identity.adminListUsers(
+        { query: query.q ?? "", status: query.status ?? "", role: query.role ?? "", page: { limit: query.limit, cursor: query.cursor ?? "" } },
+        { accessToken },
+      );
+      return { body: { items: page.items.map(adminUserJson), nextCursor: page.nextCursor || null } };
+    }),
+  );
+
+  router.get(
+    "/:id",
+    withActiveAccount(deps, async ({ request, context, accessToken }) => ({
+      body: adminUserJson(await deps.identity.adminGetUser({ tenantId: context.tenant.id, userId: String(request.params.id) }, { accessToken })),
+    })),
+  );
+
+  router.patch(
+    "/:id",
+    withActiveAccount(deps, async ({ request, accessToken }) => {
+      const body = parseBody(patchBody, request.body);
+      const user = await deps.identity.adminUpdateUser(
+        {
+          userId: String(request.params.id),
+          role: body.role,
+          status: body.status,
+          premiumUntil: body.premiumUntil ?? undefined,
+          clearPremiumUntil: body.premiumUntil === null,
+          trustLevel: body.trustLevel,
+          maxMessagesPerDay: body.maxMessagesPerDay ?? undefined,
+          clearMaxMessagesPerDay: body.maxMessagesPerDay === null,
+          maxTokensPerDay: body.maxTokensPerDay ?? undefined,
+          clearMaxTokensPerDay: body.maxTokensPerDay === null,
+          maxChats: body.maxChats,
+        },
+        { accessToken },
+      );
+      return { body: adminUserJson(user) };
+    }),
+  );
+
+  return router;
+}

@@ -1,0 +1,119 @@
+import { conflict, forbidden, notFound, requireAdmin, validationFailed, type AccessClaims, type Clock, type FieldError } from "@tessera/platform";
+import type { SessionRevoker, TenantRepository, UserRepository } from "../domain/ports.ts";
+import { isValidTimeZone, normalizeHost, type Tenant } from "../domain/tenant.ts";
+import type { User } from "../domain/user.ts";
+
+export interface AdminUserChanges {
+  role?: User["role"] | undefined;
+  status?: User["status"] | undefined;
+  /** undefined: unchanged; null: cleared. */
+  premiumUntil?: Date | null | undefined;
+  trustLevel?: number | undefined;
+  maxMessagesPerDay?: number | null | undefined;
+  maxTokensPerDay?: number | null | undefined;
+  maxChats?: number | undefined;
+}
+
+/** Tenant administration (admins of their own tenant) and platform operation (operators). */
+export function createAdminUseCases(deps: { users: UserRepository; tenants: TenantRepository; sessions: SessionRevoker; clock: Clock }) {
+  const requireOperator = async (claims: AccessClaims) => {
+    const user = await deps.users.findById(claims.tenantId, claims.userId);
+    if (user?.platformRole !== "operator") throw forbidden("Only platform operators can do this.");
+  };
+
+  const tenantProblems = (input: { slug?: string; name?: string; domains?: string[]; timeZone?: string; minPasswordLength?: number }): FieldError[] => {
+    const problems: FieldError[] = [];
+    if (input.slug !== undefined && !/^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$/.test(input.slug)) problems.push({ field: "slug", message: "Use 1-50 lower-case letters, digits or '-'." });
+    if (input.name !== undefined && (input.name.trim().length < 1 || input.name.length > 100)) problems.push({ field: "name", message: "Use 1 to 100 characters." });
+    if (input.domains !== undefined) {
+      if (input.domains.length > 20) problems.push({ field: "domains", message: "At most 20 domains." });
+      input.domains.forEach((domain, index) => {
+        if (!/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(normalizeHost(domain))) problems.push({ field: `domains.${index}`, message: "Not a host name." });
+      });
+    }
+    if (input.timeZone !== undefined && !isValidTimeZone(input.timeZone)) problems.push({ field: "timeZone", message: "Use an IANA time zone such as Europe/Berlin." });
+    if (input.minPasswordLength !== undefined && (input.minPasswordLength < 8 || input.minPasswordLength > 64)) problems.push({ field: "minPasswordLength", message: "Use 8 to 64." });
+    return problems;
+  };
+
+  const assertDomainsFree = async (domains: string[], tenantId?: string) => {
+    for (const domain of domains) {
+      const owner = await deps.tenants.findByDomain(domain);
+      if (owner && owner.id !== tenantId) throw conflict("domain_taken", `The domain ${domain} belongs to another tenant.`, [{ field: "domains", message: `${domain} is taken.` }]);
+    }
+  };
+
+  return {
+    async listUsers(claims: AccessClaims, query: { query?: string; status?: string; role?: string; limit: number; after?: string }) {
+      requireAdmin(claims);
+      return deps.users.list(claims.tenantId, query);
+    },
+
+    async getUser(claims: AccessClaims, userId: string) {
+      requireAdmin(claims);
+      const user = await deps.users.findById(claims.tenantId, userId);
+      if (!user) throw notFound("user");
+      return user;
+    },
+
+    async updateUser(claims: AccessClaims, userId: string, changes: AdminUserChanges): Promise<{ before: User; after: User }> {
+      requireAdmin(claims);
+      const before = await deps.users.findById(claims.tenantId, userId);
+      if (!before) throw notFound("user");
+      const problems: FieldError[] = [];
+      if (changes.role !== undefined && !["user", "admin"].includes(changes.role)) problems.push({ field: "role", message: "Use user or admin." });
+      if (changes.status !== undefined && !["active", "disabled", "silenced"].includes(changes.status)) problems.push({ field: "status", message: "Use active, disabled or silenced." });
+      if (changes.premiumUntil && Number.isNaN(changes.premiumUntil.getTime())) problems.push({ field: "premiumUntil", message: "Use an ISO 8601 date-time." });
+      if (changes.trustLevel !== undefined && (!Number.isInteger(changes.trustLevel) || changes.trustLevel < 0 || changes.trustLevel > 4)) problems.push({ field: "trustLevel", message: "Use 0 to 4." });
+      if (changes.maxChats !== undefined && (!Number.isInteger(changes.maxChats) || changes.maxChats < 0 || changes.maxChats > 100_000)) problems.push({ field: "maxChats", message: "Use 0 to 100000." });
+      for (const field of ["maxMessagesPerDay", "maxTokensPerDay"] as const) {
+        const value = changes[field];
+        if (value !== undefined && value !== null && (!Number.isInteger(value) || value < 0)) problems.push({ field, message: "Use a whole number of 0 or more, or null for the tenant default." });
+      }
+      if (userId === claims.userId && (changes.role === "user" || changes.status === "disabled")) problems.push({ field: changes.role === "user" ? "role" : "status", message: "You cannot demote or disable yourself." });
+      if (problems.length > 0) throw validationFailed(problems);
+      const update: Partial<User> = {};
+      for (const [key, value] of Object.entries(changes)) if (value !== undefined) (update as Record<string, unknown>)[key] = value;
+      const after = await deps.users.update(claims.tenantId, userId, update);
+      if (!after) throw notFound("user");
+      // A disabled user is signed out everywhere; a role change takes effect at the next refresh.
+      if (after.status === "disabled" && before.status !== "disabled") await deps.sessions.revokeUserSessions(after.tenantId, after.id);
+      return { before, after };
+    },
+
+    async listTenants(claims: AccessClaims, limit: number, after?: string): Promise<Tenant[]> {
+      await requireOperator(claims);
+      return deps.tenants.list(limit, after);
+    },
+
+    async getTenant(claims: AccessClaims, id: string): Promise<Tenant> {
+      await requireOperator(claims);
+      const tenant = await deps.tenants.findById(id);
+      if (!tenant) throw notFound("tenant");
+      return tenant;
+    },
+
+    async createTenant(claims: AccessClaims, input: { slug: string; name: string; domains: string[]; timeZone?: string }): Promise<Tenant> {
+      await requireOperator(claims);
+      const domains = input.domains.map(normalizeHost);
+      const problems = tenantProblems({ ...input, domains });
+      if (problems.length > 0) throw validationFailed(problems);
+      if (await deps.tenants.findBySlug(input.slug)) throw conflict("slug_taken", "That slug is already used.", [{ field: "slug", message: "That slug is already used." }]);
+      await assertDomainsFree(domains);
+      return deps.tenants.create({ id: input.slug, slug: input.slug, name: input.name.trim(), domains, timeZone: input.timeZone ?? "UTC", minPasswordLength: 8 });
+    },
+
+    async updateTenant(claims: AccessClaims, id: string, changes: { name?: string; domains?: string[]; timeZone?: string; minPasswordLength?: number }): Promise<Tenant> {
+      await requireOperator(claims);
+      const normalized = { ...changes, ...(changes.domains ? { domains: changes.domains.map(normalizeHost) } : {}) };
+      const problems = tenantProblems(normalized);
+      if (problems.length > 0) throw validationFailed(problems);
+      if (normalized.domains) await assertDomainsFree(normalized.domains, id);
+      const tenant = await deps.tenants.update(id, normalized);
+      if (!tenant) throw notFound("tenant");
+      return tenant;
+    },
+  };
+}
+
+export type AdminUseCases = ReturnType<typeof createAdminUseCases>;
