@@ -93,6 +93,8 @@ export interface UserDayUsage {
   userId: string;
   messages: number;
   tokens: number;
+  username: string;
+  email: string;
 }
 
 export interface DayUsage {
@@ -101,6 +103,40 @@ export interface DayUsage {
   nextCursor: string;
   totalMessages: number;
   totalTokens: number;
+}
+
+/**
+ * A pair of daily limits; an unset member falls back to the next level (premium -> tenant
+ * default -> 100 messages / 500,000 tokens).
+ */
+export interface LimitPair {
+  messages?: number | undefined;
+  tokens?: number | undefined;
+}
+
+export interface TenantLimitsRequest {
+  tenantId: string;
+}
+
+export interface TenantLimits {
+  tenantId: string;
+  defaultLimits?: LimitPair | undefined;
+  premiumLimits?:
+    | LimitPair
+    | undefined;
+  /** IANA time zone whose midnight starts a new quota day ("UTC" by default). */
+  timeZone: string;
+  /** The limits in effect after fallbacks. */
+  effectiveDefaultLimits?: LimitPair | undefined;
+  effectivePremiumLimits?: LimitPair | undefined;
+}
+
+/** Sections that are set replace the stored ones; unset sections are left as they are. */
+export interface UpdateTenantLimitsRequest {
+  tenantId: string;
+  defaultLimits?: LimitPair | undefined;
+  premiumLimits?: LimitPair | undefined;
+  timeZone?: string | undefined;
 }
 
 function createBaseQuotaSubject(): QuotaSubject {
@@ -1148,7 +1184,7 @@ export const DayUsageRequest: MessageFns<DayUsageRequest> = {
 };
 
 function createBaseUserDayUsage(): UserDayUsage {
-  return { userId: "", messages: 0, tokens: 0 };
+  return { userId: "", messages: 0, tokens: 0, username: "", email: "" };
 }
 
 export const UserDayUsage: MessageFns<UserDayUsage> = {
@@ -1161,6 +1197,12 @@ export const UserDayUsage: MessageFns<UserDayUsage> = {
     }
     if (message.tokens !== 0) {
       writer.uint32(24).int64(message.tokens);
+    }
+    if (message.username !== "") {
+      writer.uint32(34).string(message.username);
+    }
+    if (message.email !== "") {
+      writer.uint32(42).string(message.email);
     }
     return writer;
   },
@@ -1202,6 +1244,22 @@ export const UserDayUsage: MessageFns<UserDayUsage> = {
             message.tokens = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1223,6 +1281,8 @@ export const UserDayUsage: MessageFns<UserDayUsage> = {
         : "",
       messages: isSet(object.messages) ? globalThis.Number(object.messages) : 0,
       tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : 0,
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
     };
   },
 
@@ -1236,6 +1296,12 @@ export const UserDayUsage: MessageFns<UserDayUsage> = {
     }
     if (message.tokens !== 0) {
       obj.tokens = Math.round(message.tokens);
+    }
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
     }
     return obj;
   },
@@ -1373,6 +1439,432 @@ export const DayUsage: MessageFns<DayUsage> = {
   },
 };
 
+function createBaseLimitPair(): LimitPair {
+  return { messages: undefined, tokens: undefined };
+}
+
+export const LimitPair: MessageFns<LimitPair> = {
+  encode(message: LimitPair, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.messages !== undefined) {
+      writer.uint32(8).int64(message.messages);
+    }
+    if (message.tokens !== undefined) {
+      writer.uint32(16).int64(message.tokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LimitPair {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLimitPair();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.messages = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tokens = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LimitPair {
+    return {
+      messages: isSet(object.messages) ? globalThis.Number(object.messages) : undefined,
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : undefined,
+    };
+  },
+
+  toJSON(message: LimitPair): unknown {
+    const obj: any = {};
+    if (message.messages !== undefined) {
+      obj.messages = Math.round(message.messages);
+    }
+    if (message.tokens !== undefined) {
+      obj.tokens = Math.round(message.tokens);
+    }
+    return obj;
+  },
+};
+
+function createBaseTenantLimitsRequest(): TenantLimitsRequest {
+  return { tenantId: "" };
+}
+
+export const TenantLimitsRequest: MessageFns<TenantLimitsRequest> = {
+  encode(message: TenantLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TenantLimitsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTenantLimitsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TenantLimitsRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+    };
+  },
+
+  toJSON(message: TenantLimitsRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    return obj;
+  },
+};
+
+function createBaseTenantLimits(): TenantLimits {
+  return {
+    tenantId: "",
+    defaultLimits: undefined,
+    premiumLimits: undefined,
+    timeZone: "",
+    effectiveDefaultLimits: undefined,
+    effectivePremiumLimits: undefined,
+  };
+}
+
+export const TenantLimits: MessageFns<TenantLimits> = {
+  encode(message: TenantLimits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.defaultLimits !== undefined) {
+      LimitPair.encode(message.defaultLimits, writer.uint32(18).fork()).join();
+    }
+    if (message.premiumLimits !== undefined) {
+      LimitPair.encode(message.premiumLimits, writer.uint32(26).fork()).join();
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(34).string(message.timeZone);
+    }
+    if (message.effectiveDefaultLimits !== undefined) {
+      LimitPair.encode(message.effectiveDefaultLimits, writer.uint32(42).fork()).join();
+    }
+    if (message.effectivePremiumLimits !== undefined) {
+      LimitPair.encode(message.effectivePremiumLimits, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TenantLimits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTenantLimits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.defaultLimits = LimitPair.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.premiumLimits = LimitPair.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.effectiveDefaultLimits = LimitPair.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.effectivePremiumLimits = LimitPair.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TenantLimits {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      defaultLimits: isSet(object.defaultLimits)
+        ? LimitPair.fromJSON(object.defaultLimits)
+        : isSet(object.default_limits)
+        ? LimitPair.fromJSON(object.default_limits)
+        : undefined,
+      premiumLimits: isSet(object.premiumLimits)
+        ? LimitPair.fromJSON(object.premiumLimits)
+        : isSet(object.premium_limits)
+        ? LimitPair.fromJSON(object.premium_limits)
+        : undefined,
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
+      effectiveDefaultLimits: isSet(object.effectiveDefaultLimits)
+        ? LimitPair.fromJSON(object.effectiveDefaultLimits)
+        : isSet(object.effective_default_limits)
+        ? LimitPair.fromJSON(object.effective_default_limits)
+        : undefined,
+      effectivePremiumLimits: isSet(object.effectivePremiumLimits)
+        ? LimitPair.fromJSON(object.effectivePremiumLimits)
+        : isSet(object.effective_premium_limits)
+        ? LimitPair.fromJSON(object.effective_premium_limits)
+        : undefined,
+    };
+  },
+
+  toJSON(message: TenantLimits): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.defaultLimits !== undefined) {
+      obj.defaultLimits = LimitPair.toJSON(message.defaultLimits);
+    }
+    if (message.premiumLimits !== undefined) {
+      obj.premiumLimits = LimitPair.toJSON(message.premiumLimits);
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
+    if (message.effectiveDefaultLimits !== undefined) {
+      obj.effectiveDefaultLimits = LimitPair.toJSON(message.effectiveDefaultLimits);
+    }
+    if (message.effectivePremiumLimits !== undefined) {
+      obj.effectivePremiumLimits = LimitPair.toJSON(message.effectivePremiumLimits);
+    }
+    return obj;
+  },
+};
+
+function createBaseUpdateTenantLimitsRequest(): UpdateTenantLimitsRequest {
+  return { tenantId: "", defaultLimits: undefined, premiumLimits: undefined, timeZone: undefined };
+}
+
+export const UpdateTenantLimitsRequest: MessageFns<UpdateTenantLimitsRequest> = {
+  encode(message: UpdateTenantLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.defaultLimits !== undefined) {
+      LimitPair.encode(message.defaultLimits, writer.uint32(18).fork()).join();
+    }
+    if (message.premiumLimits !== undefined) {
+      LimitPair.encode(message.premiumLimits, writer.uint32(26).fork()).join();
+    }
+    if (message.timeZone !== undefined) {
+      writer.uint32(34).string(message.timeZone);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTenantLimitsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTenantLimitsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.defaultLimits = LimitPair.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.premiumLimits = LimitPair.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateTenantLimitsRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      defaultLimits: isSet(object.defaultLimits)
+        ? LimitPair.fromJSON(object.defaultLimits)
+        : isSet(object.default_limits)
+        ? LimitPair.fromJSON(object.default_limits)
+        : undefined,
+      premiumLimits: isSet(object.premiumLimits)
+        ? LimitPair.fromJSON(object.premiumLimits)
+        : isSet(object.premium_limits)
+        ? LimitPair.fromJSON(object.premium_limits)
+        : undefined,
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateTenantLimitsRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.defaultLimits !== undefined) {
+      obj.defaultLimits = LimitPair.toJSON(message.defaultLimits);
+    }
+    if (message.premiumLimits !== undefined) {
+      obj.premiumLimits = LimitPair.toJSON(message.premiumLimits);
+    }
+    if (message.timeZone !== undefined) {
+      obj.timeZone = message.timeZone;
+    }
+    return obj;
+  },
+};
+
 export type QuotaServiceService = typeof QuotaServiceService;
 export const QuotaServiceService = {
   /**
@@ -1426,6 +1918,29 @@ export const QuotaServiceService = {
     responseSerialize: (value: DayUsage): Buffer => Buffer.from(DayUsage.encode(value).finish()),
     responseDeserialize: (value: Buffer): DayUsage => DayUsage.decode(value),
   },
+  /**
+   * Tenant defaults, premium defaults and the tenant's time zone (quota owns limits). Admin only,
+   * always the caller's own tenant.
+   */
+  getTenantLimits: {
+    path: "/tessera.quota.v1.QuotaService/GetTenantLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TenantLimitsRequest): Buffer => Buffer.from(TenantLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TenantLimitsRequest => TenantLimitsRequest.decode(value),
+    responseSerialize: (value: TenantLimits): Buffer => Buffer.from(TenantLimits.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TenantLimits => TenantLimits.decode(value),
+  },
+  updateTenantLimits: {
+    path: "/tessera.quota.v1.QuotaService/UpdateTenantLimits" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateTenantLimitsRequest): Buffer =>
+      Buffer.from(UpdateTenantLimitsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateTenantLimitsRequest => UpdateTenantLimitsRequest.decode(value),
+    responseSerialize: (value: TenantLimits): Buffer => Buffer.from(TenantLimits.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TenantLimits => TenantLimits.decode(value),
+  },
 } as const;
 
 export interface QuotaServiceServer extends UntypedServiceImplementation {
@@ -1439,6 +1954,12 @@ export interface QuotaServiceServer extends UntypedServiceImplementation {
   getQuota: handleUnaryCall<QuotaSubject, QuotaStatus>;
   getUsage: handleUnaryCall<UsageRangeRequest, UsageSeries>;
   getDayUsage: handleUnaryCall<DayUsageRequest, DayUsage>;
+  /**
+   * Tenant defaults, premium defaults and the tenant's time zone (quota owns limits). Admin only,
+   * always the caller's own tenant.
+   */
+  getTenantLimits: handleUnaryCall<TenantLimitsRequest, TenantLimits>;
+  updateTenantLimits: handleUnaryCall<UpdateTenantLimitsRequest, TenantLimits>;
 }
 
 export interface QuotaServiceClient extends Client {
@@ -1521,6 +2042,40 @@ export interface QuotaServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DayUsage) => void,
+  ): ClientUnaryCall;
+  /**
+   * Tenant defaults, premium defaults and the tenant's time zone (quota owns limits). Admin only,
+   * always the caller's own tenant.
+   */
+  getTenantLimits(
+    request: TenantLimitsRequest,
+    callback: (error: ServiceError | null, response: TenantLimits) => void,
+  ): ClientUnaryCall;
+  getTenantLimits(
+    request: TenantLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TenantLimits) => void,
+  ): ClientUnaryCall;
+  getTenantLimits(
+    request: TenantLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TenantLimits) => void,
+  ): ClientUnaryCall;
+  updateTenantLimits(
+    request: UpdateTenantLimitsRequest,
+    callback: (error: ServiceError | null, response: TenantLimits) => void,
+  ): ClientUnaryCall;
+  updateTenantLimits(
+    request: UpdateTenantLimitsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TenantLimits) => void,
+  ): ClientUnaryCall;
+  updateTenantLimits(
+    request: UpdateTenantLimitsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TenantLimits) => void,
   ): ClientUnaryCall;
 }
 
