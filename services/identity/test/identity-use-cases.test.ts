@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError, connectMongo, connectRedis, createLogger, systemClock, type AccessClaims } from "@tessera/platform";
+import { testInfrastructure } from "@tessera/platform/testing";
+import { createArgon2PasswordHasher } from "../src/adapters/crypto/argon2-password-hasher.ts";
+import { loadCommonPasswords } from "../src/adapters/crypto/common-passwords.ts";
+import { createMongoIdentityRepositories } from "../src/adapters/mongo/mongo-identity-repositories.ts";
+import { createRedisLoginThrottle } from "../src/adapters/redis/redis-login-throttle.ts";
+import { createIdentityUseCases } from "../src/application/identity-use-cases.ts";
+
+const infrastructure = testInfrastructure("identity");
+const logger = createLogger("test", "silent");
+// Cheap hashing parameters keep the test fast; the rehash test switches to OWASP's.
+const cheap = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
+let useCases: ReturnType<typeof createIdentityUseCases>;
+let repositories: ReturnType<typeof createMongoIdentityRepositories>;
+let closeAll: () => Promise<void>;
+const revoked: string[] = [];
+
+const build = (hasher = createArgon2PasswordHasher(cheap), throttleWindowSeconds = 2) =>
+  createIdentityUseCases({
+    users: repositories.users,
+    tenants: repositories.tenants,
+    apiKeys: repositories.apiKeys,
+    sessions: { revokeUserSessions: async (_tenantId, userId) => void revoked.push(userId) },
+    hasher,
+    commonPasswords: loadCommonPasswords(),
+    throttle: createRedisLoginThrottle(redisClient, infrastructure.redisKeyPrefix, { perAccount: 3, perIp: 100, windowSeconds: throttleWindowSeconds }),
+    clock: systemClock,
+    dummyHash: "$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$0u5vZ2S6Hq8YfOq6o2p0B4gYw0r0b8gk1ZpQ7dq0c2Q",
+  });
+let redisClient: ReturnType<typeof connectRedis>["redis"];
+
+beforeAll(async () => {
+  const mongo = await connectMongo(infrastructure.mongoUrl, logger);
+  const redis = connectRedis(infrastructure.redisUrl, logger);
+  redisClient = redis.redis;
+  repositories = createMongoIdentityRepositories(mongo.connection);
+  await repositories.ready();
+  useCases = build();
+  await useCases.seed({ email: "Admin@Example.com", username: "admin", password: "an admin passphrase" });
+  closeAll = async () => {
+    await mongo.connection.dropDatabase();
+    await mongo.close();
+    await redis.close();
+  };
+});
+afterAll(async () => closeAll?.());
+
+const codeOf = async (promise: Promise<unknown>) => {
+  try {
+    await promise;
+    return "ok";
+  } catch (error) {
+    return error instanceof AppError ? error.code : String(error);
+  }
+};
+const claimsOf = (user: { id: string; tenantId: string; role: "user" | "admin" }): AccessClaims => ({ userId: user.id, tenantId: user.tenantId, role: user.role, sessionId: "s", tokenId: "t" });
+const register = (name: string, tenantId = "default", password = "a long enough passphrase") =>
+  useCases.registerUser({ tenantId, email: `${name}@Example.COM`, username: name, password, fullName: "" });
+
+describe("identity", () => {
+  it("seeds the first admin once, however often it runs", async () => {
+    await useCases.seed({ email: "admin@example.com", username: "admin", password: "an admin passphrase" });
+    const admin = await repositories.users.findByLogin("default", "admin@example.com");
+    expect(admin?.role).toBe("admin");
+    expect((await repositories.users.list("default", { limit: 100, query: "admin" })).length).toBe(1);
+  });
+
+  it("normalises emails and usernames and refuses common or short passwords", async () => {
+    const user = await register("Grace.Hopper");
+    expect(user.email).toBe("grace.hopper@example.com");
+    expect(user.username).toBe("grace.hopper");
+    expect(await codeOf(register("weak1", "default", "password123"))).toBe("validation_failed");
+    expect(await codeOf(register("weak2", "default", "Qwertyuiop"))).toBe("validation_failed");
+    expect(await codeOf(register("weak3", "default", "seven77"))).toBe("validation_failed");
+    expect(await codeOf(register("unicode4", "default", "é".repeat(64) + " a long unicode passphrase"))).toBe("ok");
+  });
+
+  it("keeps tenants apart: the same email in two tenants, and ids invisible across them", async () => {
+    await repositories.tenants.create({ id: "acme", slug: "acme", name: "Acme", domains: ["acme.test"], timeZone: "Europe/Berlin", minPasswordLength: 12 });
+    const inDefault = await register("shared");
+    const inAcme = await register("shared", "acme", "a twelve+ char phrase");
+    expect(inAcme.id).not.toBe(inDefault.id);
+    expect(await repositories.users.findById("acme", inDefault.id)).toBeNull();
+    expect(await codeOf(useCases.admin.getUser({ ...claimsOf(inAcme), role: "admin" }, inDefault.id))).toBe("not_found");
+    // The tenant's own minimum length applies.
+    expect(await codeOf(register("shorty", "acme", "elevenchars"))).toBe("validation_failed");
+    expect((await useCases.resolveTenant("ACME.test:8080")).id).toBe("acme");
+    expect((await useCases.resolveTenant("unknown.example")).id).toBe("default");
+  });
+
+  it("throttles sign-in per account after repeated failures, then recovers", async () => {
+    await register("throttled");
+    const attempt = (password: string) => useCases.verifyPassword({ tenantId: "default", login: "throttled", password, clientIp: "203.0.113.7" });
+    for (let index = 0; index < 3; index += 1) expect(await codeOf(attempt("wrong password here"))).toBe("invalid_credentials");
+    let error: unknown;
+    try {
+      await attempt("a long enough passphrase");
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).status).toBe(429);
+    expect((error as AppError).retryAfterSeconds).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect(await codeOf(attempt("a long enough passphrase"))).toBe("ok");
+  });
+
+  it("answers unknown users exactly like wrong passwords", async () => {
+    expect(await codeOf(useCases.verifyPassword({ tenantId: "default", login: "no-such-user", password: "whatever it is", clientIp: "1" }))).toBe("invalid_credentials");
+    expect(await codeOf(useCases.verifyPassword({ tenantId: "default", login: "nobody@example.com", password: "whatever it is", clientIp: "1" }))).toBe("invalid_credentials");
+  });
+
+  it("rehashes a password with the current parameters at sign-in", async () => {
+    const user = await register("rehash");
+    expect(user.passwordHash).toMatch(/m=1024,t=1/);
+    const owasp = build(createArgon2PasswordHasher());
+    await owasp.verifyPassword({ tenantId: "default", login: "rehash", password: "a long enough passphrase", clientIp: "1" });
+    expect((await repositories.users.findById("default", user.id))?.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    expect(await codeOf(owasp.verifyPassword({ tenantId: "default", login: "rehash", password: "a long enough passphrase", clientIp: "1" }))).toBe("ok");
+  });
+
+  it("creates API keys shown once, stored hashed, verified, and revoked", async () => {
+    const user = await register("developer");
+    const { record, secret } = await useCases.account.createApiKey(claimsOf(user), "laptop");
+    expect(secret.startsWith(record.prefix)).toBe(true);
+    expect(record.hash).not.toContain(secret);
+    expect((await useCases.account.verifyApiKey("default", secret)).id).toBe(user.id);
+    expect(await codeOf(useCases.account.verifyApiKey("acme", secret))).toBe("invalid_api_key");
+    const [listed] = await useCases.account.listApiKeys(claimsOf(user));
+    expect(listed?.lastUsedAt).toBeInstanceOf(Date);
+    const stranger = await register("stranger");
+    expect(await codeOf(useCases.account.revokeApiKey(claimsOf(stranger), record.id))).toBe("not_found");
+    await useCases.account.revokeApiKey(claimsOf(user), record.id);
+    expect(await codeOf(useCases.account.verifyApiKey("default", secret))).toBe("invalid_api_key");
+  });
+
+  it("lets admins change role, status and limits of their own tenant only, and signs out disabled users", async () => {
+    const admin = (await repositories.users.findByLogin("default", "admin"))!;
+    const target = await register("target");
+    const { after } = await useCases.admin.updateUser(claimsOf(admin), target.id, { maxMessagesPerDay: 5, maxTokensPerDay: null, status: "disabled", trustLevel: 2 });
+    expect(after).toMatchObject({ maxMessagesPerDay: 5, maxTokensPerDay: null, status: "disabled", trustLevel: 2 });
+    expect(revoked).toContain(target.id);
+    expect(await codeOf(useCases.admin.updateUser(claimsOf(target), admin.id, { role: "user" }))).toBe("forbidden");
+    expect(await codeOf(useCases.admin.updateUser(claimsOf(admin), admin.id, { role: "user" }))).toBe("validation_failed");
+    expect(await codeOf(useCases.verifyPassword({ tenantId: "default", login: "target", password: "a long enough passphrase", clientIp: "2" }))).toBe("account_disabled");
+  });
+});
