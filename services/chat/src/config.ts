@@ -1,6 +1,6 @@
-import { commonServiceEnv, defaultPorts, env, parseConfig, serviceAddressEnv } from "@tessera/platform";
+import { commonServiceEnv, defaultPorts, env, keyringEnv, parseConfig, serviceAddressEnv, z } from "@tessera/platform";
 
-export const config = parseConfig("chat", {
+const parsed = parseConfig("chat", {
   ...commonServiceEnv,
   MONGO_URL: env.mongoUrl,
   AMQP_URL: env.amqpUrl,
@@ -9,4 +9,24 @@ export const config = parseConfig("chat", {
   SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
   QUOTA_GRPC_ADDRESS: serviceAddressEnv("quota"),
   IDENTITY_GRPC_ADDRESS: serviceAddressEnv("identity"),
+  // Encrypts upstream API keys at rest (first key encrypts, all decrypt).
+  SECRETS_KEYRING: keyringEnv,
+  // The default tenant's upstream until an admin configures providers (SPEC §11).
+  DEFAULT_LLM_BASE_URL: env.optionalString.refine((value) => value === undefined || /^https?:\/\/[^/]+/.test(value), "must be an http(s) URL, e.g. https://api.openai.com/v1"),
+  DEFAULT_LLM_API_KEYS: env.list,
+  DEFAULT_LLM_MODELS: env.list,
+  UPSTREAM_FIRST_TOKEN_TIMEOUT_MS: env.duration(30_000),
+  UPSTREAM_IDLE_TIMEOUT_MS: env.duration(60_000),
+  UPSTREAM_KEY_COOLDOWN_MS: env.duration(30_000),
+  UPSTREAM_UNAUTHORIZED_COOLDOWN_MS: env.duration(600_000),
+  CHAT_HISTORY_MESSAGES: z.coerce.number().int().min(0).max(200).default(20),
+  CHAT_CHECKPOINT_INTERVAL_MS: env.duration(300),
+  USAGE_RELAY_INTERVAL_MS: env.duration(1_000),
 });
+
+if (parsed.DEFAULT_LLM_BASE_URL && parsed.DEFAULT_LLM_MODELS.length === 0) {
+  process.stderr.write("chat: invalid configuration\n  DEFAULT_LLM_MODELS: required with DEFAULT_LLM_BASE_URL (comma-separated model ids)\n");
+  process.exit(1);
+}
+
+export const config = parsed;

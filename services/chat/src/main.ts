@@ -1,6 +1,43 @@
 import { ChatServiceService } from "@tessera/proto/tessera/chat/v1/chat";
-import { connectAmqp, connectMongo, createLogger, createShutdown, implement, startServiceRuntime } from "@tessera/platform";
+import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
+import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
+import {
+  connectAmqp,
+  connectMongo,
+  createCallerVerifier,
+  createGrpcClient,
+  createLogger,
+  createSecretBox,
+  createShutdown,
+  implement,
+  newId,
+  newUuid,
+  startServiceRuntime,
+  systemClock,
+} from "@tessera/platform";
 import { config } from "./config.ts";
+import { amqpUsagePublisher, declareUsageTopology } from "./adapters/amqp/amqp-usage-publisher.ts";
+import { chatGrpcHandlers } from "./adapters/grpc/chat-grpc-handlers.ts";
+import { identityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
+import { grpcQuotaGate } from "./adapters/grpc/quota-gate.ts";
+import { createMongoChatRepository } from "./adapters/mongo/mongo-chat-repository.ts";
+import { createMongoCompletionRecordRepository } from "./adapters/mongo/mongo-completion-record-repository.ts";
+import { createMongoMessageRepository } from "./adapters/mongo/mongo-message-repository.ts";
+import { createMongoProviderRepository } from "./adapters/mongo/mongo-provider-repository.ts";
+import { gptTokenCounter } from "./adapters/tokenizer/gpt-token-counter.ts";
+import { createOpenAiCompatibleGateway } from "./adapters/upstream/openai-compatible-gateway.ts";
+import { ActiveStreams } from "./application/active-streams.ts";
+import { createCompleteForApi } from "./application/complete-for-api.ts";
+import type { ChatDependencies } from "./application/dependencies.ts";
+import { listMessages } from "./application/list-messages.ts";
+import { chatManagement } from "./application/manage-chats.ts";
+import { listModels } from "./application/models.ts";
+import { createOutboxRelay } from "./application/outbox-relay.ts";
+import { recoverAbandonedReplies } from "./application/recover-abandoned-replies.ts";
+import { createSendMessage } from "./application/send-message.ts";
+import { stopMessage } from "./application/stop-message.ts";
+import { KeyPool } from "./domain/key-pool.ts";
+import { DEFAULT_TENANT_ID } from "./domain/provider.ts";
 
 const logger = createLogger("chat", config.LOG_LEVEL);
 const shutdown = createShutdown(logger);
@@ -9,6 +46,82 @@ const mongo = await connectMongo(config.MONGO_URL, logger);
 shutdown.add("mongodb", mongo.close);
 const amqp = connectAmqp(config.AMQP_URL, logger);
 shutdown.add("rabbitmq", amqp.close);
+await declareUsageTopology(amqp);
+
+const grpcOptions = { internalToken: config.INTERNAL_GRPC_TOKEN };
+const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
+const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: config.QUOTA_GRPC_ADDRESS, ...grpcOptions });
+const callers = createCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, identityAddress: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
+shutdown.add("grpc clients", () => {
+  identity.close();
+  quota.close();
+  callers.close();
+});
+
+const messages = createMongoMessageRepository(mongo.connection);
+const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
+const completions = createMongoCompletionRecordRepository(mongo.connection);
+const providers = createMongoProviderRepository(mongo.connection, createSecretBox(config.SECRETS_KEYRING));
+await Promise.all([messages.ready(), chats.ready(), completions.ready(), providers.ready()]);
+if (config.DEFAULT_LLM_BASE_URL) {
+  await providers.ensureEnvironmentProvider({
+    tenantId: DEFAULT_TENANT_ID,
+    baseUrl: config.DEFAULT_LLM_BASE_URL,
+    keys: config.DEFAULT_LLM_API_KEYS.length > 0 ? config.DEFAULT_LLM_API_KEYS : [""],
+    models: config.DEFAULT_LLM_MODELS,
+  });
+} else {
+  logger.warn("DEFAULT_LLM_BASE_URL is not set: the default tenant has no model until an admin configures a provider");
+}
+const reencrypted = await providers.reencryptStaleKeys();
+if (reencrypted > 0) logger.info({ providers: reencrypted }, "upstream keys re-encrypted with the current secrets key");
+
+const relay = createOutboxRelay({
+  stores: [messages.outbox, completions.outbox],
+  publisher: amqpUsagePublisher(amqp),
+  clock: systemClock,
+  intervalMs: config.USAGE_RELAY_INTERVAL_MS,
+  onError: (error) => logger.warn({ err: (error as Error).message }, "usage events not relayed yet; will retry"),
+});
+
+const deps: ChatDependencies = {
+  chats,
+  messages,
+  completions,
+  quota: grpcQuotaGate(quota),
+  users: identityUserDirectory(identity),
+  models: providers,
+  llm: createOpenAiCompatibleGateway({
+    providers,
+    pool: new KeyPool(systemClock, { cooldownMs: config.UPSTREAM_KEY_COOLDOWN_MS, unauthorizedCooldownMs: config.UPSTREAM_UNAUTHORIZED_COOLDOWN_MS }),
+    firstTokenTimeoutMs: config.UPSTREAM_FIRST_TOKEN_TIMEOUT_MS,
+    idleTimeoutMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
+    onKeyFailure: (details) => logger.warn(details, "upstream key set aside"),
+  }),
+  tokens: gptTokenCounter,
+  clock: systemClock,
+  newId,
+  newUuid,
+  usageRecorded: () => relay.kick(),
+  historyMessages: config.CHAT_HISTORY_MESSAGES,
+  checkpointIntervalMs: config.CHAT_CHECKPOINT_INTERVAL_MS,
+};
+const active = new ActiveStreams();
+
+// Answers abandoned by a process that died are closed and counted (checked every 30 s).
+const staleAfterMs = Math.max(60_000, config.UPSTREAM_IDLE_TIMEOUT_MS + 10_000);
+const recovery = setInterval(() => {
+  recoverAbandonedReplies(deps, staleAfterMs).catch((error: unknown) => logger.warn({ err: error }, "recovering abandoned answers failed"));
+}, 30_000);
+recovery.unref();
+
+relay.start();
+// Stop order (reverse of registration): stop taking calls, let streams finish, flush events, then close connections.
+shutdown.add("usage relay", async () => {
+  clearInterval(recovery);
+  await relay.stop();
+  await relay.drain().catch(() => undefined);
+});
 
 await startServiceRuntime({
   name: "chat",
@@ -17,5 +130,24 @@ await startServiceRuntime({
   grpcPort: config.CHAT_GRPC_PORT,
   probePort: config.CHAT_PROBE_PORT,
   dependencies: [mongo.dependency, amqp.dependency],
-  services: [{ definition: ChatServiceService, implementation: implement(ChatServiceService, {}, { logger, internalToken: config.INTERNAL_GRPC_TOKEN }) }],
+  services: [
+    {
+      definition: ChatServiceService,
+      implementation: implement(
+        ChatServiceService,
+        chatGrpcHandlers(
+          {
+            chats: chatManagement(deps),
+            listModels: (tenantId) => listModels(deps.models, tenantId),
+            listMessages: (owner, input) => listMessages(deps, owner, input),
+            sendMessage: createSendMessage(deps, active),
+            stopMessage: (owner, chatId, messageId) => stopMessage(deps, owner, chatId, messageId, (id) => active.stop(id)),
+            complete: createCompleteForApi(deps),
+          },
+          callers.verifyCaller,
+        ),
+        { logger, internalToken: config.INTERNAL_GRPC_TOKEN },
+      ),
+    },
+  ],
 });

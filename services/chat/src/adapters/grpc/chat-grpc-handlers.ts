@@ -1,0 +1,96 @@
+import { validationFailed, type AccessClaims, type ServiceHandlers } from "@tessera/platform";
+import type { ChatServiceService, Message as MessageProto, Chat as ChatProto } from "@tessera/proto/tessera/chat/v1/chat";
+import type { CompleteForApi } from "../../application/complete-for-api.ts";
+import type { ChatManagement } from "../../application/manage-chats.ts";
+import type { SendMessage } from "../../application/send-message.ts";
+import type { Chat, ChatMessage, Owner } from "../../domain/chat.ts";
+import type { ModelInfo } from "../../domain/ports.ts";
+import type { TokenUsage } from "../../domain/usage.ts";
+
+export interface ChatHandlerUseCases {
+  chats: ChatManagement;
+  listModels(tenantId: string): Promise<ModelInfo[]>;
+  listMessages(owner: Owner, input: { chatId: string; before?: number | undefined; after?: number | undefined; limit?: number | undefined }): Promise<ChatMessage[]>;
+  sendMessage: SendMessage;
+  stopMessage(owner: Owner, chatId: string, messageId: string): Promise<void>;
+  complete: CompleteForApi;
+}
+
+const chatProto = (chat: Chat): ChatProto => ({ id: chat.id, title: chat.title, model: chat.model, createdAt: chat.createdAt.toISOString(), updatedAt: chat.updatedAt.toISOString() });
+const messageProto = (message: ChatMessage): MessageProto => ({
+  id: message.id,
+  clientMessageId: message.clientMessageId,
+  seq: message.seq,
+  role: message.role,
+  content: message.content,
+  model: message.model,
+  status: message.status,
+  promptTokens: message.promptTokens,
+  completionTokens: message.completionTokens,
+  createdAt: message.createdAt.toISOString(),
+});
+const usageProto = (usage: TokenUsage) => ({ promptTokens: usage.promptTokens, completionTokens: usage.completionTokens, totalTokens: usage.totalTokens });
+
+function parseParameters(json: string): Record<string, unknown> {
+  if (!json) return {};
+  try {
+    const value = JSON.parse(json) as unknown;
+    if (value && typeof value === "object" && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw validationFailed([{ field: "parameters", message: "Must be a JSON object." }]);
+}
+
+/** Translates gRPC calls into use cases; every call acts for the verified caller (access token or API key). */
+export function chatGrpcHandlers(useCases: ChatHandlerUseCases, verifyCaller: (token: string | undefined) => Promise<AccessClaims>): ServiceHandlers<typeof ChatServiceService> {
+  const ownerOf = async (token: string | undefined): Promise<Owner> => {
+    const claims = await verifyCaller(token);
+    return { tenantId: claims.tenantId, userId: claims.userId };
+  };
+  return {
+    listModels: async (_request, context) => ({ items: await useCases.listModels((await ownerOf(context.bearerToken)).tenantId) }),
+    listChats: async (request, context) => {
+      const page = await useCases.chats.list(await ownerOf(context.bearerToken), request.limit, request.cursor);
+      return { items: page.items.map(chatProto), nextCursor: page.nextCursor };
+    },
+    createChat: async (request, context) => chatProto(await useCases.chats.create(await ownerOf(context.bearerToken), { title: request.title, model: request.model })),
+    getChat: async (request, context) => chatProto(await useCases.chats.get(await ownerOf(context.bearerToken), request.id)),
+    updateChat: async (request, context) => chatProto(await useCases.chats.update(await ownerOf(context.bearerToken), request.id, { title: request.title, model: request.model })),
+    deleteChat: async (request, context) => {
+      await useCases.chats.delete(await ownerOf(context.bearerToken), request.id);
+      return {};
+    },
+    listMessages: async (request, context) => {
+      const items = await useCases.listMessages(await ownerOf(context.bearerToken), { chatId: request.chatId, before: request.before, after: request.after, limit: request.limit });
+      return { items: items.map(messageProto) };
+    },
+    sendMessage: async (request, emit, context) => {
+      const owner = await ownerOf(context.bearerToken);
+      const source = request.source === "api" ? "api" : "web";
+      // Run to the end even when the caller went away: the answer is then finished as aborted and counted.
+      for await (const event of useCases.sendMessage(owner, { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source }, context.signal)) {
+        if (event.type === "message") emit({ message: messageProto(event.message), replyMessageId: event.replyMessageId });
+        else if (event.type === "delta") emit({ delta: event.text, replyMessageId: "" });
+        else emit({ done: { message: messageProto(event.message), usage: usageProto(event.usage) }, replyMessageId: "" });
+      }
+    },
+    stopMessage: async (request, context) => {
+      await useCases.stopMessage(await ownerOf(context.bearerToken), request.chatId, request.messageId);
+      return {};
+    },
+    complete: async (request, emit, context) => {
+      const owner = await ownerOf(context.bearerToken);
+      const input = {
+        model: request.model,
+        messages: request.messages.map((turn) => ({ role: turn.role, content: turn.content, ...(turn.name ? { name: turn.name } : {}) })),
+        parameters: parseParameters(request.parametersJson),
+      };
+      for await (const event of useCases.complete(owner, input, context.signal)) {
+        if (event.type === "started") emit({ started: { id: event.id, model: event.model, created: event.created } });
+        else if (event.type === "delta") emit({ delta: event.text });
+        else emit({ done: { finishReason: event.finishReason, usage: usageProto(event.usage) } });
+      }
+    },
+  };
+}

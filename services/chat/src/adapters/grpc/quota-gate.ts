@@ -1,0 +1,15 @@
+import type { GrpcClient } from "@tessera/platform";
+import type { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
+import type { QuotaGate } from "../../domain/ports.ts";
+
+/** The quota service's reservation calls; its 429 quota_exceeded (limits, used, resetAt) passes through unchanged. */
+export function grpcQuotaGate(quota: GrpcClient<typeof QuotaServiceService>): QuotaGate {
+  return {
+    async reserve(owner, reservationId) {
+      await quota.checkAndReserve({ tenantId: owner.tenantId, userId: owner.userId, reservationId });
+    },
+    async release(owner, reservationId) {
+      await quota.release({ tenantId: owner.tenantId, userId: owner.userId, reservationId });
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { AppError } from "@tessera/platform";
+import { failureOfStatus, type KeyFailure, type KeyPool } from "../../domain/key-pool.ts";
+import type { LlmGateway, UpstreamChunk, UpstreamRequest } from "../../domain/ports.ts";
+import type { ProviderDirectory, UpstreamProvider } from "../../domain/provider.ts";
+import { parseSse } from "./sse.ts";
+
+export interface GatewayOptions {
+  providers: ProviderDirectory;
+  pool: KeyPool;
+  /** A key that has not produced the first token by then is set aside and the next one tried. */
+  firstTokenTimeoutMs: number;
+  /** Longest silence between two chunks once the answer is flowing. */
+  idleTimeoutMs: number;
+  onKeyFailure?: (details: { providerId: string; keyId: string; failure: KeyFailure; status?: number }) => void;
+}
+
+interface OpenAiChunk {
+  choices?: Array<{ delta?: { content?: string | null }; finish_reason?: string | null }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null;
+  error?: { message?: string };
+}
+
+class KeyFailed extends Error {
+  readonly failure: KeyFailure;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  constructor(failure: KeyFailure, message: string, status?: number, retryAfterMs?: number) {
+    super(message);
+    this.failure = failure;
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+function chunksOf(parsed: OpenAiChunk): UpstreamChunk[] {
+  const out: UpstreamChunk[] = [];
+  for (const choice of parsed.choices ?? []) {
+    const text = choice.delta?.content;
+    if (typeof text === "string" && text.length > 0) out.push({ type: "delta", text });
+    if (choice.finish_reason) out.push({ type: "finish", reason: choice.finish_reason });
+  }
+  const usage = parsed.usage;
+  if (usage && typeof usage.prompt_tokens === "number" && typeof usage.completion_tokens === "number") {
+    out.push({ type: "usage", usage: { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, totalTokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens } });
+  }
+  return out;
+}
+
+const retryAfterMs = (header: string | null): number | undefined => {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+};
+
+/**
+ * Streams chat completions from OpenAI-compatible endpoints over a pool of keys: each request
+ * starts on the next healthy key; a key answering 401/403/429/5xx, timing out or failing on the
+ * network before the first token is set aside and the request goes to the next one.
+ */
+export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGateway {
+  /** Opens the stream on one key and waits for its first token; the iterator then continues it. */
+  async function open(provider: UpstreamProvider, key: { id: string; secret: string }, request: UpstreamRequest, signal: AbortSignal) {
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    let timedOut = false;
+    let timer = setTimeout(() => ((timedOut = true), controller.abort("timeout")), options.firstTokenTimeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const keyFailure = (error: unknown): never => {
+      cleanup();
+      if (signal.aborted) throw error;
+      if (error instanceof KeyFailed || error instanceof AppError) throw error;
+      if (timedOut) throw new KeyFailed("timeout", "no first token in time");
+      throw new KeyFailed("network", (error as Error).message ?? "network error");
+    };
+
+    let response: Response;
+    try {
+      response = await fetch(`${provider.baseUrl.replace(/\/+$/, "")}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "text/event-stream", ...(key.secret ? { authorization: `Bearer ${key.secret}` } : {}) },
+        body: JSON.stringify({ ...request.parameters, model: request.model, messages: request.messages, stream: true, stream_options: { include_usage: true } }),
+        signal: controller.signal,
+      });
+    } catch (error) {
+      return keyFailure(error);
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => "");
+      const failure = failureOfStatus(response.status);
+      cleanup();
+      if (failure) throw new KeyFailed(failure, `upstream answered ${response.status}`, response.status, retryAfterMs(response.headers.get("retry-after")));
+      // The upstream refused the request itself (bad parameters): no other key would do better.
+      let message = `The model provider rejected the request (${response.status}).`;
+      try {
+        const detail = (JSON.parse(text) as OpenAiChunk).error?.message;
+        if (detail) message = `The model provider rejected the request: ${detail.slice(0, 300)}`;
+      } catch {
+        // not JSON
+      }
+      throw new AppError("upstream_rejected", 400, message);
+    }
+    if (!response.body) return keyFailure(new Error("no body"));
+
+    const events = parseSse(response.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    const buffered: UpstreamChunk[] = [];
+    const pull = async (): Promise<UpstreamChunk[] | null> => {
+      for (;;) {
+        const next = await events.next();
+        if (next.done || next.value.data === "[DONE]") return null;
+        let parsed: OpenAiChunk;
+        try {
+          parsed = JSON.parse(next.value.data) as OpenAiChunk;
+        } catch {
+          continue;
+        }
+        if (parsed.error) throw new Error(`upstream error: ${parsed.error.message ?? "unknown"}`);
+        const chunks = chunksOf(parsed);
+        if (chunks.length > 0) return chunks;
+      }
+    };
+    try {
+      const first = await pull();
+      if (first) buffered.push(...first);
+    } catch (error) {
+      await events.return?.(undefined).catch(() => undefined);
+      return keyFailure(error);
+    }
+    clearTimeout(timer);
+
+    async function* rest(): AsyncGenerator<UpstreamChunk> {
+      try {
+        yield* buffered;
+        for (;;) {
+          timer = setTimeout(() => ((timedOut = true), controller.abort("idle timeout")), options.idleTimeoutMs);
+          const chunks = await pull();
+          clearTimeout(timer);
+          if (!chunks) return;
+          yield* chunks;
+        }
+      } catch (error) {
+        if (signal.aborted) throw error;
+        throw new AppError("upstream_interrupted", 502, timedOut ? "The model stopped answering mid-way." : "The connection to the model broke mid-way.", { cause: error, expose: true });
+      } finally {
+        cleanup();
+        controller.abort("done");
+      }
+    }
+    return rest();
+  }
+
+  return {
+    stream(request, signal) {
+      return (async function* () {
+        const providers = (await options.providers.providersFor(request.tenantId)).filter((provider) => provider.models.some((model) => model.id === request.model) && provider.keys.length > 0);
+        if (providers.length === 0) throw new AppError("model_not_found", 404, `The model "${request.model}" is not offered here.`);
+        // Every key of every provider serving the model is one pool.
+        const keys = new Map<string, { provider: UpstreamProvider; key: { id: string; secret: string } }>(providers.flatMap((provider) => provider.keys.map((key) => [`${provider.id}/${key.id}`, { provider, key }] as const)));
+        let lastFailure: KeyFailed | undefined;
+        for (const poolId of options.pool.order([...keys.keys()])) {
+          if (signal.aborted) break;
+          const { provider, key } = keys.get(poolId)!;
+          let stream: AsyncGenerator<UpstreamChunk>;
+          try {
+            stream = await open(provider, key, request, signal);
+          } catch (error) {
+            if (!(error instanceof KeyFailed)) throw error;
+            lastFailure = error;
+            options.pool.setAside(poolId, error.failure, error.retryAfterMs);
+            options.onKeyFailure?.({ providerId: provider.id, keyId: key.id, failure: error.failure, ...(error.status ? { status: error.status } : {}) });
+            continue;
+          }
+          options.pool.markHealthy(poolId);
+          yield* stream;
+          return;
+        }
+        if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? "aborted"));
+        throw new AppError("upstream_unavailable", 503, "The language model is not answering right now; try again shortly.", { cause: lastFailure, expose: true, retryAfterSeconds: 5 });
+      })();
+    },
+  };
+}
