@@ -1,4 +1,4 @@
-import { commonServiceEnv, defaultPorts, env, parseConfig, serviceAddressEnv } from "@tessera/platform";
+import { commonServiceEnv, defaultPorts, env, parseConfig, serviceAddressEnv, z } from "@tessera/platform";
 
 export const config = parseConfig("quota", {
   ...commonServiceEnv,
@@ -8,4 +8,22 @@ export const config = parseConfig("quota", {
   QUOTA_GRPC_PORT: env.port(defaultPorts.quota.grpc),
   QUOTA_PROBE_PORT: env.port(defaultPorts.quota.probe),
   IDENTITY_GRPC_ADDRESS: serviceAddressEnv("identity"),
+  SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
+  // Prefix of the events exchange and of quota's queues, so several installations (or test runs)
+  // can share one broker. Publishers of usage events must use the same prefix.
+  AMQP_NAME_PREFIX: z.string().default(""),
+  // What CheckAndReserve does when Redis is unreachable: "closed" refuses sends (503), "open"
+  // lets them through judged by the MongoDB rollups alone. Either way a metric and a log line.
+  QUOTA_REDIS_FAILURE_MODE: z.enum(["closed", "open"]).default("closed"),
+  // A reservation neither settled by its usage event nor released is given back after this.
+  QUOTA_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
+  // How long tenant settings and user limits are reused before asking again.
+  QUOTA_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
+  // Consumer tuning: see services/quota/README.md.
+  QUOTA_CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(5_000).default(256),
+  QUOTA_CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(64),
+  QUOTA_CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+  QUOTA_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
+  QUOTA_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(10),
+  QUOTA_DELIVERY_LIMIT: z.coerce.number().int().min(1).max(1_000).default(20),
 });

@@ -1,6 +1,9 @@
 import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
 import { connectAmqp, connectMongo, connectRedis, createLogger, createShutdown, implement, startServiceRuntime } from "@tessera/platform";
 import { config } from "./config.ts";
+import { createUsageEventConsumer, usageTopology } from "./adapters/amqp/usage-event-consumer.ts";
+import { quotaGrpcHandlers } from "./adapters/grpc/quota-grpc-handlers.ts";
+import { createPlatformDirectory, createQuotaCore } from "./wiring.ts";
 
 const logger = createLogger("quota", config.LOG_LEVEL);
 const shutdown = createShutdown(logger);
@@ -9,8 +12,44 @@ const mongo = await connectMongo(config.MONGO_URL, logger);
 shutdown.add("mongodb", mongo.close);
 const redis = connectRedis(config.REDIS_URL, logger);
 shutdown.add("redis", redis.close);
-const amqp = connectAmqp(config.AMQP_URL, logger);
+const amqp = connectAmqp(config.AMQP_URL, logger, "quota");
 shutdown.add("rabbitmq", amqp.close);
+
+const directory = createPlatformDirectory({ identityAddress: config.IDENTITY_GRPC_ADDRESS, sessionAddress: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+shutdown.add("grpc clients", directory.close);
+
+const useCases = await createQuotaCore({
+  mongo: mongo.connection,
+  redis: redis.redis,
+  keyPrefix: config.REDIS_KEY_PREFIX,
+  users: directory.users,
+  logger,
+  quota: { failOpen: config.QUOTA_REDIS_FAILURE_MODE === "open", reservationTtlSeconds: config.QUOTA_RESERVATION_TTL_SECONDS, cacheMs: config.QUOTA_CACHE_MS },
+});
+
+const consumer = createUsageEventConsumer({
+  amqp,
+  topology: usageTopology(config.AMQP_NAME_PREFIX),
+  logger,
+  prefetch: config.QUOTA_CONSUMER_PREFETCH,
+  batchSize: config.QUOTA_CONSUMER_BATCH_SIZE,
+  batchWaitMs: config.QUOTA_CONSUMER_BATCH_WAIT_MS,
+  retryDelayMs: config.QUOTA_RETRY_DELAY_MS,
+  maxAttempts: config.QUOTA_MAX_ATTEMPTS,
+  deliveryLimit: config.QUOTA_DELIVERY_LIMIT,
+  handle: useCases.recordUsage,
+});
+// Consumption does not wait for the broker: gRPC serves (and readiness reports RabbitMQ) meanwhile.
+void consumer.start().catch((error: unknown) => logger.error({ err: error }, "usage consumer set-up failed"));
+// Registered after the connections, so it runs before they close: in-hand events finish first.
+shutdown.add("usage consumer", consumer.stop);
+
+// Counters missing for today (Redis lost its data) are restored in the background; requests
+// restore the ones they touch on their own.
+void useCases.rebuildCounters().then(
+  (result) => logger.info(result, "live counters checked against rollups"),
+  (error: unknown) => logger.warn({ err: (error as Error).message }, "live counter rebuild skipped"),
+);
 
 await startServiceRuntime({
   name: "quota",
@@ -19,5 +58,10 @@ await startServiceRuntime({
   grpcPort: config.QUOTA_GRPC_PORT,
   probePort: config.QUOTA_PROBE_PORT,
   dependencies: [mongo.dependency, redis.dependency, amqp.dependency],
-  services: [{ definition: QuotaServiceService, implementation: implement(QuotaServiceService, {}, { logger, internalToken: config.INTERNAL_GRPC_TOKEN }) }],
+  services: [
+    {
+      definition: QuotaServiceService,
+      implementation: implement(QuotaServiceService, quotaGrpcHandlers(useCases, directory.callers), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
+    },
+  ],
 });

@@ -1,0 +1,217 @@
+import type { ConfirmChannel, ConsumeMessage } from "amqplib";
+import { AppError, EVENTS_EXCHANGE, USAGE_EVENT_TYPE, decodeUsageEvent, type AmqpConnection, type Logger } from "@tessera/platform";
+import { invalidEvent, type UsageOutcome, type UsageRecord, type UsageSource } from "../../domain/usage.ts";
+
+export interface UsageTopology {
+  exchange: string;
+  queue: string;
+  retryQueue: string;
+  deadLetterQueue: string;
+}
+
+/** Exchange and queue names; the prefix keeps installations (and test files) on one broker apart. */
+export function usageTopology(prefix: string): UsageTopology {
+  return {
+    exchange: `${prefix}${EVENTS_EXCHANGE}`,
+    queue: `${prefix}quota.usage`,
+    retryQueue: `${prefix}quota.usage.retry`,
+    deadLetterQueue: `${prefix}quota.usage.dead`,
+  };
+}
+
+export interface UsageConsumerOptions {
+  amqp: AmqpConnection;
+  topology: UsageTopology;
+  logger: Logger;
+  /** Unacknowledged deliveries the broker may send ahead (bounds memory and in-flight work). */
+  prefetch: number;
+  /** Deliveries handled together (different users in parallel, one user's in order). */
+  batchSize: number;
+  /** How long a partial batch waits for more deliveries. */
+  batchWaitMs: number;
+  /** Delay of the retry queue before a failed event comes back. */
+  retryDelayMs: number;
+  /** Attempts for events failing for reasons other than an outage, before they are dead-lettered. */
+  maxAttempts: number;
+  /** Quorum-queue redelivery limit (crash loops: a consumer dying on the same event each time). */
+  deliveryLimit: number;
+  handle(record: UsageRecord): Promise<"applied" | "duplicate">;
+}
+
+const ATTEMPT_HEADER = "x-quota-attempts";
+const ERROR_HEADER = "x-quota-error";
+
+/** Bytes and AMQP properties to a usage record; anything malformed is an invalid (poison) event. */
+export function decodeUsageRecord(content: Buffer): UsageRecord {
+  let event;
+  try {
+    event = decodeUsageEvent(content);
+  } catch (error) {
+    throw invalidEvent(`not a usage event: ${(error as Error).message}`);
+  }
+  const payload = event.payload!;
+  return {
+    eventId: event.eventId,
+    occurredAt: new Date(event.occurredAt),
+    tenantId: event.tenantId,
+    schemaVersion: event.schemaVersion,
+    userId: payload.userId,
+    chatId: payload.chatId,
+    messageId: payload.messageId,
+    model: payload.model,
+    promptTokens: payload.promptTokens,
+    completionTokens: payload.completionTokens,
+    totalTokens: payload.totalTokens,
+    source: payload.source as UsageSource,
+    outcome: payload.outcome as UsageOutcome,
+    reservationId: payload.reservationId || null,
+  };
+}
+
+/**
+ * Declares the usage topology and consumes it. Topology (declared on every (re)connect):
+ *   exchange (topic) --chat.completion.finished--> queue (quorum, single active consumer)
+ *   queue --dead-letter--> dead-letter queue (rejected or past the delivery limit)
+ *   failures are republished to the retry queue (quorum, TTL) which dead-letters back to the queue.
+ * A delivery is acknowledged only after its effect is durable in MongoDB and applied in Redis;
+ * a crash before the ack means redelivery, which both stores recognise by event id.
+ */
+export function createUsageEventConsumer(options: UsageConsumerOptions) {
+  const { topology, logger } = options;
+  const stats = { applied: 0, duplicates: 0, retried: 0, deadLettered: 0 };
+  const inFlight = new Set<Promise<void>>();
+  let active: { channel: ConfirmChannel; consumerTag: string } | undefined;
+  let stopping = false;
+
+  const quorum = { "x-queue-type": "quorum", "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish" };
+
+  const sendTo = (channel: ConfirmChannel, queue: string, message: ConsumeMessage, headers: Record<string, unknown>) =>
+    new Promise<void>((resolve, reject) => {
+      channel.sendToQueue(queue, message.content, { ...message.properties, persistent: true, headers: { ...message.properties.headers, ...headers } }, (error) =>
+        error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+      );
+    });
+
+  // Acks on a channel that died are dropped: the broker redelivers, and the stores deduplicate.
+  const ack = (channel: ConfirmChannel, message: ConsumeMessage) => {
+    try {
+      channel.ack(message);
+    } catch {
+      // channel closed
+    }
+  };
+
+  const settleFailure = async (channel: ConfirmChannel, message: ConsumeMessage, error: unknown) => {
+    const attempts = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 0);
+    const appError = error instanceof AppError ? error : undefined;
+    const reason = (error as Error)?.message ?? String(error);
+    const messageId = message.properties.messageId;
+    if (appError?.code === "invalid_event" || (!(appError?.status === 503) && attempts + 1 >= options.maxAttempts)) {
+      await sendTo(channel, topology.deadLetterQueue, message, { [ERROR_HEADER]: reason.slice(0, 500), [ATTEMPT_HEADER]: attempts + 1 });
+      stats.deadLettered += 1;
+      logger.error({ messageId, reason, attempts: attempts + 1 }, "usage event dead-lettered");
+    } else {
+      // An outage (503) is retried for as long as it lasts; other failures count their attempts.
+      await sendTo(channel, topology.retryQueue, message, { [ATTEMPT_HEADER]: appError?.status === 503 ? attempts : attempts + 1 });
+      stats.retried += 1;
+      logger.warn({ messageId, reason, attempts }, "usage event failed; retrying later");
+    }
+    ack(channel, message);
+  };
+
+  const processOne = async (channel: ConfirmChannel, message: ConsumeMessage) => {
+    try {
+      const result = await options.handle(decodeUsageRecord(message.content));
+      if (result === "applied") stats.applied += 1;
+      else stats.duplicates += 1;
+      ack(channel, message);
+    } catch (error) {
+      await settleFailure(channel, message, error).catch((settleError: unknown) => {
+        // Not acknowledged: the broker delivers it again once the channel is back.
+        logger.warn({ err: (settleError as Error).message, messageId: message.properties.messageId }, "could not park a failed usage event");
+      });
+    }
+  };
+
+  const processBatch = async (channel: ConfirmChannel, batch: ConsumeMessage[]) => {
+    // One user's events in delivery order (they touch the same counters), users in parallel.
+    const byUser = new Map<string, ConsumeMessage[]>();
+    for (const message of batch) {
+      let user = "";
+      try {
+        const record = decodeUsageEvent(message.content);
+        user = `${record.tenantId}\u0000${record.payload?.userId ?? ""}`;
+      } catch {
+        user = `\u0001${message.fields.deliveryTag}`;
+      }
+      const list = byUser.get(user) ?? [];
+      list.push(message);
+      byUser.set(user, list);
+    }
+    await Promise.all([...byUser.values()].map(async (messages) => {
+      for (const message of messages) await processOne(channel, message);
+    }));
+  };
+
+  const setup = async (channel: ConfirmChannel) => {
+    await channel.assertExchange(topology.exchange, "topic", { durable: true });
+    await channel.assertQueue(topology.deadLetterQueue, { durable: true, arguments: { "x-queue-type": "quorum" } });
+    await channel.assertQueue(topology.queue, {
+      durable: true,
+      arguments: {
+        ...quorum,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": topology.deadLetterQueue,
+        "x-delivery-limit": options.deliveryLimit,
+        // One consumer writes rollups at a time (FerretDB v1 has no safe concurrent updates of one document).
+        "x-single-active-consumer": true,
+      },
+    });
+    await channel.assertQueue(topology.retryQueue, {
+      durable: true,
+      arguments: { ...quorum, "x-message-ttl": options.retryDelayMs, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": topology.queue },
+    });
+    await channel.bindQueue(topology.queue, topology.exchange, USAGE_EVENT_TYPE);
+    await channel.prefetch(options.prefetch);
+    if (stopping) return;
+
+    let batch: ConsumeMessage[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      const taken = batch;
+      batch = [];
+      if (taken.length === 0) return;
+      const work = processBatch(channel, taken).finally(() => inFlight.delete(work));
+      inFlight.add(work);
+    };
+    const { consumerTag } = await channel.consume(
+      topology.queue,
+      (message) => {
+        if (!message) return; // cancelled by the broker (queue deleted); the reconnect loop re-declares
+        batch.push(message);
+        if (batch.length >= options.batchSize) flush();
+        else timer ??= setTimeout(flush, options.batchWaitMs);
+      },
+      { noAck: false },
+    );
+    active = { channel, consumerTag };
+  };
+
+  return {
+    stats,
+    /** Declares the topology and starts consuming (again after every reconnect). */
+    start: () => options.amqp.addSetup(setup),
+    /** Stops taking deliveries and waits for the ones in hand to finish (graceful shutdown). */
+    async stop(): Promise<void> {
+      stopping = true;
+      const current = active;
+      active = undefined;
+      if (current) await current.channel.cancel(current.consumerTag).catch(() => undefined);
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+export type UsageEventConsumer = ReturnType<typeof createUsageEventConsumer>;

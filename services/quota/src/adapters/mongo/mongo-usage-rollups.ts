@@ -1,0 +1,162 @@
+import { Schema, type Connection } from "mongoose";
+import { unavailable } from "@tessera/platform";
+import type { UsageRollups, UserDayRow } from "../../domain/ports.ts";
+import { emptyDayUsage, type DayUsage, type ModelUsage, type UserDay } from "../../domain/usage.ts";
+
+interface RollupDocument {
+  _id: string;
+  tenantId: string;
+  userId: string;
+  day: string;
+  messages: number;
+  tokens: number;
+  /** Per model, keyed by an escaped model name (field names cannot hold "." or start with "$"). */
+  models: Record<string, ModelUsage>;
+  /** Ids of the events this rollup holds: the guard that makes each $inc happen once. */
+  eventIds: string[];
+  updatedAt: Date;
+}
+
+const rollupSchema = new Schema<RollupDocument>(
+  {
+    _id: { type: String, required: true },
+    tenantId: { type: String, required: true },
+    userId: { type: String, required: true },
+    day: { type: String, required: true },
+    messages: { type: Number, default: 0 },
+    tokens: { type: Number, default: 0 },
+    models: { type: Schema.Types.Mixed, default: {} },
+    eventIds: { type: [String], default: [] },
+    updatedAt: { type: Date },
+  },
+  { collection: "quota_usage_rollups", versionKey: false, minimize: false },
+);
+rollupSchema.index({ tenantId: 1, day: 1, userId: 1 });
+rollupSchema.index({ tenantId: 1, userId: 1, day: 1 });
+
+export const encodeModelKey = (model: string) => model.replace(/[%.$]/g, (character) => `%${character.charCodeAt(0).toString(16).padStart(2, "0")}`);
+export const decodeModelKey = (key: string) => key.replace(/%([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
+const rollupId = (key: UserDay) => `${key.tenantId}\u0000${key.userId}\u0000${key.day}`;
+
+const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
+
+/** Driver errors that mean "the database is not reachable right now" (the event is retried later). */
+function isOutage(error: unknown): boolean {
+  const name = (error as { name?: string }).name ?? "";
+  // mongoose buffers operations while disconnected and gives up with this message.
+  if (/buffering timed out/.test((error as Error).message ?? "")) return true;
+  return /MongoNetwork|MongoServerSelection|MongoNotConnected|MongoTopologyClosed|PoolClosed|MongoPoolCleared/.test(name) || (error as { code?: number }).code === 6 || (error as { code?: number }).code === 89;
+}
+
+async function guarded<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isOutage(error)) throw unavailable("The usage database", error);
+    throw error;
+  }
+}
+
+function toUsage(document: Pick<RollupDocument, "messages" | "tokens" | "models"> & { eventIds?: string[] }): DayUsage {
+  const byModel: Record<string, ModelUsage> = {};
+  for (const [key, counts] of Object.entries(document.models ?? {})) byModel[decodeModelKey(key)] = { messages: counts.messages ?? 0, tokens: counts.tokens ?? 0 };
+  return { messages: document.messages ?? 0, tokens: document.tokens ?? 0, byModel, eventIds: document.eventIds ?? [] };
+}
+
+/**
+ * Daily rollups in MongoDB (or FerretDB v1). Each event is added with one single-document update
+ * guarded by the event id ($ne on eventIds, $inc + $push), so a redelivered event changes nothing.
+ * FerretDB v1 loses concurrent updates of one document (pinned by a test), so updates of one
+ * rollup are serialised here; the single active consumer serialises them across processes.
+ */
+export function createMongoUsageRollups(connection: Connection): UsageRollups & { ready(): Promise<void> } {
+  const Rollup = connection.model<RollupDocument>("QuotaUsageRollup", rollupSchema);
+  const queues = new Map<string, Promise<unknown>>();
+
+  const serialised = <T>(id: string, run: () => Promise<T>): Promise<T> => {
+    const previous = queues.get(id) ?? Promise.resolve();
+    const next = previous.then(run, run);
+    const settled = next.catch(() => undefined);
+    queues.set(id, settled);
+    void settled.then(() => {
+      if (queues.get(id) === settled) queues.delete(id);
+    });
+    return next;
+  };
+
+  const addEvent = async (key: UserDay, effect: { eventId: string; model: string; messages: number; tokens: number }): Promise<"applied" | "duplicate"> => {
+    const id = rollupId(key);
+    const model = encodeModelKey(effect.model);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        const result = await Rollup.updateOne(
+          { _id: id, eventIds: { $ne: effect.eventId } },
+          {
+            $inc: { messages: effect.messages, tokens: effect.tokens, [`models.${model}.messages`]: effect.messages, [`models.${model}.tokens`]: effect.tokens },
+            $push: { eventIds: effect.eventId },
+            $set: { updatedAt: new Date() },
+            $setOnInsert: { tenantId: key.tenantId, userId: key.userId, day: key.day },
+          },
+          { upsert: true },
+        );
+        if (result.modifiedCount === 1 || result.upsertedCount === 1) return "applied";
+      } catch (error) {
+        // The guard did not match an existing rollup, so the upsert collided with it: either the
+        // event is there already, or the rollup appeared in the meantime (then try again).
+        if (!isDuplicateKey(error)) throw error;
+      }
+      const holding = await Rollup.exists({ _id: id, eventIds: effect.eventId });
+      if (holding) return "duplicate";
+    }
+    throw new Error(`rollup ${id} could not take event ${effect.eventId}`);
+  };
+
+  return {
+    ready: async () => {
+      await Rollup.createCollection().catch(() => undefined);
+      await Rollup.syncIndexes();
+    },
+
+    record: (key, effect) => guarded(() => serialised(rollupId(key), () => addEvent(key, effect))),
+
+    read: (key) =>
+      guarded(async () => {
+        const document = await Rollup.findById(rollupId(key)).lean<RollupDocument>();
+        return document ? toUsage(document) : emptyDayUsage();
+      }),
+
+    series: (tenantId, userId, from, to) =>
+      guarded(async () => {
+        const documents = await Rollup.find({ tenantId, userId, day: { $gte: from, $lte: to } }, { eventIds: 0 }).sort({ day: 1 }).lean<RollupDocument[]>();
+        return documents.map((document) => ({ day: document.day, usage: toUsage(document) }));
+      }),
+
+    dayPage: (tenantId, day, limit, afterUserId) =>
+      guarded(async () => {
+        const filter = afterUserId === null ? { tenantId, day } : { tenantId, day, userId: { $gt: afterUserId } };
+        const documents = await Rollup.find(filter, { userId: 1, messages: 1, tokens: 1 }).sort({ userId: 1 }).limit(limit + 1).lean<RollupDocument[]>();
+        const rows: UserDayRow[] = documents.slice(0, limit).map((document) => ({ tenantId, userId: document.userId, day, messages: document.messages ?? 0, tokens: document.tokens ?? 0 }));
+        return { rows, hasMore: documents.length > limit };
+      }),
+
+    // One accumulator per $group: FerretDB v1 answers 0 for a second $sum in the same stage.
+    dayTotals: (tenantId, day) =>
+      guarded(async () => {
+        const sum = async (field: "messages" | "tokens") => {
+          const [row] = await Rollup.aggregate<{ total: number }>([{ $match: { tenantId, day } }, { $group: { _id: null, total: { $sum: `$${field}` } } }]);
+          return row?.total ?? 0;
+        };
+        const [messages, tokens] = await Promise.all([sum("messages"), sum("tokens")]);
+        return { messages, tokens };
+      }),
+
+    rowsOfDays: async function* (days) {
+      const cursor = Rollup.find({ day: { $in: days } }, { tenantId: 1, userId: 1, day: 1, messages: 1, tokens: 1 }).sort({ _id: 1 }).lean<RollupDocument[]>().cursor();
+      for await (const document of cursor) {
+        const row = document as unknown as RollupDocument;
+        yield { tenantId: row.tenantId, userId: row.userId, day: row.day, messages: row.messages ?? 0, tokens: row.tokens ?? 0 };
+      }
+    },
+  };
+}

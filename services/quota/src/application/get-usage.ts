@@ -1,0 +1,74 @@
+import { dayOf, dayRange, eachDay, type Day } from "../domain/quota-day.ts";
+import { requireAdmin, type Caller, type UserDayRow } from "../domain/ports.ts";
+import type { ModelUsage } from "../domain/usage.ts";
+import type { QuotaContext } from "./quota-context.ts";
+
+export interface UsageDayView {
+  date: Day;
+  messages: number;
+  tokens: number;
+  byModel: Array<{ model: string } & ModelUsage>;
+}
+
+/**
+ * A daily series (every day of the range, zeros included, per model) of the caller's own usage,
+ * or of another user of the caller's tenant when the caller is an admin.
+ */
+export function getUsage(context: QuotaContext) {
+  return async (caller: Caller, request: { userId: string; from: string; to: string }): Promise<UsageDayView[]> => {
+    const userId = request.userId || caller.userId;
+    if (userId !== caller.userId) {
+      requireAdmin(caller);
+      await context.userOf(caller.tenantId, userId);
+    }
+    const settings = await context.settingsOf(caller.tenantId);
+    const range = dayRange(request.from, request.to, dayOf(context.ports.clock.now(), settings.timeZone));
+    const stored = new Map((await context.ports.rollups.series(caller.tenantId, userId, range.from, range.to)).map((entry) => [entry.day, entry.usage]));
+    return eachDay(range.from, range.to).map((date) => {
+      const usage = stored.get(date);
+      return {
+        date,
+        messages: usage?.messages ?? 0,
+        tokens: usage?.tokens ?? 0,
+        byModel: Object.entries(usage?.byModel ?? {})
+          .map(([model, counts]) => ({ model, ...counts }))
+          .sort((a, b) => b.tokens - a.tokens || a.model.localeCompare(b.model)),
+      };
+    });
+  };
+}
+
+export interface DayUsageView {
+  date: Day;
+  items: Array<UserDayRow & { username: string; email: string }>;
+  nextCursor: string;
+  totals: { messages: number; tokens: number };
+}
+
+export const MAX_PAGE_SIZE = 100;
+const DEFAULT_PAGE_SIZE = 50;
+
+const encodeCursor = (userId: string) => Buffer.from(userId, "utf8").toString("base64url");
+const decodeCursor = (cursor: string) => (cursor ? Buffer.from(cursor, "base64url").toString("utf8") : null);
+
+/** Admins: every user's usage of the caller's tenant for a day, a page at a time, with the day's totals. */
+export function getDayUsage(context: QuotaContext) {
+  return async (caller: Caller, request: { date: string; limit: number; cursor: string }): Promise<DayUsageView> => {
+    requireAdmin(caller);
+    const settings = await context.settingsOf(caller.tenantId);
+    const { from: date } = dayRange(request.date, request.date, dayOf(context.ports.clock.now(), settings.timeZone));
+    const limit = Math.min(MAX_PAGE_SIZE, request.limit > 0 ? request.limit : DEFAULT_PAGE_SIZE);
+    const [page, totals] = await Promise.all([
+      context.ports.rollups.dayPage(caller.tenantId, date, limit, decodeCursor(request.cursor)),
+      context.ports.rollups.dayTotals(caller.tenantId, date),
+    ]);
+    const items = await Promise.all(
+      page.rows.map(async (row) => {
+        const user = await context.ports.users.get(caller.tenantId, row.userId).catch(() => null);
+        return { ...row, username: user?.username ?? "", email: user?.email ?? "" };
+      }),
+    );
+    const last = page.rows.at(-1);
+    return { date, items, nextCursor: page.hasMore && last ? encodeCursor(last.userId) : "", totals };
+  };
+}

@@ -1,0 +1,27 @@
+import { checkAndReserve } from "./check-and-reserve.ts";
+import { getQuota } from "./get-quota.ts";
+import { getDayUsage, getUsage } from "./get-usage.ts";
+import { createQuotaContext, type QuotaOptions, type QuotaPorts } from "./quota-context.ts";
+import { rebuildCounters } from "./rebuild-counters.ts";
+import { recordUsage } from "./record-usage.ts";
+import { releaseReservation } from "./release-reservation.ts";
+import { getTenantLimits, updateTenantLimits } from "./tenant-limits.ts";
+
+/** Every quota use case, wired to one set of ports. */
+export function createQuotaUseCases(ports: QuotaPorts, options: QuotaOptions) {
+  const context = createQuotaContext(ports, options);
+  return {
+    checkAndReserve: checkAndReserve(context),
+    release: releaseReservation(context),
+    getQuota: getQuota(context),
+    getUsage: getUsage(context),
+    getDayUsage: getDayUsage(context),
+    recordUsage: recordUsage(context),
+    getTenantLimits: getTenantLimits(context),
+    updateTenantLimits: updateTenantLimits(context),
+    rebuildCounters: rebuildCounters(context),
+  };
+}
+
+export type QuotaUseCases = ReturnType<typeof createQuotaUseCases>;
+export type { QuotaOptions, QuotaPorts } from "./quota-context.ts";

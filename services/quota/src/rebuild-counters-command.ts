@@ -1,0 +1,26 @@
+// `npm run rebuild-counters -w services/quota`: restores today's missing Redis counters from the
+// MongoDB rollups (the service also does this at start and whenever it touches missing counters).
+import { connectMongo, connectRedis, createLogger, parseConfig, commonServiceEnv, env } from "@tessera/platform";
+import { createQuotaCore } from "./wiring.ts";
+
+const config = parseConfig("quota rebuild-counters", { ...commonServiceEnv, INTERNAL_GRPC_TOKEN: env.optionalString, MONGO_URL: env.mongoUrl, REDIS_URL: env.redisUrl });
+const logger = createLogger("quota-rebuild", config.LOG_LEVEL);
+const mongo = await connectMongo(config.MONGO_URL, logger);
+const redis = connectRedis(config.REDIS_URL, logger);
+try {
+  const useCases = await createQuotaCore({
+    mongo: mongo.connection,
+    redis: redis.redis,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    // Rebuilding needs no user data: it copies durable usage as it is.
+    users: { get: async () => null },
+    logger,
+    quota: { failOpen: false, reservationTtlSeconds: 900, cacheMs: 60_000 },
+  });
+  const result = await useCases.rebuildCounters();
+  logger.info(result, "live counters rebuilt");
+  process.stdout.write(`examined ${result.examined} user-days of today, restored ${result.restored}\n`);
+} finally {
+  await redis.close();
+  await mongo.close();
+}
