@@ -1,14 +1,43 @@
+import { request as httpRequest } from "node:http";
+import { Readable } from "node:stream";
+
+/** fetch() will not send another Host header; node:http does (tenants are chosen by Host). */
+function requestWithHost(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { method, headers }, (incoming) => {
+      const responseHeaders = new Headers();
+      for (const [name, value] of Object.entries(incoming.headers)) {
+        if (Array.isArray(value)) for (const item of value) responseHeaders.append(name, item);
+        else if (value !== undefined) responseHeaders.set(name, value);
+      }
+      const status = incoming.statusCode ?? 500;
+      const stream = status === 204 || status === 304 ? null : (Readable.toWeb(incoming) as ReadableStream<Uint8Array>);
+      resolve(new Response(stream, { status, headers: responseHeaders }));
+    });
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
+}
+
 /**
  * A browser-like HTTP client for tests: keeps cookies, sends Origin and the CSRF token on
  * state-changing requests exactly as API.md asks of browsers.
  */
 export class HttpClient {
   readonly baseUrl: string;
+  /** Host header to send (a tenant's domain) while connecting to baseUrl. */
+  readonly host: string | undefined;
   private cookies = new Map<string, string>();
   private csrfToken: string | undefined;
 
-  constructor(baseUrl: string) {
+  constructor(baseUrl: string, options: { host?: string } = {}) {
     this.baseUrl = baseUrl;
+    this.host = options.host;
+  }
+
+  /** The origin a browser on this site would send. */
+  origin(): string {
+    return this.host ? `${new URL(this.baseUrl).protocol}//${this.host}` : new URL(this.baseUrl).origin;
   }
 
   cookieHeader(): string {
@@ -35,13 +64,14 @@ export class HttpClient {
 
   async request(method: string, path: string, options: { body?: unknown; rawBody?: string; headers?: Record<string, string>; csrf?: boolean } = {}): Promise<Response> {
     const headers: Record<string, string> = { ...options.headers };
+    if (this.host) headers.host = this.host;
     if (this.cookies.size > 0) headers.cookie = this.cookieHeader();
     const stateChanging = !["GET", "HEAD", "OPTIONS"].includes(method);
     if (stateChanging && options.csrf !== false) {
       if (!this.csrfToken) await this.fetchCsrf();
       if (this.cookies.size > 0) headers.cookie = this.cookieHeader();
       headers["x-csrf-token"] ??= this.csrfToken!;
-      headers.origin ??= new URL(this.baseUrl).origin;
+      headers.origin ??= this.origin();
     }
     let body: string | undefined;
     if (options.rawBody !== undefined) {
@@ -51,7 +81,7 @@ export class HttpClient {
       body = JSON.stringify(options.body);
       headers["content-type"] = "application/json";
     }
-    const response = await fetch(new URL(path, this.baseUrl), { method, headers, body, redirect: "manual" });
+    const response = this.host ? await requestWithHost(new URL(path, this.baseUrl), method, headers, body) : await fetch(new URL(path, this.baseUrl), { method, headers, body, redirect: "manual" });
     this.storeCookies(response);
     return response;
   }
