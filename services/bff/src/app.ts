@@ -13,6 +13,10 @@ import { authRoutes } from "./routes/auth-routes.ts";
 import { meRoutes } from "./routes/me-routes.ts";
 import { adminUserRoutes } from "./routes/admin-user-routes.ts";
 import { operatorRoutes } from "./routes/operator-routes.ts";
+import type { ChatClient } from "./adapters/chat-client.ts";
+import { chatRoutes, modelRoutes } from "./routes/chat-routes.ts";
+import { openAiErrorMiddleware, openAiRoutes } from "./routes/openai-routes.ts";
+import type { AccessClaims } from "@tessera/platform";
 
 export interface AppDependencies {
   logger: Logger;
@@ -26,6 +30,9 @@ export interface AppDependencies {
   webBuildDir: string;
   dependencies: Dependency[];
   isShuttingDown: () => boolean;
+  chat: ChatClient;
+  /** Verifies a personal API key for the OpenAI-compatible API. */
+  verifyApiKey(key: string): Promise<AccessClaims>;
 }
 
 function trustProxySetting(value: string): boolean | number | string[] {
@@ -75,8 +82,17 @@ export function createApp(deps: AppDependencies): Express {
   api.use("/me", meRoutes(deps));
   api.use("/admin/users", adminUserRoutes(deps));
   api.use("/operator", operatorRoutes(deps));
+  api.use("/models", modelRoutes(deps));
+  api.use("/chats", chatRoutes(deps));
   api.use((request, _response, next) => next(notFound(`endpoint ${request.method} ${request.baseUrl}${request.path}`)));
   app.use("/api/v1", api);
+
+  // The OpenAI-compatible API: API keys instead of cookies (so no CSRF), OpenAI's error format.
+  const openAi = express.Router();
+  openAi.use(requestContextMiddleware(deps));
+  openAi.use(openAiRoutes(deps));
+  openAi.use(openAiErrorMiddleware(deps.logger));
+  app.use("/v1", openAi);
 
   // The SvelteKit build: hashed assets cached for a year, everything else falls back to the app shell.
   const indexFile = join(deps.webBuildDir, "index.html");

@@ -7,6 +7,7 @@ export const config = parseConfig("bff", {
   PUBLIC_BASE_URL: env.httpUrl("http://localhost:8080").default("http://localhost:8080"),
   IDENTITY_GRPC_ADDRESS: serviceAddressEnv("identity"),
   SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
+  CHAT_GRPC_ADDRESS: serviceAddressEnv("chat"),
   // Express "trust proxy" value: hop count, or comma-separated addresses/CIDRs of trusted proxies.
   // Empty (default): the socket address is the client IP and X-Forwarded-For is ignored.
   TRUSTED_PROXIES: z.string().default(""),

@@ -5,6 +5,8 @@ import { createRedisBrowserSessionStore } from "./adapters/redis-browser-session
 import { createServiceClients, grpcServiceDependency } from "./adapters/service-clients.ts";
 import { createBrowserAuth } from "./application/browser-auth.ts";
 import { cookieSettingsFor } from "./http/request-context.ts";
+import { createCallerVerifier } from "@tessera/platform";
+import { createChatClient } from "./adapters/chat-client.ts";
 
 const logger = createLogger("bff", config.LOG_LEVEL);
 const shutdown = createShutdown(logger);
@@ -15,7 +17,15 @@ const clients = createServiceClients({ identityAddress: config.IDENTITY_GRPC_ADD
 const serviceDependencies = [
   grpcServiceDependency("identity", config.IDENTITY_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
   grpcServiceDependency("session", config.SESSION_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
+  grpcServiceDependency("chat", config.CHAT_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
 ];
+const chat = createChatClient({ address: config.CHAT_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+// API keys of /v1 requests are checked here too, to match them with the Host's tenant.
+const apiKeys = createCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, identityAddress: config.IDENTITY_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+shutdown.add("chat clients", () => {
+  chat.close();
+  apiKeys.close();
+});
 shutdown.add("grpc clients", () => {
   clients.identity.close();
   clients.session.close();
@@ -35,6 +45,8 @@ const app = createApp({
   webBuildDir: config.WEB_BUILD_DIR,
   dependencies: [redis.dependency, ...serviceDependencies],
   isShuttingDown: shutdown.isShuttingDown,
+  chat,
+  verifyApiKey: apiKeys.verifyCaller,
 });
 
 const server = app.listen(config.BFF_PORT, "0.0.0.0", () => {

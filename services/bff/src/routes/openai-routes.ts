@@ -1,0 +1,184 @@
+import express, { Router, type ErrorRequestHandler, type Request, type Response } from "express";
+import type { CompletionRequest, Usage } from "@tessera/proto/tessera/chat/v1/chat";
+import { API_KEY_PREFIX, AppError, toAppError, unauthenticated, validationFailed, type AccessClaims, type Logger } from "@tessera/platform";
+import type { ChatClient } from "../adapters/chat-client.ts";
+import { route } from "../http/problem.ts";
+import { contextOf } from "../http/request-context.ts";
+import { z } from "../http/validate.ts";
+
+/** OpenAI's error body: {error: {message, type, param, code}}. */
+export function openAiError(error: unknown): { status: number; body: { error: Record<string, unknown> } } {
+  const appError = toAppError(error);
+  const status = appError.status === 499 ? 400 : appError.status;
+  const exposed = appError.expose;
+  const type =
+    status === 401 ? "invalid_request_error" : status === 429 ? (appError.code === "quota_exceeded" ? "insufficient_quota" : "rate_limit_error") : status === 403 ? "permission_error" : status >= 500 ? "server_error" : "invalid_request_error";
+  const code =
+    status === 401 ? "invalid_api_key" : appError.code === "quota_exceeded" ? "insufficient_quota" : exposed ? appError.code : "internal_error";
+  const field = exposed ? appError.errors?.[0]?.field : undefined;
+  const detail = exposed ? appError.message + (appError.errors && appError.errors.length > 0 ? ` (${appError.errors.map((item) => `${item.field}: ${item.message}`).join("; ")})` : "") : "Something went wrong on our side.";
+  return { status, body: { error: { message: detail, type, param: field ? field.replace(/\.(\d+)/g, "[$1]") : null, code, ...(exposed && appError.extensions ? appError.extensions : {}) } } };
+}
+
+const contentPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
+const messageSchema = z
+  .object({
+    role: z.enum(["system", "developer", "user", "assistant", "tool"]),
+    content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
+    name: z.string().max(100).optional(),
+  })
+  .passthrough();
+// Unknown request fields are ignored, as OpenAI's own clients may send newer ones; only these reach the model.
+const completionSchema = z.object({
+  model: z.string().min(1).max(200),
+  messages: z.array(messageSchema).min(1).max(1_000),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullable().optional(),
+  n: z.number().int().min(1).max(1).nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  max_tokens: z.number().int().min(1).nullable().optional(),
+  max_completion_tokens: z.number().int().min(1).nullable().optional(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  seed: z.number().int().nullable().optional(),
+  response_format: z.object({ type: z.string() }).passthrough().nullable().optional(),
+});
+const PASSED_PARAMETERS = ["temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "presence_penalty", "frequency_penalty", "seed", "response_format"] as const;
+
+function parseCompletion(body: unknown): z.infer<typeof completionSchema> {
+  const result = completionSchema.safeParse(body);
+  if (result.success) return result.data;
+  throw validationFailed(result.error.issues.map((issue) => ({ field: issue.path.join("."), message: issue.message })), "Invalid request.");
+}
+
+const textOf = (content: z.infer<typeof messageSchema>["content"]): string =>
+  typeof content === "string" ? content : Array.isArray(content) ? content.map((part) => (part.type === "text" ? (part.text ?? "") : "")).join("") : "";
+
+const usageJson = (usage: Usage | undefined) => ({ prompt_tokens: usage?.promptTokens ?? 0, completion_tokens: usage?.completionTokens ?? 0, total_tokens: usage?.totalTokens ?? 0 });
+
+interface OpenAiRouteDependencies {
+  chat: ChatClient;
+  logger: Logger;
+  /** Verifies a personal API key (identity service). */
+  verifyApiKey(key: string): Promise<AccessClaims>;
+}
+
+/** The API key of the request, checked to belong to this Host's tenant. */
+async function apiKeyOf(request: Request, response: Response, deps: OpenAiRouteDependencies): Promise<string> {
+  const header = request.get("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  const key = match?.[1];
+  if (!key || !key.startsWith(API_KEY_PREFIX)) throw unauthenticated("You didn't provide a valid API key. Send it as 'Authorization: Bearer tsk_...' (create one under Settings → API keys).", "invalid_api_key");
+  let claims: AccessClaims;
+  try {
+    claims = await deps.verifyApiKey(key);
+  } catch (error) {
+    if (toAppError(error).status === 401 || toAppError(error).status === 404) throw unauthenticated("Incorrect API key provided.", "invalid_api_key");
+    throw error;
+  }
+  // A key works only on its own organisation's host.
+  if (claims.tenantId !== contextOf(response).tenant.id) throw unauthenticated("Incorrect API key provided.", "invalid_api_key");
+  return key;
+}
+
+/** The OpenAI-compatible API at /v1: API-key authentication, OpenAI's request, response, stream and error formats. */
+export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
+  const router = Router();
+  router.use((_request, response, next) => {
+    response.setHeader("Cache-Control", "no-store");
+    next();
+  });
+  router.use(express.json({ limit: "4mb", type: ["application/json", "application/*+json"] }));
+
+  router.get(
+    "/models",
+    route(async (request, response) => {
+      const key = await apiKeyOf(request, response, deps);
+      const models = await deps.chat.listModels({}, { accessToken: key });
+      response.json({ object: "list", data: models.items.map((model) => ({ id: model.id, object: "model", created: 0, owned_by: "tessera" })) });
+    }),
+  );
+
+  router.post(
+    "/chat/completions",
+    route(async (request, response) => {
+      const key = await apiKeyOf(request, response, deps);
+      const body = parseCompletion(request.body);
+      const parameters: Record<string, unknown> = {};
+      for (const name of PASSED_PARAMETERS) if (body[name] !== undefined && body[name] !== null) parameters[name] = body[name];
+      const call: CompletionRequest = {
+        model: body.model,
+        messages: body.messages.map((message) => ({ role: message.role, content: textOf(message.content), ...(message.name ? { name: message.name } : {}) })),
+        parametersJson: JSON.stringify(parameters),
+      };
+      const cancel = new AbortController();
+      response.on("close", () => cancel.abort());
+      const events = deps.chat.complete(call, { accessToken: key, signal: cancel.signal })[Symbol.asyncIterator]();
+      // Nothing is answered before the model's first token: every refusal is a plain error response.
+      let next = await events.next();
+      const started = next.value?.started;
+      if (next.done || !started) throw new AppError("internal", 500, "The completion did not start.", { expose: false });
+      const base = { id: started.id, created: started.created, model: started.model };
+
+      if (!body.stream) {
+        let content = "";
+        let finishReason = "stop";
+        let usage: Usage | undefined;
+        for (next = await events.next(); !next.done; next = await events.next()) {
+          if (next.value.delta !== undefined) content += next.value.delta;
+          else if (next.value.done) {
+            finishReason = next.value.done.finishReason || "stop";
+            usage = next.value.done.usage;
+          }
+        }
+        response.json({ ...base, object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: finishReason }], usage: usageJson(usage), system_fingerprint: null });
+        return;
+      }
+
+      response.status(200);
+      response.setHeader("Content-Type", "text/event-stream; charset=utf-8");
+      response.setHeader("X-Accel-Buffering", "no");
+      response.flushHeaders();
+      const chunk = (choices: unknown[], extra: object = {}) => response.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", system_fingerprint: null, choices, ...extra })}\n\n`);
+      const includeUsage = body.stream_options?.include_usage === true;
+      const withUsage = includeUsage ? { usage: null } : {};
+      chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], withUsage);
+      try {
+        for (next = await events.next(); !next.done; next = await events.next()) {
+          const event = next.value;
+          if (event.delta !== undefined) chunk([{ index: 0, delta: { content: event.delta }, logprobs: null, finish_reason: null }], withUsage);
+          else if (event.done) {
+            chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: event.done.finishReason || "stop" }], withUsage);
+            if (includeUsage) chunk([], { usage: usageJson(event.done.usage) });
+          }
+        }
+        response.write("data: [DONE]\n\n");
+      } catch (error) {
+        // Mid-stream failures travel the way OpenAI sends them: an error object in the stream.
+        if (!cancel.signal.aborted) response.write(`data: ${JSON.stringify(openAiError(error).body)}\n\n`);
+      } finally {
+        response.end();
+      }
+    }),
+  );
+
+  router.use((request, _response, next) => next(new AppError("not_found", 404, `Unknown endpoint ${request.method} /v1${request.path}.`)));
+  return router;
+}
+
+/** Errors on /v1 leave in OpenAI's format, never as problem+json. */
+export function openAiErrorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (error, request, response, _next) => {
+    let appError = toAppError(error);
+    const type = (error as { type?: string }).type;
+    if (type === "entity.parse.failed") appError = new AppError("invalid_json", 400, "We could not parse the JSON body of your request.");
+    else if (type === "entity.too.large") appError = new AppError("payload_too_large", 413, "The request body is too large.");
+    if (appError.status >= 500 && appError.status !== 503) logger.error({ err: appError.cause ?? appError, path: request.path }, "openai-compatible request failed");
+    if (response.headersSent) return void response.end();
+    const { status, body } = openAiError(appError);
+    if (appError.retryAfterSeconds !== undefined) response.setHeader("Retry-After", String(Math.max(1, Math.ceil(appError.retryAfterSeconds))));
+    response.status(status).json(body);
+  };
+}
