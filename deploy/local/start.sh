@@ -25,4 +25,15 @@ if [ ! -f web/build/index.html ] || [ -n "$(find web/src web/static web/svelte.c
   npm run build -w web --silent
 fi
 
+# No upstream LLM configured: run the local demo one (model "demo-echo", an echo, not a real model).
+if [ -z "${DEFAULT_LLM_BASE_URL:-}" ]; then
+  DEMO_LLM_PORT="${DEMO_LLM_PORT:-8099}"
+  node services/chat/src/demo-upstream/main.ts &
+  DEMO_LLM_PID=$!
+  trap 'kill "$DEMO_LLM_PID" 2>/dev/null || true' EXIT
+  export DEMO_LLM_PORT DEFAULT_LLM_BASE_URL="http://127.0.0.1:${DEMO_LLM_PORT}/v1" DEFAULT_LLM_API_KEYS="demo" DEFAULT_LLM_MODELS="demo-echo"
+  node deploy/local/run-all.ts
+  exit $?
+fi
+
 exec node deploy/local/run-all.ts
