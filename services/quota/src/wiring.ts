@@ -6,11 +6,11 @@ import { createRedisLiveCounters } from "./adapters/redis/redis-live-counters.ts
 import { createQuotaObserver } from "./adapters/telemetry/quota-observer.ts";
 import { createIdentityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
 import { createQuotaUseCases, type QuotaOptions } from "./application/quota-use-cases.ts";
-import type { CallerVerifier, UserDirectory } from "./domain/ports.ts";
+import type { CallerVerifier, QuotaObserver, UserDirectory } from "./domain/ports.ts";
 
 
 /** The concrete stores behind the quota use cases (shared by the service, the rebuild command and the benchmark). */
-export async function createQuotaCore(options: { mongo: Connection; redis: Redis; keyPrefix: string; users: UserDirectory; logger: Logger; quota: QuotaOptions }) {
+export async function createQuotaCore(options: { mongo: Connection; redis: Redis; keyPrefix: string; users: UserDirectory; logger: Logger; quota: QuotaOptions; observer?: QuotaObserver }) {
   const rollups = createMongoUsageRollups(options.mongo);
   await rollups.ready();
   const useCases = createQuotaUseCases(
@@ -19,7 +19,7 @@ export async function createQuotaCore(options: { mongo: Connection; redis: Redis
       rollups,
       settings: createMongoTenantSettings(options.mongo),
       users: options.users,
-      observer: createQuotaObserver(options.logger),
+      observer: options.observer ?? createQuotaObserver(options.logger),
       clock: systemClock,
     },
     options.quota,

@@ -37,7 +37,8 @@ rollupSchema.index({ tenantId: 1, userId: 1, day: 1 });
 export const encodeModelKey = (model: string) => model.replace(/[%.$]/g, (character) => `%${character.charCodeAt(0).toString(16).padStart(2, "0")}`);
 export const decodeModelKey = (key: string) => key.replace(/%([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 
-const rollupId = (key: UserDay) => `${key.tenantId}\u0000${key.userId}\u0000${key.day}`;
+// Tenant ids are slugs and user ids hex, so "/" cannot be ambiguous (PostgreSQL-backed servers reject NUL).
+const rollupId = (key: UserDay) => `${key.tenantId}/${key.userId}/${key.day}`;
 
 const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
 

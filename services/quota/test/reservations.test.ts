@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError } from "@tessera/platform";
+import { startQuotaHarness, usageEvent, userCaller, uniqueUserId, type QuotaHarness } from "./harness.ts";
+
+let harness: QuotaHarness;
+beforeAll(async () => {
+  harness = await startQuotaHarness();
+});
+afterAll(() => harness?.close());
+
+const setLimits = (userId: string, messages: number | null, tokens: number | null) =>
+  harness.users.set(`t1/${userId}`, { id: userId, tenantId: "t1", username: userId, email: `${userId}@example.com`, premiumUntil: null, overrides: { messages, tokens } });
+
+const rejection = async (promise: Promise<unknown>) => {
+  try {
+    await promise;
+  } catch (error) {
+    return error as AppError;
+  }
+  throw new Error("expected a rejection");
+};
+
+describe("CheckAndReserve enforces limits exactly", () => {
+  it("with one message left, exactly one of 25 simultaneous sends passes", async () => {
+    const userId = uniqueUserId();
+    setLimits(userId, 3, null);
+    await harness.useCases.recordUsage(usageEvent({ userId }));
+    await harness.useCases.recordUsage(usageEvent({ userId }));
+    const results = await Promise.allSettled(Array.from({ length: 25 }, () => harness.useCases.checkAndReserve(userCaller(userId), "")));
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+    const refusals = results.filter((result): result is PromiseRejectedResult => result.status === "rejected").map((result) => result.reason as AppError);
+    expect(refusals).toHaveLength(24);
+    expect(new Set(refusals.map((error) => error.code))).toEqual(new Set(["quota_exceeded"]));
+    expect((await harness.useCases.getQuota(userCaller(userId))).used.messages).toBe(3);
+  });
+
+  it("refuses with 429, the limits, the usage and the reset time", async () => {
+    const userId = uniqueUserId();
+    setLimits(userId, 1, 1_000);
+    await harness.useCases.checkAndReserve(userCaller(userId), "");
+    const error = await rejection(harness.useCases.checkAndReserve(userCaller(userId), ""));
+    expect(error).toBeInstanceOf(AppError);
+    expect(error.status).toBe(429);
+    expect(error.code).toBe("quota_exceeded");
+    const resetAt = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00Z`).getTime() + 86_400_000;
+    expect(error.extensions).toEqual({ limits: { messages: 1, tokens: 1_000 }, used: { messages: 1, tokens: 0 }, resetAt: new Date(resetAt).toISOString() });
+    expect(error.retryAfterSeconds).toBeGreaterThan(0);
+    expect(error.retryAfterSeconds).toBeLessThanOrEqual(86_400);
+  });
+
+  it("blocks the next message once the token limit is exceeded", async () => {
+    const userId = uniqueUserId();
+    setLimits(userId, null, 500);
+    const first = await harness.useCases.checkAndReserve(userCaller(userId), "");
+    await harness.useCases.recordUsage(usageEvent({ userId, reservationId: first.reservationId, totalTokens: 499 }));
+    const second = await harness.useCases.checkAndReserve(userCaller(userId), "");
+    await harness.useCases.recordUsage(usageEvent({ userId, reservationId: second.reservationId, totalTokens: 10 }));
+    const error = await rejection(harness.useCases.checkAndReserve(userCaller(userId), ""));
+    expect(error.code).toBe("quota_exceeded");
+    expect(error.extensions).toMatchObject({ used: { messages: 2, tokens: 509 } });
+  });
+
+  it("gives a released reservation back, once, and repeats a reservation id idempotently", async () => {
+    const userId = uniqueUserId();
+    setLimits(userId, 1, null);
+    const reservation = await harness.useCases.checkAndReserve(userCaller(userId), "r-1");
+    expect(await harness.useCases.checkAndReserve(userCaller(userId), "r-1")).toMatchObject({ reservationId: "r-1", status: { used: { messages: 1 } } });
+    expect((await harness.useCases.release(userCaller(userId), reservation.reservationId)).used.messages).toBe(0);
+    expect((await harness.useCases.release(userCaller(userId), reservation.reservationId)).used.messages).toBe(0);
+    await harness.useCases.checkAndReserve(userCaller(userId), "");
+    expect((await rejection(harness.useCases.checkAndReserve(userCaller(userId), ""))).code).toBe("quota_exceeded");
+  });
+
+  it("applies the tenant's time zone and defaults", async () => {
+    const admin = { userId: "admin", tenantId: "t-zone", role: "admin" as const };
+    const settings = await harness.useCases.updateTenantLimits(admin, { defaultLimits: { messages: 2, tokens: null }, timeZone: "Asia/Kolkata" });
+    expect(settings.effective.standard).toEqual({ messages: 2, tokens: 500_000 });
+    const status = await harness.useCases.getQuota({ userId: uniqueUserId(), tenantId: "t-zone", role: "user" });
+    expect(status.limits).toEqual({ messages: 2, tokens: 500_000 });
+    expect(status.resetAt.getUTCHours() * 60 + status.resetAt.getUTCMinutes()).toBe(18 * 60 + 30);
+    expect((await rejection(harness.useCases.updateTenantLimits({ ...admin, role: "user" }, { timeZone: "UTC" }))).status).toBe(403);
+  });
+});
+
+describe("when Redis is unreachable", () => {
+  it("refuses sends by default (503) and reports it; allows them when configured to fail open", async () => {
+    // Port 9 (discard) has no Redis: every counter operation fails as in an outage.
+    const closed = await startQuotaHarness({ redisUrl: "redis://127.0.0.1:9" });
+    const open = await startQuotaHarness({ redisUrl: "redis://127.0.0.1:9", failOpen: true });
+    try {
+      const error = await rejection(closed.useCases.checkAndReserve(userCaller(uniqueUserId()), ""));
+      expect(error.status).toBe(503);
+      expect(closed.outages).toEqual([{ operation: "reserve", failOpen: false }]);
+      const allowed = await open.useCases.checkAndReserve(userCaller(uniqueUserId()), "");
+      expect(allowed.status.used).toEqual({ messages: 0, tokens: 0 });
+      expect(open.outages).toEqual([{ operation: "reserve", failOpen: true }]);
+    } finally {
+      await closed.close();
+      await open.close();
+    }
+  });
+});
