@@ -4,6 +4,8 @@ const parsed = parseConfig("chat", {
   ...commonServiceEnv,
   MONGO_URL: env.mongoUrl,
   AMQP_URL: env.amqpUrl,
+  // Prefix of exchange and queue names (isolates installations or test runs sharing a broker).
+  AMQP_NAME_PREFIX: z.string().default(""),
   CHAT_GRPC_PORT: env.port(defaultPorts.chat.grpc),
   CHAT_PROBE_PORT: env.port(defaultPorts.chat.probe),
   SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),

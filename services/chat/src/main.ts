@@ -16,7 +16,7 @@ import {
   systemClock,
 } from "@tessera/platform";
 import { config } from "./config.ts";
-import { amqpUsagePublisher, declareUsageTopology } from "./adapters/amqp/amqp-usage-publisher.ts";
+import { amqpUsagePublisher, declareUsageTopology, eventsExchange } from "./adapters/amqp/amqp-usage-publisher.ts";
 import { chatGrpcHandlers } from "./adapters/grpc/chat-grpc-handlers.ts";
 import { identityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
 import { grpcQuotaGate } from "./adapters/grpc/quota-gate.ts";
@@ -46,7 +46,8 @@ const mongo = await connectMongo(config.MONGO_URL, logger);
 shutdown.add("mongodb", mongo.close);
 const amqp = connectAmqp(config.AMQP_URL, logger);
 shutdown.add("rabbitmq", amqp.close);
-await declareUsageTopology(amqp);
+const exchange = eventsExchange(config.AMQP_NAME_PREFIX);
+await declareUsageTopology(amqp, exchange);
 
 const grpcOptions = { internalToken: config.INTERNAL_GRPC_TOKEN };
 const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
@@ -78,7 +79,7 @@ if (reencrypted > 0) logger.info({ providers: reencrypted }, "upstream keys re-e
 
 const relay = createOutboxRelay({
   stores: [messages.outbox, completions.outbox],
-  publisher: amqpUsagePublisher(amqp),
+  publisher: amqpUsagePublisher(amqp, exchange),
   clock: systemClock,
   intervalMs: config.USAGE_RELAY_INTERVAL_MS,
   onError: (error) => logger.warn({ err: (error as Error).message }, "usage events not relayed yet; will retry"),

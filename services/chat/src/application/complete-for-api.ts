@@ -1,5 +1,5 @@
 import { validationFailed } from "@tessera/platform";
-import { ensureMaySend, MAX_MESSAGE_LENGTH, type Owner } from "../domain/chat.ts";
+import { ensureMaySend, MAX_MESSAGE_LENGTH, type Caller, type Owner } from "../domain/chat.ts";
 import type { PromptMessage, UpstreamChunk } from "../domain/ports.ts";
 import { usageOf, type TokenUsage, type UsageRecord } from "../domain/usage.ts";
 import type { ChatDependencies } from "./dependencies.ts";
@@ -24,7 +24,8 @@ const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
  * (quota, model, all keys down) is an ordinary error response; its usage record is kept.
  */
 export function createCompleteForApi(deps: ChatDependencies) {
-  return async function* complete(owner: Owner, input: CompletionInput, signal: AbortSignal): AsyncGenerator<CompletionEvent> {
+  return async function* complete(caller: Caller, input: CompletionInput, signal: AbortSignal): AsyncGenerator<CompletionEvent> {
+    const owner: Owner = { tenantId: caller.tenantId, userId: caller.userId };
     if (input.messages.length === 0) throw validationFailed([{ field: "messages", message: "Send at least one message." }]);
     input.messages.forEach((message, index) => {
       if (!ROLES.has(message.role)) throw validationFailed([{ field: `messages[${index}].role`, message: "Unknown role." }]);
@@ -36,7 +37,7 @@ export function createCompleteForApi(deps: ChatDependencies) {
     ensureMaySend((await deps.users.get(owner)).status);
 
     const reservationId = deps.newUuid();
-    await deps.quota.reserve(owner, reservationId);
+    await deps.quota.reserve(caller, reservationId);
     const controller = new AbortController();
     const onCallerGone = () => controller.abort("cancelled");
     signal.addEventListener("abort", onCallerGone, { once: true });
@@ -46,7 +47,7 @@ export function createCompleteForApi(deps: ChatDependencies) {
       next = await iterator.next();
     } catch (error) {
       signal.removeEventListener("abort", onCallerGone);
-      await deps.quota.release(owner, reservationId).catch(() => undefined);
+      await deps.quota.release(caller, reservationId).catch(() => undefined);
       throw error;
     }
 

@@ -1,5 +1,5 @@
 import { AppError, notFound } from "@tessera/platform";
-import { DEFAULT_CHAT_TITLE, ensureMaySend, replyClientMessageId, titleFromMessage, validateNewMessage, type ChatMessage, type Owner } from "../domain/chat.ts";
+import { DEFAULT_CHAT_TITLE, ensureMaySend, replyClientMessageId, titleFromMessage, validateNewMessage, type Caller, type ChatMessage, type Owner } from "../domain/chat.ts";
 import type { PromptMessage } from "../domain/ports.ts";
 import { usageOf, type TokenUsage, type UsageRecord, type UsageSource } from "../domain/usage.ts";
 import type { ActiveStreams } from "./active-streams.ts";
@@ -43,7 +43,8 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
     yield { type: "done", message: reply, usage: usageOf(reply.promptTokens, reply.completionTokens) };
   }
 
-  return async function* sendMessage(owner: Owner, input: SendInput, signal: AbortSignal): AsyncGenerator<SendEvent> {
+  return async function* sendMessage(caller: Caller, input: SendInput, signal: AbortSignal): AsyncGenerator<SendEvent> {
+    const owner: Owner = { tenantId: caller.tenantId, userId: caller.userId };
     validateNewMessage(input.content, input.clientMessageId);
     const chat = await deps.chats.find(owner, input.chatId);
     if (!chat) throw notFound("chat");
@@ -59,8 +60,8 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
     }
 
     const reservationId = deps.newUuid();
-    await deps.quota.reserve(owner, reservationId);
-    const release = () => deps.quota.release(owner, reservationId).catch(() => undefined);
+    await deps.quota.reserve(caller, reservationId);
+    const release = () => deps.quota.release(caller, reservationId).catch(() => undefined);
 
     let userMessage: ChatMessage;
     let reply: ChatMessage;

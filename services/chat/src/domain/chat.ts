@@ -6,6 +6,11 @@ export interface Owner {
   userId: string;
 }
 
+/** An owner together with the credential the call came with, for services that authorise the user themselves (quota). */
+export interface Caller extends Owner {
+  credential: string;
+}
+
 export interface Chat {
   id: string;
   tenantId: string;

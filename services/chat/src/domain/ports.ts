@@ -1,4 +1,4 @@
-import type { Chat, ChatMessage, MessageStatus, Owner } from "./chat.ts";
+import type { Caller, Chat, ChatMessage, MessageStatus, Owner } from "./chat.ts";
 import type { TokenUsage, UsageRecord, UsageSource } from "./usage.ts";
 
 export interface ChatPage {
@@ -74,8 +74,8 @@ export interface UsagePublisher {
 
 export interface QuotaGate {
   /** Reserves one message of today's allowance; throws 429 `quota_exceeded` (limits, used, resetAt) when at a limit. */
-  reserve(owner: Owner, reservationId: string): Promise<void>;
-  release(owner: Owner, reservationId: string): Promise<void>;
+  reserve(caller: Caller, reservationId: string): Promise<void>;
+  release(caller: Caller, reservationId: string): Promise<void>;
 }
 
 export interface UserDirectory {

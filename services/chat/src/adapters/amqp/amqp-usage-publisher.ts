@@ -3,11 +3,14 @@ import type { UsagePublisher } from "../../domain/ports.ts";
 import type { UsageRecord } from "../../domain/usage.ts";
 
 /** Declares the events exchange on every (re)connect. */
-export async function declareUsageTopology(amqp: AmqpConnection): Promise<void> {
+export async function declareUsageTopology(amqp: AmqpConnection, exchange: string): Promise<void> {
   await amqp.addSetup(async (channel) => {
-    await channel.assertExchange(EVENTS_EXCHANGE, "topic", { durable: true });
+    await channel.assertExchange(exchange, "topic", { durable: true });
   });
 }
+
+/** The events exchange under an optional name prefix (the same rule as the consumers'). */
+export const eventsExchange = (prefix: string) => `${prefix}${EVENTS_EXCHANGE}`;
 
 export function toUsageEvent(record: UsageRecord) {
   return {
@@ -31,10 +34,10 @@ export function toUsageEvent(record: UsageRecord) {
 }
 
 /** Publishes usage events persistently with the eventId as messageId; resolves on the broker's confirm. */
-export function amqpUsagePublisher(amqp: AmqpConnection): UsagePublisher {
+export function amqpUsagePublisher(amqp: AmqpConnection, exchange: string): UsagePublisher {
   return {
     publish: (record) =>
-      amqp.publish(EVENTS_EXCHANGE, USAGE_EVENT_TYPE, encodeUsageEvent(toUsageEvent(record)), {
+      amqp.publish(exchange, USAGE_EVENT_TYPE, encodeUsageEvent(toUsageEvent(record)), {
         persistent: true,
         messageId: record.eventId,
         type: USAGE_EVENT_TYPE,

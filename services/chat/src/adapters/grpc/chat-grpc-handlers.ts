@@ -3,7 +3,7 @@ import type { ChatServiceService, Message as MessageProto, Chat as ChatProto } f
 import type { CompleteForApi } from "../../application/complete-for-api.ts";
 import type { ChatManagement } from "../../application/manage-chats.ts";
 import type { SendMessage } from "../../application/send-message.ts";
-import type { Chat, ChatMessage, Owner } from "../../domain/chat.ts";
+import type { Caller, Chat, ChatMessage, Owner } from "../../domain/chat.ts";
 import type { ModelInfo } from "../../domain/ports.ts";
 import type { TokenUsage } from "../../domain/usage.ts";
 
@@ -48,6 +48,7 @@ export function chatGrpcHandlers(useCases: ChatHandlerUseCases, verifyCaller: (t
     const claims = await verifyCaller(token);
     return { tenantId: claims.tenantId, userId: claims.userId };
   };
+  const callerOf = async (token: string | undefined): Promise<Caller> => ({ ...(await ownerOf(token)), credential: token ?? "" });
   return {
     listModels: async (_request, context) => ({ items: await useCases.listModels((await ownerOf(context.bearerToken)).tenantId) }),
     listChats: async (request, context) => {
@@ -66,10 +67,10 @@ export function chatGrpcHandlers(useCases: ChatHandlerUseCases, verifyCaller: (t
       return { items: items.map(messageProto) };
     },
     sendMessage: async (request, emit, context) => {
-      const owner = await ownerOf(context.bearerToken);
+      const caller = await callerOf(context.bearerToken);
       const source = request.source === "api" ? "api" : "web";
       // Run to the end even when the caller went away: the answer is then finished as aborted and counted.
-      for await (const event of useCases.sendMessage(owner, { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source }, context.signal)) {
+      for await (const event of useCases.sendMessage(caller, { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source }, context.signal)) {
         if (event.type === "message") emit({ message: messageProto(event.message), replyMessageId: event.replyMessageId });
         else if (event.type === "delta") emit({ delta: event.text, replyMessageId: "" });
         else emit({ done: { message: messageProto(event.message), usage: usageProto(event.usage) }, replyMessageId: "" });
@@ -80,13 +81,13 @@ export function chatGrpcHandlers(useCases: ChatHandlerUseCases, verifyCaller: (t
       return {};
     },
     complete: async (request, emit, context) => {
-      const owner = await ownerOf(context.bearerToken);
+      const caller = await callerOf(context.bearerToken);
       const input = {
         model: request.model,
         messages: request.messages.map((turn) => ({ role: turn.role, content: turn.content, ...(turn.name ? { name: turn.name } : {}) })),
         parameters: parseParameters(request.parametersJson),
       };
-      for await (const event of useCases.complete(owner, input, context.signal)) {
+      for await (const event of useCases.complete(caller, input, context.signal)) {
         if (event.type === "started") emit({ started: { id: event.id, model: event.model, created: event.created } });
         else if (event.type === "delta") emit({ delta: event.text });
         else emit({ done: { finishReason: event.finishReason, usage: usageProto(event.usage) } });

@@ -5,11 +5,11 @@ import type { QuotaGate } from "../../domain/ports.ts";
 /** The quota service's reservation calls; its 429 quota_exceeded (limits, used, resetAt) passes through unchanged. */
 export function grpcQuotaGate(quota: GrpcClient<typeof QuotaServiceService>): QuotaGate {
   return {
-    async reserve(owner, reservationId) {
-      await quota.checkAndReserve({ tenantId: owner.tenantId, userId: owner.userId, reservationId });
+    async reserve(caller, reservationId) {
+      await quota.checkAndReserve({ tenantId: caller.tenantId, userId: caller.userId, reservationId }, { accessToken: caller.credential });
     },
-    async release(owner, reservationId) {
-      await quota.release({ tenantId: owner.tenantId, userId: owner.userId, reservationId });
+    async release(caller, reservationId) {
+      await quota.release({ tenantId: caller.tenantId, userId: caller.userId, reservationId }, { accessToken: caller.credential });
     },
   };
 }
