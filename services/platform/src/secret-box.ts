@@ -50,8 +50,7 @@ export const keyringEnv = z
   .string({ error: "required: id:base64(32 bytes)[,id:base64…], e.g. k1:$(openssl rand -base64 32)" })
   .refine((value) => {
     try {
-      parseKeyring(value);
-      return true;
+      return parseKeyring(value).length > 0;
     } catch {
       return false;
     }
