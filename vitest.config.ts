@@ -11,6 +11,7 @@ export default defineConfig({
           name: "unit",
           include: ["services/*/src/**/*.test.ts", "web/src/**/*.test.ts"],
           environment: "node",
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -21,6 +22,7 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           pool: "forks",
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -33,6 +35,7 @@ export default defineConfig({
           pool: "forks",
           // Each file starts a whole system; two at a time is what two cores carry.
           maxWorkers: 2,
+          sequence: { groupOrder: 2 },
         },
       },
     ],
