@@ -9,6 +9,8 @@ echo "[test] contract code is current" >&2
 bash deploy/local/proto-check.sh
 echo "[test] type-check" >&2
 tsc -p tsconfig.json
+echo "[test] lint" >&2
+eslint .
 echo "[test] web build" >&2
 npm run build -w web --silent
 echo "[test] vitest" >&2

@@ -153,6 +153,7 @@ describe("my account", () => {
     expect((await stranger.delete(`/api/v1/me/api-keys/${key.id}`)).status).toBe(404);
     expect((await browser.delete(`/api/v1/me/api-keys/${key.id}`)).status).toBe(204);
     expect(await json(await browser.get("/api/v1/me/api-keys"))).toEqual([]);
+    expect(system.logs.join("\n")).not.toContain(key.key);
   });
 });
 
@@ -210,6 +211,14 @@ describe("admins and operators", () => {
     await root.post("/api/v1/auth/login", { login: admin.username, password: admin.password });
     expect((await root.get(`/api/v1/admin/users/${userB.id}`)).status).toBe(404);
     expect((await root.patch(`/api/v1/admin/users/${userB.id}`, { status: "disabled" })).status).toBe(404);
+  });
+
+  it("writes no password, token, key or cookie to any log", () => {
+    const text = system.logs.join("\n");
+    for (const secret of [admin.password, operator.password, "a perfectly fine passphrase", "another fine passphrase"]) expect(text).not.toContain(secret);
+    expect(text).not.toMatch(/tessera_session=/);
+    expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}/);
+    expect(text).not.toMatch(/tsk_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{20,}/);
   });
 
   it("publishes the JWKS", async () => {

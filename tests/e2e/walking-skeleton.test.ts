@@ -147,6 +147,9 @@ describe("operations", () => {
       expect(probe.status, service).toBe(200);
     }
 
+    const signedIn = new HttpClient(system.baseUrl);
+    expect((await signedIn.post("/api/v1/auth/register", uniqueUser())).status).toBe(201);
+
     expect(await system.stop("session")).toBe(0);
     const down = await fetch(`${system.baseUrl}/readyz`);
     expect(down.status).toBe(503);
@@ -160,9 +163,16 @@ describe("operations", () => {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     expect(recovered?.status).toBe(200);
-    // Signing in works again without restarting anything else.
+    // Signing in works again without restarting anything else, and nobody was signed out.
     const browser = new HttpClient(system.baseUrl);
     expect((await browser.post("/api/v1/auth/register", uniqueUser())).status).toBe(201);
+    expect((await signedIn.get("/api/v1/me")).status).toBe(200);
+
+    // Browser sessions live in Redis, not in the BFF process: a BFF restart keeps everyone signed in.
+    expect(await system.stop("bff")).toBe(0);
+    await system.start("bff");
+    expect((await signedIn.get("/api/v1/me")).status).toBe(200);
+    expect((await signedIn.post("/api/v1/auth/logout")).status).toBe(204);
   });
 
   it("exits non-zero naming the variable when MONGO_URL is malformed", async () => {
