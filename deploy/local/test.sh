@@ -5,6 +5,13 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 
+# Browser tests drive Debian's Chromium through playwright-core (no browser downloads).
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null; then
+  echo "[test] installing chromium (apt-get)" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
+fi
+
 echo "[test] contract code is current" >&2
 bash deploy/local/proto-check.sh
 echo "[test] type-check" >&2
