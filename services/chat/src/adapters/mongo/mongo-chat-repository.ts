@@ -3,6 +3,7 @@ import { Schema } from "mongoose";
 import type { Chat } from "../../domain/chat.ts";
 import type { ChatRepository } from "../../domain/ports.ts";
 
+// FerretDB v1 implements findAndModify without projections, so none is used with findOneAndUpdate.
 const chatSchema = new Schema(
   {
     _id: { type: String, required: true },
@@ -64,7 +65,7 @@ export function createMongoChatRepository(connection: Connection, onDeleted: (ow
       return true;
     },
     async takeSequence(owner, id, count, now) {
-      const doc = await Chats.findOneAndUpdate({ _id: id, tenantId: owner.tenantId, userId: owner.userId }, { $inc: { lastSeq: count }, $set: { updatedAt: now } }, { returnDocument: "after", projection: { lastSeq: 1 } }).lean<{ lastSeq: number }>();
+      const doc = await Chats.findOneAndUpdate({ _id: id, tenantId: owner.tenantId, userId: owner.userId }, { $inc: { lastSeq: count }, $set: { updatedAt: now } }, { returnDocument: "after" }).lean<{ lastSeq: number }>();
       return doc ? doc.lastSeq - count + 1 : null;
     },
   };

@@ -128,7 +128,7 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
       return docs.reverse().map(toMessage);
     },
     async checkpoint(id, content, now) {
-      const doc = await Messages.findOneAndUpdate({ _id: id, status: "streaming" }, { $set: { content, checkpointedAt: now } }, { returnDocument: "after", projection: { stopRequested: 1 } }).lean<{ stopRequested: boolean }>();
+      const doc = await Messages.findOneAndUpdate({ _id: id, status: "streaming" }, { $set: { content, checkpointedAt: now } }, { returnDocument: "after" }).lean<{ stopRequested: boolean }>();
       return { stopRequested: doc?.stopRequested ?? false };
     },
     async requestStop(owner, chatId, messageId) {

@@ -75,7 +75,7 @@ export function mongoOutboxStore(model: Model<any>, afterSent?: (eventId: string
       const claimed: UsageRecord[] = [];
       for (let index = 0; index < limit; index += 1) {
         const doc = await model
-          .findOneAndUpdate({ "outbox.pending": true, "outbox.leaseUntil": { $lte: now } }, { $set: { "outbox.leaseUntil": new Date(now.getTime() + leaseMs) } }, { returnDocument: "after", projection: { outbox: 1 } })
+          .findOneAndUpdate({ "outbox.pending": true, "outbox.leaseUntil": { $lte: now } }, { $set: { "outbox.leaseUntil": new Date(now.getTime() + leaseMs) } }, { returnDocument: "after" })
           .lean<{ outbox: OutboxDocument }>();
         if (!doc) break;
         claimed.push(fromOutboxDocument(doc.outbox));
