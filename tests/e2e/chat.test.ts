@@ -122,14 +122,14 @@ describe("chat through every layer", () => {
     const done = doneOf(events);
     expect(done.message).toMatchObject({ role: "assistant", seq: 2, status: "complete", content: "Echo: Tell me about tesserae", model: "demo-echo", id: events[0]!.data.replyMessageId });
     // The demo upstream reports usage: 3 + (3 + 4 words) prompt tokens, one token per word.
-    expect(done.usage).toEqual({ promptTokens: 10, completionTokens: 4, totalTokens: 14 });
+    expect(done.usage).toEqual({ promptTokens: 10, completionTokens: 5, totalTokens: 15 });
 
     const history = await json(await browser.get(`/api/v1/chats/${chat.id}/messages`));
     expect(history.items.map((message: any) => [message.seq, message.role, message.status, message.content])).toEqual([
       [1, "user", "complete", "Tell me about   tesserae"],
       [2, "assistant", "complete", "Echo: Tell me about tesserae"],
     ]);
-    expect(history.items[1]).toMatchObject({ promptTokens: 10, completionTokens: 4 });
+    expect(history.items[1]).toMatchObject({ promptTokens: 10, completionTokens: 5 });
     // The first message names the chat.
     expect((await json(await browser.get(`/api/v1/chats/${chat.id}`))).title).toBe("Tell me about tesserae");
     // The earlier exchange is part of the next prompt.

@@ -40,8 +40,13 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
     for (const store of options.stores) {
       for (;;) {
         const batch = await store.claimPending(50, leaseMs, options.clock.now());
-        for (const record of batch) {
-          await withTimeout(options.publisher.publish(record));
+        for (const [index, record] of batch.entries()) {
+          try {
+            await withTimeout(options.publisher.publish(record));
+          } catch (error) {
+            await store.releaseClaims(batch.slice(index).map((unsent) => unsent.eventId)).catch(() => undefined);
+            throw error;
+          }
           await store.markSent(record.eventId, options.clock.now());
           sent += 1;
         }

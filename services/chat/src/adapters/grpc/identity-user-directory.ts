@@ -2,8 +2,8 @@ import type { GrpcClient } from "@tessera/platform";
 import type { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
 import type { UserDirectory } from "../../domain/ports.ts";
 
-/** Status and maxChats of a user, from the identity service (cached for a second: a silenced user stops within one). */
-export function identityUserDirectory(identity: GrpcClient<typeof IdentityServiceService>, cacheMs = 1_000): UserDirectory {
+/** Status and maxChats of a user, from the identity service (uncached by default: silencing takes effect at once). */
+export function identityUserDirectory(identity: GrpcClient<typeof IdentityServiceService>, cacheMs = 0): UserDirectory {
   const cache = new Map<string, { at: number; value: { status: string; maxChats: number } }>();
   return {
     async get(owner) {

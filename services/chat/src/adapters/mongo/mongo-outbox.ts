@@ -82,6 +82,9 @@ export function mongoOutboxStore(model: Model<any>, afterSent?: (eventId: string
       }
       return claimed;
     },
+    async releaseClaims(eventIds) {
+      if (eventIds.length > 0) await model.updateMany({ "outbox.eventId": { $in: eventIds }, "outbox.pending": true }, { $set: { "outbox.leaseUntil": new Date(0) } });
+    },
     async markSent(eventId, now) {
       await model.updateOne({ "outbox.eventId": eventId }, { $set: { "outbox.pending": false, "outbox.sentAt": now } });
       await afterSent?.(eventId);
