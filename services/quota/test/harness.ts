@@ -85,13 +85,15 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
       consumer,
       amqp,
       /** Drops the TCP connection the way a crashed process or a restarted broker would. */
-      dropConnection: () => (channel as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy(),
+      dropConnection: () => (channel as unknown as { connection: { stream: { destroy(error?: Error): void } } }).connection.stream.destroy(new Error("connection dropped by the test")),
     };
   };
 
   const publisherConnection = amqpConnection("quota-test-publisher");
+  let publisherChannel: ConfirmChannel | undefined;
   await publisherConnection.addSetup(async (channel) => {
     await channel.assertExchange(topology.exchange, "topic", { durable: true });
+    publisherChannel = channel;
   });
   await publisherConnection.whenReady();
 
@@ -172,7 +174,10 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
     await redis.close();
   };
 
-  return { infrastructure, mongo, redis, useCases, users, outages, topology, startConsumer, publish, publishRaw, queueDepth, drain, flushRedis, close };
+  /** Drops the publisher's TCP connection (it reconnects on its own). */
+  const dropPublisherConnection = () => (publisherChannel as unknown as { connection: { stream: { destroy(error?: Error): void } } }).connection.stream.destroy(new Error("connection dropped by the test"));
+
+  return { dropPublisherConnection, infrastructure, mongo, redis, useCases, users, outages, topology, startConsumer, publish, publishRaw, queueDepth, drain, flushRedis, close };
 }
 
 export type QuotaHarness = Awaited<ReturnType<typeof startQuotaHarness>>;
