@@ -1,0 +1,160 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AppError, connectMongo, createLogger, createSecretBox, newId, newUuid, systemClock, type Connection } from "@tessera/platform";
+import { testInfrastructure } from "@tessera/platform/testing";
+import { createMongoChatRepository } from "../src/adapters/mongo/mongo-chat-repository.ts";
+import { createMongoCompletionRecordRepository } from "../src/adapters/mongo/mongo-completion-record-repository.ts";
+import { createMongoMessageRepository } from "../src/adapters/mongo/mongo-message-repository.ts";
+import { createMongoProviderRepository } from "../src/adapters/mongo/mongo-provider-repository.ts";
+import { gptTokenCounter } from "../src/adapters/tokenizer/gpt-token-counter.ts";
+import { createOpenAiCompatibleGateway } from "../src/adapters/upstream/openai-compatible-gateway.ts";
+import { ActiveStreams } from "../src/application/active-streams.ts";
+import type { ChatDependencies } from "../src/application/dependencies.ts";
+import { chatManagement } from "../src/application/manage-chats.ts";
+import { recoverAbandonedReplies } from "../src/application/recover-abandoned-replies.ts";
+import { createSendMessage, type SendEvent } from "../src/application/send-message.ts";
+import { KeyPool } from "../src/domain/key-pool.ts";
+import type { QuotaGate } from "../src/domain/ports.ts";
+import { startDemoUpstream, type DemoUpstream } from "../src/demo-upstream/demo-upstream.ts";
+
+// The chat service's own parts against real MongoDB and a real (local) upstream. Quota and
+// identity belong to other services: here they are simple in-memory ports that record calls.
+const logger = createLogger("chat-test", "silent");
+const keyring = (id: string) => `${id}:${randomBytes(32).toString("base64")}`;
+const firstKey = keyring("k1");
+let upstream: DemoUpstream;
+let mongo: { connection: Connection; close: () => Promise<void> };
+let mongoUrl: string;
+let providers: ReturnType<typeof createMongoProviderRepository>;
+let messages: ReturnType<typeof createMongoMessageRepository>;
+let deps: ChatDependencies;
+const quotaCalls: string[] = [];
+
+const quota: QuotaGate = {
+  reserve: async (_caller, reservationId) => void quotaCalls.push(`reserve ${reservationId}`),
+  release: async (_caller, reservationId) => void quotaCalls.push(`release ${reservationId}`),
+};
+
+beforeAll(async () => {
+  upstream = await startDemoUpstream({ tokenDelayMs: 1 });
+  mongoUrl = testInfrastructure("chat").mongoUrl;
+  mongo = await connectMongo(mongoUrl, logger);
+  providers = createMongoProviderRepository(mongo.connection, createSecretBox(firstKey), 0);
+  messages = createMongoMessageRepository(mongo.connection);
+  const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
+  const completions = createMongoCompletionRecordRepository(mongo.connection);
+  await Promise.all([providers.ready(), messages.ready(), chats.ready(), completions.ready()]);
+  deps = {
+    chats,
+    messages,
+    completions,
+    quota,
+    users: { get: async () => ({ status: "active", maxChats: 10 }) },
+    models: providers,
+    llm: createOpenAiCompatibleGateway({ providers, pool: new KeyPool(systemClock, { cooldownMs: 60_000, unauthorizedCooldownMs: 60_000 }), firstTokenTimeoutMs: 500, idleTimeoutMs: 2_000 }),
+    tokens: gptTokenCounter,
+    clock: systemClock,
+    newId,
+    newUuid,
+    usageRecorded: () => undefined,
+    historyMessages: 20,
+    checkpointIntervalMs: 50,
+  };
+});
+
+afterAll(async () => {
+  await mongo?.connection.db?.dropDatabase().catch(() => undefined);
+  await mongo?.close();
+  await upstream?.close();
+});
+
+/** A tenant of its own whose provider has the given keys. */
+const tenantWithKeys = async (keys: string[]) => {
+  const tenantId = `tenant-${newUuid()}`;
+  await providers.ensureEnvironmentProvider({ tenantId, baseUrl: upstream.url, keys, models: ["demo-echo"] });
+  return { tenantId, userId: newId(), credential: "token" };
+};
+const collect = async (events: AsyncIterable<SendEvent>) => {
+  const out: SendEvent[] = [];
+  for await (const event of events) out.push(event);
+  return out;
+};
+
+describe("upstream providers", () => {
+  it("keeps API keys encrypted at rest and re-encrypts them after a keyring rotation", async () => {
+    const { tenantId } = await tenantWithKeys(["sk-secret-one", "sk-secret-two"]);
+    const raw = await mongo.connection.collection("upstream_providers").findOne({ tenantId });
+    expect(JSON.stringify(raw)).not.toContain("sk-secret");
+    expect((raw!.keys as Array<{ box: string }>).every((key) => key.box.startsWith("v1:k1:"))).toBe(true);
+
+    // A new current key first, the old one still listed for decryption.
+    const second = await connectMongo(mongoUrl, logger);
+    try {
+      const rotated = createMongoProviderRepository(second.connection, createSecretBox(`${keyring("k2")},${firstKey}`), 0);
+      expect(await rotated.reencryptStaleKeys()).toBeGreaterThan(0);
+      const after = await mongo.connection.collection("upstream_providers").findOne({ tenantId });
+      expect((after!.keys as Array<{ box: string }>).every((key) => key.box.startsWith("v1:k2:"))).toBe(true);
+      expect((await rotated.providersFor(tenantId))[0]!.keys.map((key) => key.secret)).toEqual(["sk-secret-one", "sk-secret-two"]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("spreads requests over healthy keys", async () => {
+    const owner = await tenantWithKeys(["spread-a", "spread-b"]);
+    for (let index = 0; index < 4; index += 1) {
+      for await (const _chunk of deps.llm.stream({ tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {} }, new AbortController().signal));
+    }
+    expect([upstream.requests["spread-a"], upstream.requests["spread-b"]]).toEqual([2, 2]);
+  });
+
+  it("answers a clean 503 when every key fails, and releases the reservation of a message that got no answer", async () => {
+    const owner = await tenantWithKeys(["fail-401", "fail-429", "fail-500"]);
+    await expect(collect(deps.llm.stream({ tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {} }, new AbortController().signal) as never)).rejects.toMatchObject({ code: "upstream_unavailable", status: 503 });
+
+    const chat = await chatManagement(deps).create(owner, {});
+    const send = createSendMessage(deps, new ActiveStreams());
+    const seen: SendEvent[] = [];
+    const failure = await (async () => {
+      for await (const event of send(owner, { chatId: chat.id, content: "anyone there?", clientMessageId: "nobody-1", source: "web" }, new AbortController().signal)) seen.push(event);
+    })().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(AppError);
+    expect(seen.map((event) => event.type)).toEqual(["message"]);
+    const reservation = quotaCalls.at(-2)!.split(" ")[1];
+    expect(quotaCalls.at(-1)).toBe(`release ${reservation}`);
+    const stored = await messages.list(owner, chat.id, { limit: 10 });
+    expect(stored.map((message) => [message.role, message.status])).toEqual([["user", "complete"], ["assistant", "failed"]]);
+    const raw = await mongo.connection.collection("messages").findOne({ _id: stored[1]!.id as never });
+    expect(raw?.outbox).toBeUndefined();
+  });
+});
+
+describe("usage", () => {
+  it("counts tokens with the tokenizer when the upstream reports none", async () => {
+    const owner = await tenantWithKeys(["quiet-no-usage"]);
+    const chat = await chatManagement(deps).create(owner, {});
+    const events = await collect(createSendMessage(deps, new ActiveStreams())(owner, { chatId: chat.id, content: "count these words for me", clientMessageId: "count-1", source: "web" }, new AbortController().signal));
+    const done = events.at(-1) as Extract<SendEvent, { type: "done" }>;
+    expect(done.message.content).toBe("Echo: count these words for me");
+    expect(done.usage.completionTokens).toBe(gptTokenCounter.countText("Echo: count these words for me"));
+    expect(done.usage.promptTokens).toBe(gptTokenCounter.countPrompt([{ role: "user", content: "count these words for me" }]));
+    const raw = await mongo.connection.collection("messages").findOne({ _id: done.message.id as never });
+    expect(raw?.outbox).toMatchObject({ pending: true, outcome: "complete", source: "web", completionTokens: done.usage.completionTokens });
+  });
+
+  it("closes answers abandoned by a dead process as aborted and counts what they kept, once", async () => {
+    const owner = await tenantWithKeys(["good"]);
+    const chat = await chatManagement(deps).create(owner, {});
+    const createdAt = new Date(Date.now() - 10 * 60_000);
+    const reply = { id: newId(), ...{ tenantId: owner.tenantId, userId: owner.userId }, chatId: chat.id, clientMessageId: "lost#reply", seq: 2, role: "assistant" as const, content: "", model: "demo-echo", status: "streaming" as const, promptTokens: 0, completionTokens: 0, createdAt };
+    await messages.insertReply({ message: reply, reservationId: "reservation-lost", source: "api", estimatedPromptTokens: 12 });
+    await messages.checkpoint(reply.id, "half an answer", createdAt);
+
+    expect(await recoverAbandonedReplies(deps, 60_000)).toBeGreaterThanOrEqual(1);
+    expect(await recoverAbandonedReplies(deps, 60_000)).toBe(0);
+    const stored = await messages.find(owner, chat.id, reply.id);
+    expect(stored).toMatchObject({ status: "aborted", content: "half an answer", promptTokens: 12, completionTokens: gptTokenCounter.countText("half an answer") });
+    const claimed = await messages.outbox.claimPending(100, 30_000, new Date());
+    expect(claimed.filter((record) => record.messageId === reply.id)).toEqual([expect.objectContaining({ outcome: "aborted", source: "api", reservationId: "reservation-lost" })]);
+  });
+});
