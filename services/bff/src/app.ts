@@ -16,6 +16,8 @@ import { operatorRoutes } from "./routes/operator-routes.ts";
 import type { ChatClient } from "./adapters/chat-client.ts";
 import { chatRoutes, modelRoutes } from "./routes/chat-routes.ts";
 import { openAiErrorMiddleware, openAiRoutes } from "./routes/openai-routes.ts";
+import type { QuotaClient } from "./adapters/quota-client.ts";
+import { quotaRoutes } from "./routes/quota-routes.ts";
 import type { AccessClaims } from "@tessera/platform";
 
 export interface AppDependencies {
@@ -31,6 +33,7 @@ export interface AppDependencies {
   dependencies: Dependency[];
   isShuttingDown: () => boolean;
   chat: ChatClient;
+  quota: QuotaClient;
   /** Verifies a personal API key for the OpenAI-compatible API. */
   verifyApiKey(key: string): Promise<AccessClaims>;
 }
@@ -84,6 +87,7 @@ export function createApp(deps: AppDependencies): Express {
   api.use("/operator", operatorRoutes(deps));
   api.use("/models", modelRoutes(deps));
   api.use("/chats", chatRoutes(deps));
+  api.use(quotaRoutes(deps));
   api.use((request, _response, next) => next(notFound(`endpoint ${request.method} ${request.baseUrl}${request.path}`)));
   app.use("/api/v1", api);
 

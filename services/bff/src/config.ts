@@ -8,6 +8,7 @@ export const config = parseConfig("bff", {
   IDENTITY_GRPC_ADDRESS: serviceAddressEnv("identity"),
   SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
   CHAT_GRPC_ADDRESS: serviceAddressEnv("chat"),
+  QUOTA_GRPC_ADDRESS: serviceAddressEnv("quota"),
   // Express "trust proxy" value: hop count, or comma-separated addresses/CIDRs of trusted proxies.
   // Empty (default): the socket address is the client IP and X-Forwarded-For is ignored.
   TRUSTED_PROXIES: z.string().default(""),

@@ -7,6 +7,7 @@ import { createBrowserAuth } from "./application/browser-auth.ts";
 import { cookieSettingsFor } from "./http/request-context.ts";
 import { createCallerVerifier } from "@tessera/platform";
 import { createChatClient } from "./adapters/chat-client.ts";
+import { createQuotaClient } from "./adapters/quota-client.ts";
 
 const logger = createLogger("bff", config.LOG_LEVEL);
 const shutdown = createShutdown(logger);
@@ -18,8 +19,11 @@ const serviceDependencies = [
   grpcServiceDependency("identity", config.IDENTITY_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
   grpcServiceDependency("session", config.SESSION_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
   grpcServiceDependency("chat", config.CHAT_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
+  grpcServiceDependency("quota", config.QUOTA_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
 ];
 const chat = createChatClient({ address: config.CHAT_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+const quota = createQuotaClient({ address: config.QUOTA_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+shutdown.add("quota client", () => quota.close());
 // API keys of /v1 requests are checked here too, to match them with the Host's tenant.
 const apiKeys = createCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, identityAddress: config.IDENTITY_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 shutdown.add("chat clients", () => {
@@ -46,6 +50,7 @@ const app = createApp({
   dependencies: [redis.dependency, ...serviceDependencies],
   isShuttingDown: shutdown.isShuttingDown,
   chat,
+  quota,
   verifyApiKey: apiKeys.verifyCaller,
 });
 

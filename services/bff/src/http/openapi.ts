@@ -54,6 +54,25 @@ export const openApiDocument = {
           createdAt: { type: "string", format: "date-time" },
         },
       },
+      UsageSeries: {
+        type: "object",
+        required: ["days"],
+        properties: {
+          days: {
+            type: "array",
+            items: {
+              type: "object",
+              required: ["date", "messages", "tokens", "byModel"],
+              properties: {
+                date: { type: "string", format: "date" },
+                messages: { type: "integer" },
+                tokens: { type: "integer" },
+                byModel: { type: "array", items: { type: "object", required: ["model", "messages", "tokens"], properties: { model: { type: "string" }, messages: { type: "integer" }, tokens: { type: "integer" } } } },
+              },
+            },
+          },
+        },
+      },
       UserEnvelope: { type: "object", required: ["user"], properties: { user: ref("User") } },
       Account: {
         type: "object",
@@ -113,6 +132,85 @@ export const openApiDocument = {
       },
     },
     "/api/v1/me": { get: { summary: "The active account", security: cookieOnly, responses: { "200": { description: "User", ...json(ref("User")) }, "401": problem } } },
+    // Quota and usage (quota-routes.ts). Dates are YYYY-MM-DD in the tenant's time zone.
+    "/api/v1/quota": {
+      get: {
+        summary: "Today's usage and limits of the active account, and when they reset",
+        security: cookieOnly,
+        responses: {
+          "200": {
+            description: "Quota",
+            ...json({
+              type: "object",
+              required: ["messages", "tokens", "resetAt", "premium"],
+              properties: {
+                messages: { type: "object", required: ["used", "limit"], properties: { used: { type: "integer" }, limit: { type: "integer" } } },
+                tokens: { type: "object", required: ["used", "limit"], properties: { used: { type: "integer" }, limit: { type: "integer" } } },
+                resetAt: { type: "string", format: "date-time" },
+                premium: { type: "boolean" },
+              },
+            }),
+          },
+          "401": problem,
+        },
+      },
+    },
+    "/api/v1/me/usage": {
+      get: {
+        summary: "Daily usage series of the active account (every day of the range, per model); default the last 30 days, at most 366",
+        security: cookieOnly,
+        parameters: [
+          { name: "from", in: "query", schema: { type: "string", format: "date" } },
+          { name: "to", in: "query", schema: { type: "string", format: "date" } },
+        ],
+        responses: { "200": { description: "Usage series", ...json(ref("UsageSeries")) }, "400": problem, "401": problem },
+      },
+    },
+    "/api/v1/admin/usage": {
+      get: {
+        summary: "Admins: every user's usage of this tenant on a day (default today), paginated, with the day's totals",
+        security: cookieOnly,
+        parameters: [
+          { name: "date", in: "query", schema: { type: "string", format: "date" } },
+          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 50 } },
+          { name: "cursor", in: "query", schema: { type: "string" } },
+        ],
+        responses: {
+          "200": {
+            description: "Day usage",
+            ...json({
+              type: "object",
+              required: ["date", "items", "nextCursor", "totals"],
+              properties: {
+                date: { type: "string", format: "date" },
+                items: {
+                  type: "array",
+                  items: { type: "object", required: ["userId", "username", "email", "messages", "tokens"], properties: { userId: { type: "string" }, username: { type: "string" }, email: { type: "string" }, messages: { type: "integer" }, tokens: { type: "integer" } } },
+                },
+                nextCursor: { type: ["string", "null"] },
+                totals: { type: "object", required: ["messages", "tokens"], properties: { messages: { type: "integer" }, tokens: { type: "integer" } } },
+              },
+            }),
+          },
+          "400": problem,
+          "401": problem,
+          "403": problem,
+        },
+      },
+    },
+    "/api/v1/admin/usage/{userId}": {
+      get: {
+        summary: "Admins: a user's daily usage series (same tenant only)",
+        security: cookieOnly,
+        parameters: [
+          { name: "userId", in: "path", required: true, schema: { type: "string" } },
+          { name: "from", in: "query", schema: { type: "string", format: "date" } },
+          { name: "to", in: "query", schema: { type: "string", format: "date" } },
+        ],
+        responses: { "200": { description: "Usage series", ...json(ref("UsageSeries")) }, "400": problem, "401": problem, "403": problem, "404": problem },
+      },
+    },
+    ...chatPaths,
     "/healthz": { get: { summary: "Process alive", responses: { "200": { description: "Alive" } } } },
     "/readyz": { get: { summary: "Dependencies reachable (each named in `checks`)", responses: { "200": { description: "Ready" }, "503": { description: "A dependency is down" } } } },
   },
