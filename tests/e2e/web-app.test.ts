@@ -34,7 +34,7 @@ describe("web app", () => {
     await expect.poll(() => page.getByTestId("me-username").textContent(), { timeout: 15_000 }).toContain(`web${suffix}`);
 
     // The session cookie is httpOnly: page scripts cannot read it.
-    expect(await page.evaluate(() => document.cookie)).not.toMatch(/tessera_session/);
+    expect(await page.evaluate("document.cookie")).not.toMatch(/tessera_session/);
     const cookies = await context.cookies();
     expect(cookies.find((cookie) => cookie.name === "tessera_session")?.httpOnly).toBe(true);
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError, connectMongo, connectRedis, createLogger, systemClock, type AccessClaims } from "@tessera/platform";
-import { testInfrastructure } from "@tessera/platform/testing";
+import { outcomeOf, testInfrastructure } from "@tessera/platform/testing";
 import { createArgon2PasswordHasher } from "../src/adapters/crypto/argon2-password-hasher.ts";
 import { loadCommonPasswords } from "../src/adapters/crypto/common-passwords.ts";
 import { createMongoIdentityRepositories } from "../src/adapters/mongo/mongo-identity-repositories.ts";
@@ -46,14 +46,7 @@ beforeAll(async () => {
 });
 afterAll(async () => closeAll?.());
 
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    return error instanceof AppError ? error.code : String(error);
-  }
-};
+const codeOf = outcomeOf;
 const claimsOf = (user: { id: string; tenantId: string; role: "user" | "admin" }): AccessClaims => ({ userId: user.id, tenantId: user.tenantId, role: user.role, sessionId: "s", tokenId: "t" });
 const register = (name: string, tenantId = "default", password = "a long enough passphrase") =>
   useCases.registerUser({ tenantId, email: `${name}@Example.COM`, username: name, password, fullName: "" });

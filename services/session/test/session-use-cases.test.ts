@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { SignJWT, exportJWK, generateKeyPair, base64url } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMongo, connectRedis, createAccessTokenVerifier, createLogger, createSecretBox, AppError, type Clock } from "@tessera/platform";
-import { testInfrastructure } from "@tessera/platform/testing";
+import { connectMongo, connectRedis, createAccessTokenVerifier, createLogger, createSecretBox, type Clock } from "@tessera/platform";
+import { outcomeOf, testInfrastructure } from "@tessera/platform/testing";
 import { createJoseAccessTokenSigner } from "../src/adapters/crypto/jose-access-token-signer.ts";
 import { sha256TokenHasher } from "../src/adapters/crypto/sha256-token-hasher.ts";
 import { createMongoSessionRepository } from "../src/adapters/mongo/mongo-session-repository.ts";
@@ -54,14 +54,7 @@ const newUser = (role: "user" | "admin" = "user") => {
 const start = (userId: string, rememberMe = true) =>
   useCases.createSession({ tenantId: "default", userId, role: users.get(userId)!.role, rememberMe, deviceInfo: "vitest", ip: "127.0.0.1" });
 
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return "ok";
-  } catch (error) {
-    return error instanceof AppError ? error.code : String(error);
-  }
-};
+const codeOf = outcomeOf;
 
 describe("sessions", () => {
   it("issues a 15-minute ES256 access token with the claims of SPEC §4 and a 30-day or 24-hour refresh token", async () => {

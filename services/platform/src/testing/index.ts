@@ -30,3 +30,13 @@ export function testSecrets() {
 
 export { startTestSystem, type TestSystem } from "./test-system.ts";
 export { HttpClient } from "./http-client.ts";
+
+/** The AppError code a promise rejects with, or "ok" (tests compare outcomes in one line). */
+export async function outcomeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "ok";
+  } catch (error) {
+    return typeof (error as { code?: unknown })?.code === "string" ? (error as { code: string }).code : String(error);
+  }
+}
