@@ -44,7 +44,7 @@ export function quotaRoutes(deps: { auth: BrowserAuth; quota: QuotaClient; store
     "/me/usage",
     withActiveAccount(deps, async ({ request, accessToken }) => {
       const query = parseQuery(rangeQuery, request.query);
-      const series = await deps.quota.getUsage({ tenantId: "", userId: "", from: query.from ?? "", to: query.to ?? "" }, { accessToken });
+      const series = await deps.quota.getUsage({ tenantId: "", userId: "", from: query.from ?? "", to: query.to ?? "", asAdmin: false }, { accessToken });
       return { body: { days: series.days.map(dayJson) } };
     }),
   );
@@ -70,7 +70,7 @@ export function quotaRoutes(deps: { auth: BrowserAuth; quota: QuotaClient; store
     withActiveAccount(deps, async ({ request, accessToken }) => {
       const query = parseQuery(rangeQuery, request.query);
       const userId = String(request.params.userId);
-      const series = await deps.quota.getUsage({ tenantId: "", userId, from: query.from ?? "", to: query.to ?? "" }, { accessToken });
+      const series = await deps.quota.getUsage({ tenantId: "", userId, from: query.from ?? "", to: query.to ?? "", asAdmin: true }, { accessToken });
       return { body: { days: series.days.map(dayJson) } };
     }),
   );

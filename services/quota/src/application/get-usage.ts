@@ -15,9 +15,9 @@ export interface UsageDayView {
  * or of another user of the caller's tenant when the caller is an admin.
  */
 export function getUsage(context: QuotaContext) {
-  return async (caller: Caller, request: { userId: string; from: string; to: string }): Promise<UsageDayView[]> => {
+  return async (caller: Caller, request: { userId: string; from: string; to: string; asAdmin?: boolean }): Promise<UsageDayView[]> => {
     const userId = request.userId || caller.userId;
-    if (userId !== caller.userId) {
+    if (userId !== caller.userId || request.asAdmin) {
       requireAdmin(caller);
       await context.userOf(caller.tenantId, userId);
     }

@@ -63,6 +63,8 @@ export interface UsageRangeRequest {
   userId: string;
   from: string;
   to: string;
+  /** Asked through an admin surface: requires role admin even for the caller's own series. */
+  asAdmin: boolean;
 }
 
 export interface ModelUsage {
@@ -705,7 +707,7 @@ export const ReleaseRequest: MessageFns<ReleaseRequest> = {
 };
 
 function createBaseUsageRangeRequest(): UsageRangeRequest {
-  return { tenantId: "", userId: "", from: "", to: "" };
+  return { tenantId: "", userId: "", from: "", to: "", asAdmin: false };
 }
 
 export const UsageRangeRequest: MessageFns<UsageRangeRequest> = {
@@ -721,6 +723,9 @@ export const UsageRangeRequest: MessageFns<UsageRangeRequest> = {
     }
     if (message.to !== "") {
       writer.uint32(34).string(message.to);
+    }
+    if (message.asAdmin !== false) {
+      writer.uint32(40).bool(message.asAdmin);
     }
     return writer;
   },
@@ -770,6 +775,14 @@ export const UsageRangeRequest: MessageFns<UsageRangeRequest> = {
             message.to = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.asAdmin = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -796,6 +809,11 @@ export const UsageRangeRequest: MessageFns<UsageRangeRequest> = {
         : "",
       from: isSet(object.from) ? globalThis.String(object.from) : "",
       to: isSet(object.to) ? globalThis.String(object.to) : "",
+      asAdmin: isSet(object.asAdmin)
+        ? globalThis.Boolean(object.asAdmin)
+        : isSet(object.as_admin)
+        ? globalThis.Boolean(object.as_admin)
+        : false,
     };
   },
 
@@ -812,6 +830,9 @@ export const UsageRangeRequest: MessageFns<UsageRangeRequest> = {
     }
     if (message.to !== "") {
       obj.to = message.to;
+    }
+    if (message.asAdmin !== false) {
+      obj.asAdmin = message.asAdmin;
     }
     return obj;
   },

@@ -52,7 +52,7 @@ export function quotaGrpcHandlers(useCases: QuotaUseCases, callers: CallerVerifi
     getQuota: async (request, context) => toStatusMessage(await useCases.getQuota(await callerOf(context.bearerToken, request))),
     getUsage: async (request, context) => {
       const caller = await callerOf(context.bearerToken, request, true);
-      const days = await useCases.getUsage(caller, { userId: request.userId, from: request.from, to: request.to });
+      const days = await useCases.getUsage(caller, { userId: request.userId, from: request.from, to: request.to, asAdmin: request.asAdmin });
       return { days: days.map((day) => ({ date: day.date, messages: day.messages, tokens: day.tokens, byModel: day.byModel })) };
     },
     getDayUsage: async (request, context) => {
