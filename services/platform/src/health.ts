@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
-import { HealthCheckResponseServingStatus, HealthService } from "@tessera/proto/grpc/health/v1/health";
-import type { UntypedServiceImplementation } from "@grpc/grpc-js";
+import { HealthCheckResponseServingStatus, HealthService, type HealthCheckRequest, type HealthCheckResponse } from "@tessera/proto/grpc/health/v1/health";
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
 
 /** Something a service needs in order to do its work (a database, a broker, another service). */
 export interface Dependency {
@@ -47,13 +47,13 @@ export function grpcHealthService(serviceName: string, dependencies: Dependency[
     return report.ready ? HealthCheckResponseServingStatus.SERVING : HealthCheckResponseServingStatus.NOT_SERVING;
   };
   const implementation: UntypedServiceImplementation = {
-    check: (call: any, callback: any) => {
+    check: (call: ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: sendUnaryData<HealthCheckResponse>) => {
       statusFor(call.request.service).then(
         (status) => callback(null, { status }),
-        (error) => callback(error),
+        (error: Error) => callback(error),
       );
     },
-    watch: (call: any) => {
+    watch: (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) => {
       let last: number | undefined;
       const tick = () =>
         statusFor(call.request.service).then((status) => {
