@@ -1,6 +1,7 @@
 import { Schema, type Connection } from "mongoose";
 import { defaultTenantSettings, type LimitOverrides, type TenantLimitSettings } from "../../domain/limits.ts";
 import type { TenantSettingsRepository } from "../../domain/ports.ts";
+import { guarded } from "./mongo-outage.ts";
 
 interface SettingsDocument {
   _id: string;
@@ -22,11 +23,12 @@ const overrides = (value: Partial<LimitOverrides> | undefined): LimitOverrides =
 export function createMongoTenantSettings(connection: Connection): TenantSettingsRepository {
   const Settings = connection.model<SettingsDocument>("QuotaTenantSettings", settingsSchema);
   return {
-    async get(tenantId) {
-      const document = await Settings.findById(tenantId).lean<SettingsDocument>();
-      if (!document) return defaultTenantSettings(tenantId);
-      return { tenantId, defaultLimits: overrides(document.defaultLimits), premiumLimits: overrides(document.premiumLimits), timeZone: document.timeZone };
-    },
+    get: (tenantId) =>
+      guarded(async () => {
+        const document = await Settings.findById(tenantId).lean<SettingsDocument>();
+        if (!document) return defaultTenantSettings(tenantId);
+        return { tenantId, defaultLimits: overrides(document.defaultLimits), premiumLimits: overrides(document.premiumLimits), timeZone: document.timeZone };
+      }),
     async save(settings: TenantLimitSettings) {
       await Settings.updateOne(
         { _id: settings.tenantId },

@@ -1,5 +1,5 @@
 import { Schema, type Connection } from "mongoose";
-import { unavailable } from "@tessera/platform";
+import { guarded } from "./mongo-outage.ts";
 import type { UsageRollups, UserDayRow } from "../../domain/ports.ts";
 import { emptyDayUsage, type DayUsage, type ModelUsage, type UserDay } from "../../domain/usage.ts";
 
@@ -41,23 +41,6 @@ export const decodeModelKey = (key: string) => key.replace(/%([0-9a-f]{2})/g, (_
 const rollupId = (key: UserDay) => `${key.tenantId}/${key.userId}/${key.day}`;
 
 const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
-
-/** Driver errors that mean "the database is not reachable right now" (the event is retried later). */
-function isOutage(error: unknown): boolean {
-  const name = (error as { name?: string }).name ?? "";
-  // mongoose buffers operations while disconnected and gives up with this message.
-  if (/buffering timed out/.test((error as Error).message ?? "")) return true;
-  return /MongoNetwork|MongoServerSelection|MongoNotConnected|MongoTopologyClosed|PoolClosed|MongoPoolCleared/.test(name) || (error as { code?: number }).code === 6 || (error as { code?: number }).code === 89;
-}
-
-async function guarded<T>(run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (error) {
-    if (isOutage(error)) throw unavailable("The usage database", error);
-    throw error;
-  }
-}
 
 function toUsage(document: Pick<RollupDocument, "messages" | "tokens" | "models"> & { eventIds?: string[] }): DayUsage {
   const byModel: Record<string, ModelUsage> = {};

@@ -1,0 +1,267 @@
+// Quota benchmark (npm run bench:quota -w services/quota), against the servers in MONGO_URL,
+// REDIS_URL and AMQP_URL (`eval "$(bash deploy/local/infra.sh env)"`):
+//   1. usage events end to end: published with confirms to RabbitMQ, consumed by the real consumer
+//      into MongoDB rollups and Redis counters; sustained events/s, publish-to-counter latency,
+//      and exact totals (5% of events are published twice and must count once);
+//   2. CheckAndReserve over gRPC against the real system (identity, session and quota processes),
+//      with real access tokens.
+// Each run uses its own database, key prefix and queue names, and removes them afterwards.
+import { randomBytes } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
+import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
+import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
+import type { ConfirmChannel } from "amqplib";
+import { connectAmqp, connectMongo, connectRedis, createGrpcClient, createLogger, encodeUsageEvent, newUuid, USAGE_EVENT_TYPE } from "@tessera/platform";
+import { startSystem } from "@tessera/platform/launcher";
+import { createUsageEventConsumer, usageTopology } from "../src/adapters/amqp/usage-event-consumer.ts";
+import { createQuotaCore } from "../src/wiring.ts";
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
+const USERS = Number(process.env.BENCH_USERS ?? 200);
+const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 3_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+
+const required = (name: string) => {
+  const value = process.env[name];
+  if (!value) {
+    process.stderr.write(`${name} is required (eval "$(bash deploy/local/infra.sh env)")\n`);
+    process.exit(2);
+  }
+  return value;
+};
+const mongoBase = required("MONGO_URL");
+const redisUrl = required("REDIS_URL");
+const amqpUrl = required("AMQP_URL");
+
+const runName = `bench_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+const mongoUrl = (() => {
+  const url = new URL(mongoBase);
+  url.pathname = `/${runName}`;
+  return url.toString();
+})();
+const keyPrefix = `${runName}:`;
+const logger = createLogger("quota-bench", process.env.LOG_LEVEL ?? "warn");
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+const summary = (samples: number[]) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: +percentile(sorted, 50).toFixed(2), p95: +percentile(sorted, 95).toFixed(2), p99: +percentile(sorted, 99).toFixed(2), max: +(sorted.at(-1) ?? 0).toFixed(2) };
+};
+
+async function benchEvents() {
+  const mongo = await connectMongo(mongoUrl, logger);
+  const redis = connectRedis(redisUrl, logger);
+  const useCases = await createQuotaCore({
+    mongo: mongo.connection,
+    redis: redis.redis,
+    keyPrefix,
+    users: { get: async () => null },
+    logger,
+    quota: { failOpen: false, reservationTtlSeconds: 900, cacheMs: 2_000 },
+  });
+  const topology = usageTopology(`${runName}.`);
+  const consumerConnection = connectAmqp(amqpUrl, logger, "quota-bench-consumer");
+  const publishedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let firstPublish = 0;
+  let lastEffect = 0;
+  let applied = 0;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  const consumer = createUsageEventConsumer({
+    amqp: consumerConnection,
+    topology,
+    logger,
+    // The service's defaults (QUOTA_CONSUMER_*).
+    prefetch: 256,
+    batchSize: 64,
+    batchWaitMs: 5,
+    retryDelayMs: 5_000,
+    maxAttempts: 10,
+    deliveryLimit: 20,
+    handle: async (record) => {
+      const result = await useCases.recordUsage(record);
+      if (result === "applied") {
+        const now = performance.now();
+        latencies.push(now - publishedAt.get(record.eventId)!);
+        lastEffect = now;
+        applied += 1;
+        if (applied === EVENTS) resolveDone();
+      }
+      return result;
+    },
+  });
+  await consumer.start();
+  await consumerConnection.whenReady();
+
+  const publisher = connectAmqp(amqpUrl, logger, "quota-bench-publisher");
+  await publisher.addSetup(async (channel: ConfirmChannel) => {
+    await channel.assertExchange(topology.exchange, "topic", { durable: true });
+  });
+  await publisher.whenReady();
+
+  const userIds = Array.from({ length: USERS }, (_, index) => `bench-user-${index}`);
+  const occurredAt = new Date().toISOString();
+  let expectedTokens = 0;
+  const events = Array.from({ length: EVENTS }, (_, index) => {
+    const tokens = 50 + (index % 200);
+    expectedTokens += tokens;
+    return {
+      eventId: newUuid(),
+      occurredAt,
+      tenantId: "bench",
+      schemaVersion: 1,
+      payload: { userId: userIds[index % USERS]!, chatId: "c", messageId: `m${index}`, model: index % 3 ? "model-a" : "model.b", promptTokens: 20, completionTokens: tokens - 20, totalTokens: tokens, source: "api", outcome: "complete", reservationId: "" },
+    };
+  });
+
+  firstPublish = performance.now();
+  const WINDOW = 500;
+  for (let start = 0; start < EVENTS; start += WINDOW) {
+    const slice = events.slice(start, start + WINDOW);
+    await Promise.all(
+      slice.flatMap((event, offset) => {
+        publishedAt.set(event.eventId, performance.now());
+        const body = encodeUsageEvent(event);
+        const send = () => publisher.publish(topology.exchange, USAGE_EVENT_TYPE, body, { messageId: event.eventId, type: USAGE_EVENT_TYPE });
+        // Every 20th event goes out twice (a publisher retry): it must still count once.
+        return (start + offset) % 20 === 0 ? [send(), send()] : [send()];
+      }),
+    );
+  }
+  const publishSeconds = (performance.now() - firstPublish) / 1000;
+  await done;
+  const seconds = (lastEffect - firstPublish) / 1000;
+  // Let the duplicates drain too before totals are read.
+  while (consumer.stats.applied + consumer.stats.duplicates < EVENTS + Math.ceil(EVENTS / 20)) await new Promise((resolve) => setTimeout(resolve, 50));
+
+  const today = new Date().toISOString().slice(0, 10);
+  let liveMessages = 0;
+  let liveTokens = 0;
+  for (const userId of userIds) {
+    const [messages, tokens] = await redis.redis.hmget(`${keyPrefix}quota:{bench:${userId}}:${today}`, "m", "t");
+    liveMessages += Number(messages ?? 0);
+    liveTokens += Number(tokens ?? 0);
+  }
+  const rollupTotals = await useCases.getDayUsage({ userId: "bench-admin", tenantId: "bench", role: "admin" }, { date: today, limit: 1, cursor: "" });
+
+  await consumer.stop();
+  await consumerConnection.whenReady();
+  await consumerConnection.addSetup(async (channel: ConfirmChannel) => {
+    for (const queue of [topology.queue, topology.retryQueue, topology.deadLetterQueue]) await channel.deleteQueue(queue);
+    await channel.deleteExchange(topology.exchange);
+  });
+  await consumerConnection.close();
+  await publisher.close();
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.redis.scan(cursor, "MATCH", `${keyPrefix}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.redis.del(...keys);
+  } while (cursor !== "0");
+  await mongo.connection.dropDatabase();
+  await mongo.close();
+  await redis.close();
+
+  return {
+    events: EVENTS,
+    duplicatesPublished: Math.ceil(EVENTS / 20),
+    users: USERS,
+    publishSeconds: +publishSeconds.toFixed(2),
+    sustainedEventsPerSecond: Math.round(EVENTS / seconds),
+    publishToCounterMs: summary(latencies),
+    exact: {
+      expected: { messages: EVENTS, tokens: expectedTokens },
+      redis: { messages: liveMessages, tokens: liveTokens },
+      mongo: rollupTotals.totals,
+      ok: liveMessages === EVENTS && liveTokens === expectedTokens && rollupTotals.totals.messages === EVENTS && rollupTotals.totals.tokens === expectedTokens,
+    },
+    consumer: { ...consumer.stats },
+  };
+}
+
+async function benchReservations() {
+  const internalToken = randomBytes(24).toString("base64url");
+  const system = await startSystem({
+    randomPorts: true,
+    env: {
+      MONGO_URL: mongoUrl,
+      REDIS_URL: redisUrl,
+      AMQP_URL: amqpUrl,
+      REDIS_KEY_PREFIX: keyPrefix,
+      AMQP_NAME_PREFIX: `${runName}.sys.`,
+      INTERNAL_GRPC_TOKEN: internalToken,
+      SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
+      LOG_LEVEL: "warn",
+    },
+    onOutput: () => undefined,
+  });
+  try {
+    const client = <D extends Parameters<typeof createGrpcClient>[0]>(definition: D, name: "identity" | "session" | "quota") =>
+      createGrpcClient(definition, { name, address: `127.0.0.1:${system.ports[name].grpc}`, internalToken, defaultDeadlineMs: 10_000 });
+    const identity = client(IdentityServiceService, "identity");
+    const session = client(SessionServiceService, "session");
+    const quota = client(QuotaServiceService, "quota");
+    const tokens: string[] = [];
+    const perUser = 90; // under the default 100 messages a day
+    const users = Math.ceil(RESERVATIONS / perUser);
+    for (let index = 0; index < users; index += 1) {
+      const user = await identity.register({ tenantId: "default", email: `bench${index}@${runName}.example`, username: `bench${index}x${runName.slice(-6)}`, password: "a benchmark passphrase", fullName: "" });
+      const pair = await session.createSession({ tenantId: "default", userId: user.id, role: user.role, rememberMe: false, deviceInfo: "bench", ip: "127.0.0.1" });
+      tokens.push(pair.accessToken);
+    }
+    // Warm-up: caches, JWKS, connections, first-of-the-day counter initialisation.
+    for (const token of tokens) await quota.getQuota({ tenantId: "", userId: "" }, { accessToken: token });
+    const latencies: number[] = [];
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (;;) {
+          const index = next++;
+          if (index >= RESERVATIONS) return;
+          const begin = performance.now();
+          await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "" }, { accessToken: tokens[index % tokens.length]! });
+          latencies.push(performance.now() - begin);
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    identity.close();
+    session.close();
+    quota.close();
+    return { calls: RESERVATIONS, concurrency: CONCURRENCY, callsPerSecond: Math.round(RESERVATIONS / seconds), latencyMs: summary(latencies) };
+  } finally {
+    await system.stopAll();
+    const systemTopology = usageTopology(`${runName}.sys.`);
+    const cleaner = connectAmqp(amqpUrl, logger, "quota-bench-cleanup");
+    await new Promise<void>((resolve) => {
+      void cleaner.addSetup(async (channel: ConfirmChannel) => {
+        for (const queue of [systemTopology.queue, systemTopology.retryQueue, systemTopology.deadLetterQueue]) await channel.deleteQueue(queue);
+        await channel.deleteExchange(systemTopology.exchange);
+        resolve();
+      });
+    });
+    await cleaner.close();
+    const mongo = await connectMongo(mongoUrl, logger);
+    await mongo.connection.dropDatabase();
+    await mongo.close();
+    const redis = connectRedis(redisUrl, logger);
+    let cursor = "0";
+    do {
+      const [nextCursor, keys] = await redis.redis.scan(cursor, "MATCH", `${keyPrefix}*`, "COUNT", 1000);
+      cursor = nextCursor;
+      if (keys.length > 0) await redis.redis.del(...keys);
+    } while (cursor !== "0");
+    await redis.close();
+  }
+}
+
+const events = await benchEvents();
+process.stdout.write(`usage events end to end\n${JSON.stringify(events, null, 2)}\n`);
+const reservations = await benchReservations();
+process.stdout.write(`CheckAndReserve over gRPC\n${JSON.stringify(reservations, null, 2)}\n`);
+process.exit(events.exact.ok ? 0 : 1);
