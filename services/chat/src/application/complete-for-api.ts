@@ -1,8 +1,9 @@
 import { validationFailed } from "@tessera/platform";
-import { ensureMaySend, MAX_MESSAGE_LENGTH, type Caller, type Owner } from "../domain/chat.ts";
+import { MAX_MESSAGE_LENGTH, type Caller, type Owner } from "../domain/chat.ts";
 import type { PromptMessage, UpstreamChunk } from "../domain/ports.ts";
 import { usageOf, type TokenUsage, type UsageRecord } from "../domain/usage.ts";
 import type { ChatDependencies } from "./dependencies.ts";
+import { admitSend } from "./admit-send.ts";
 import { resolveModel } from "./models.ts";
 
 export type CompletionEvent =
@@ -34,10 +35,7 @@ export function createCompleteForApi(deps: ChatDependencies) {
       throw validationFailed([{ field: "messages", message: "The conversation is too long." }]);
     }
     const model = await resolveModel(deps.models, owner.tenantId, input.model);
-    ensureMaySend((await deps.users.get(owner)).status);
-
-    const reservationId = deps.newUuid();
-    await deps.quota.reserve(caller, reservationId);
+    const { reservationId, release } = await admitSend(deps, caller);
     const controller = new AbortController();
     const onCallerGone = () => controller.abort("cancelled");
     signal.addEventListener("abort", onCallerGone, { once: true });
@@ -47,7 +45,7 @@ export function createCompleteForApi(deps: ChatDependencies) {
       next = await iterator.next();
     } catch (error) {
       signal.removeEventListener("abort", onCallerGone);
-      await deps.quota.release(caller, reservationId).catch(() => undefined);
+      await release();
       throw error;
     }
 

@@ -1,9 +1,10 @@
 import { AppError, notFound } from "@tessera/platform";
-import { DEFAULT_CHAT_TITLE, ensureMaySend, replyClientMessageId, titleFromMessage, validateNewMessage, type Caller, type ChatMessage, type Owner } from "../domain/chat.ts";
+import { DEFAULT_CHAT_TITLE, replyClientMessageId, titleFromMessage, validateNewMessage, type Caller, type ChatMessage, type Owner } from "../domain/chat.ts";
 import type { PromptMessage } from "../domain/ports.ts";
 import { usageOf, type TokenUsage, type UsageRecord, type UsageSource } from "../domain/usage.ts";
 import type { ActiveStreams } from "./active-streams.ts";
 import type { ChatDependencies } from "./dependencies.ts";
+import { admitSend } from "./admit-send.ts";
 import { resolveModel } from "./models.ts";
 
 export type SendEvent =
@@ -46,12 +47,11 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
   return async function* sendMessage(caller: Caller, input: SendInput, signal: AbortSignal): AsyncGenerator<SendEvent> {
     const owner: Owner = { tenantId: caller.tenantId, userId: caller.userId };
     validateNewMessage(input.content, input.clientMessageId);
-    const chat = await deps.chats.find(owner, input.chatId);
+    // Both reads are scoped by owner, so a stored message is found only in the caller's own chat.
+    const [chat, existing] = await Promise.all([deps.chats.find(owner, input.chatId), deps.messages.findByClientId(owner, input.chatId, input.clientMessageId)]);
     if (!chat) throw notFound("chat");
-    const existing = await deps.messages.findByClientId(owner, chat.id, input.clientMessageId);
     if (existing) return yield* replay(owner, existing, signal);
 
-    ensureMaySend((await deps.users.get(owner)).status);
     try {
       await resolveModel(deps.models, owner.tenantId, chat.model);
     } catch (error) {
@@ -59,9 +59,7 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       throw error;
     }
 
-    const reservationId = deps.newUuid();
-    await deps.quota.reserve(caller, reservationId);
-    const release = () => deps.quota.release(caller, reservationId).catch(() => undefined);
+    const { reservationId, release } = await admitSend(deps, caller);
 
     let userMessage: ChatMessage;
     let reply: ChatMessage;

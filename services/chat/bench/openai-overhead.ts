@@ -1,0 +1,145 @@
+// Benchmark: what the OpenAI-compatible API (/v1/chat/completions through the BFF, chat service,
+// quota and the usage outbox) adds over calling the local upstream directly, at a steady request
+// rate, streaming and not; and the time to the first token of a web chat message.
+//
+// Needs MONGO_URL, REDIS_URL and AMQP_URL (eval "$(bash deploy/local/infra.sh env)") and starts the
+// whole system on free ports with its own database. Run: npm run bench -w services/chat
+// Options (environment): BENCH_RATE (requests/s, default 20), BENCH_SECONDS (default 10),
+// BENCH_WORDS (answer length, default 20), BENCH_CHAT_MESSAGES (default 40).
+import { randomBytes } from "node:crypto";
+import { startSystem } from "@tessera/platform/launcher";
+import { HttpClient } from "../../platform/src/testing/http-client.ts";
+import { parseSse } from "../src/adapters/upstream/sse.ts";
+import { startDemoUpstream } from "../src/demo-upstream/demo-upstream.ts";
+
+const rate = Number(process.env.BENCH_RATE ?? 20);
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const words = Number(process.env.BENCH_WORDS ?? 20);
+const chatMessages = Number(process.env.BENCH_CHAT_MESSAGES ?? 40);
+for (const name of ["MONGO_URL", "REDIS_URL", "AMQP_URL"]) {
+  if (!process.env[name]) {
+    process.stderr.write(`${name} is not set: eval "$(bash deploy/local/infra.sh env)" first\n`);
+    process.exit(2);
+  }
+}
+
+const upstream = await startDemoUpstream({ tokenDelayMs: 0 });
+const name = `bench_${Date.now().toString(36)}`;
+const mongo = new URL(process.env.MONGO_URL!);
+mongo.pathname = `/${name}`;
+const admin = { email: "bench-admin@example.com", username: "benchadmin", password: "benchmarking all day" };
+const system = await startSystem({
+  randomPorts: true,
+  env: {
+    MONGO_URL: mongo.toString(),
+    REDIS_URL: process.env.REDIS_URL,
+    AMQP_URL: process.env.AMQP_URL,
+    REDIS_KEY_PREFIX: `${name}:`,
+    AMQP_NAME_PREFIX: `${name}.`,
+    LOG_LEVEL: "warn",
+    INTERNAL_GRPC_TOKEN: randomBytes(24).toString("base64url"),
+    SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
+    DEFAULT_LLM_BASE_URL: upstream.url,
+    DEFAULT_LLM_API_KEYS: "bench-1,bench-2",
+    DEFAULT_LLM_MODELS: "demo-echo",
+    FIRST_ADMIN_EMAIL: admin.email,
+    FIRST_ADMIN_USERNAME: admin.username,
+    FIRST_ADMIN_PASSWORD: admin.password,
+  },
+  onOutput: (service, line) => {
+    if (process.env.BENCH_VERBOSE) process.stdout.write(`${service} | ${line}\n`);
+  },
+});
+
+const check = async (response: Response, status: number, what: string) => {
+  if (response.status !== status) throw new Error(`${what}: ${response.status} ${await response.text()}`);
+  return response;
+};
+
+try {
+  // A user with a large allowance and an API key.
+  const browser = new HttpClient(system.baseUrl);
+  const registered = await check(await browser.post("/api/v1/auth/register", { email: "bench@example.com", username: "benchuser", password: "a perfectly fine passphrase" }), 201, "register");
+  const userId = ((await registered.json()) as { user: { id: string } }).user.id;
+  const root = new HttpClient(system.baseUrl);
+  await check(await root.post("/api/v1/auth/login", { login: admin.username, password: admin.password }), 200, "admin login");
+  await check(await root.patch(`/api/v1/admin/users/${userId}`, { maxMessagesPerDay: 1_000_000, maxTokensPerDay: 1_000_000_000 }), 200, "raise limits");
+  const key = ((await (await check(await browser.post("/api/v1/me/api-keys", { name: "bench" }), 201, "api key")).json()) as { key: string }).key;
+
+  const body = (stream: boolean) => JSON.stringify({ model: "demo-echo", messages: [{ role: "user", content: `[words=${words}]` }], stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+  /** One request; resolves with [time to first content, total] in ms. */
+  const once = async (base: string, auth: string, stream: boolean): Promise<[number, number]> => {
+    const started = performance.now();
+    const response = await fetch(`${base}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${auth}`, "content-type": "application/json" }, body: body(stream) });
+    if (response.status !== 200) throw new Error(`completion: ${response.status} ${await response.text()}`);
+    if (!stream) {
+      await response.json();
+      const total = performance.now() - started;
+      return [total, total];
+    }
+    let first = 0;
+    for await (const event of parseSse(response.body as unknown as AsyncIterable<Uint8Array>)) {
+      if (!first && event.data.includes('"content":"w')) first = performance.now() - started;
+    }
+    return [first, performance.now() - started];
+  };
+  /** Open-loop load: requests start on schedule whatever the latency. */
+  const steady = async (base: string, auth: string, stream: boolean) => {
+    const count = Math.round(rate * seconds);
+    const results: Array<Promise<[number, number]>> = [];
+    const start = performance.now();
+    for (let index = 0; index < count; index += 1) {
+      const due = start + (index * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      results.push(once(base, auth, stream));
+    }
+    return Promise.all(results);
+  };
+  const percentile = (values: number[], p: number) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  };
+  const row = (label: string, values: number[]) => `${label.padEnd(44)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(7)} ms`;
+
+  // Warm both paths (connections, JIT, caches).
+  for (let index = 0; index < 20; index += 1) {
+    await once(upstream.url, "bench-1", false);
+    await once(`${system.baseUrl}/v1`, key, index % 2 === 0);
+  }
+
+  const lines = [`OpenAI-compatible overhead at ${rate} req/s for ${seconds} s, ${words}-word answers (demo upstream, no token delay):`];
+  for (const stream of [false, true]) {
+    const direct = await steady(upstream.url, "bench-1", stream);
+    const via = await steady(`${system.baseUrl}/v1`, key, stream);
+    const kind = stream ? "stream" : "non-stream";
+    lines.push(row(`  ${kind}: upstream directly (total)`, direct.map((result) => result[1])));
+    lines.push(row(`  ${kind}: through /v1 (total)`, via.map((result) => result[1])));
+    if (stream) {
+      lines.push(row(`  ${kind}: upstream directly (first token)`, direct.map((result) => result[0])));
+      lines.push(row(`  ${kind}: through /v1 (first token)`, via.map((result) => result[0])));
+    }
+    lines.push(`  ${kind}: added at p50 ${(percentile(via.map((r) => r[1]), 50) - percentile(direct.map((r) => r[1]), 50)).toFixed(1)} ms, at p99 ${(percentile(via.map((r) => r[1]), 99) - percentile(direct.map((r) => r[1]), 99)).toFixed(1)} ms`);
+  }
+
+  // Time to first token of a web chat message (sequential sends into fresh chats, each answer 20 words).
+  const firstTokens: number[] = [];
+  let chatId = "";
+  for (let index = 0; index < chatMessages; index += 1) {
+    if (index % 8 === 0) {
+      if (chatId) await check(await browser.delete(`/api/v1/chats/${chatId}`), 204, "delete chat");
+      chatId = ((await (await check(await browser.post("/api/v1/chats", {}), 201, "create chat")).json()) as { chat: { id: string } }).chat.id;
+    }
+    const started = performance.now();
+    const response = await check(await browser.post(`/api/v1/chats/${chatId}/messages`, { content: `[words=${words}] message ${index}`, clientMessageId: `bench-${index}` }), 200, "send");
+    let first = 0;
+    for await (const event of parseSse(response.body as unknown as AsyncIterable<Uint8Array>)) if (!first && event.event === "delta") first = performance.now() - started;
+    firstTokens.push(first);
+  }
+  lines.push(`Web chat (POST /api/v1/chats/:id/messages, ${chatMessages} sequential sends):`);
+  lines.push(row("  time to first delta event", firstTokens));
+  process.stdout.write(`\n${lines.join("\n")}\n`);
+} finally {
+  await system.stopAll();
+  await upstream.close();
+}
