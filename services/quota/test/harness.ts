@@ -30,9 +30,15 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000)
  * database, Redis key prefix and queue/exchange names. Users are an in-memory directory (identity
  * is another service; the e2e tests use the real one).
  */
-export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?: string; reservationTtlSeconds?: number } = {}) {
+export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?: string; reservationTtlSeconds?: number; mongoPort?: number } = {}) {
   const infrastructure = testInfrastructure("quota");
-  const mongo = await connectMongo(infrastructure.mongoUrl, logger);
+  const mongoUrl = new URL(infrastructure.mongoUrl);
+  // A test can route MongoDB through a proxy it takes down (an outage only this file sees).
+  if (options.mongoPort) {
+    mongoUrl.hostname = "127.0.0.1";
+    mongoUrl.port = String(options.mongoPort);
+  }
+  const mongo = await connectMongo(mongoUrl.toString(), logger);
   const redis = connectRedis(options.redisUrl ?? infrastructure.redisUrl, logger);
   const users = new Map<string, QuotaUser>();
   const outages: Array<{ operation: string; failOpen: boolean }> = [];
