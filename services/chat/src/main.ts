@@ -31,6 +31,7 @@ import { createCompleteForApi } from "./application/complete-for-api.ts";
 import type { ChatDependencies } from "./application/dependencies.ts";
 import { listMessages } from "./application/list-messages.ts";
 import { chatManagement } from "./application/manage-chats.ts";
+import { providerManagement } from "./application/manage-providers.ts";
 import { listModels } from "./application/models.ts";
 import { createOutboxRelay } from "./application/outbox-relay.ts";
 import { recoverAbandonedReplies } from "./application/recover-abandoned-replies.ts";
@@ -144,6 +145,7 @@ await startServiceRuntime({
             sendMessage: createSendMessage(deps, active),
             stopMessage: (owner, chatId, messageId) => stopMessage(deps, owner, chatId, messageId, (id) => active.stop(id)),
             complete: createCompleteForApi(deps),
+            providers: providerManagement({ providers, clock: systemClock, newId }),
           },
           callers.verifyCaller,
         ),

@@ -11,6 +11,7 @@ import { createOpenAiCompatibleGateway } from "../src/adapters/upstream/openai-c
 import { ActiveStreams } from "../src/application/active-streams.ts";
 import type { ChatDependencies } from "../src/application/dependencies.ts";
 import { chatManagement } from "../src/application/manage-chats.ts";
+import { providerManagement } from "../src/application/manage-providers.ts";
 import { recoverAbandonedReplies } from "../src/application/recover-abandoned-replies.ts";
 import { createSendMessage, type SendEvent } from "../src/application/send-message.ts";
 import { KeyPool } from "../src/domain/key-pool.ts";
@@ -98,6 +99,29 @@ describe("upstream providers", () => {
     } finally {
       await second.close();
     }
+  });
+
+  it("lets a tenant's admins manage its providers, keys write-only, the environment's one read-only", async () => {
+    const environment = await tenantWithKeys(["env-key-123456"]);
+    const management = providerManagement({ providers, clock: systemClock, newId });
+    const admin = { tenantId: environment.tenantId, userId: "admin", role: "admin" as const, sessionId: "s", tokenId: "t" };
+    const [fromEnvironment] = await management.list(admin);
+    await expect(management.delete(admin, fromEnvironment!.id)).rejects.toMatchObject({ status: 409, code: "provider_managed_by_environment" });
+    await expect(management.list({ ...admin, role: "user" })).rejects.toMatchObject({ status: 403 });
+    await expect(management.save(admin, { id: "", name: "", baseUrl: "ftp://x", models: [], addKeys: [], removeKeyIds: [] })).rejects.toMatchObject({ status: 400, errors: expect.arrayContaining([expect.objectContaining({ field: "baseUrl" })]) });
+
+    const saved = await management.save(admin, { id: "", name: "Second", baseUrl: `${upstream.url}/`, models: [{ id: "demo-echo", name: "Echo" }, { id: "demo-two", name: "" }], addKeys: ["admin-key-abcd", "admin-key-wxyz"], removeKeyIds: [] });
+    expect(saved).toMatchObject({ origin: "admin", baseUrl: upstream.url, keys: [{ hint: "abcd" }, { hint: "wxyz" }], models: [{ id: "demo-echo", name: "Echo" }, { id: "demo-two", name: "demo-two" }] });
+    expect(JSON.stringify(await mongo.connection.collection("upstream_providers").findOne({ _id: saved.id as never }))).not.toContain("admin-key");
+    expect((await providers.modelsFor(environment.tenantId)).map((model) => model.id)).toEqual(["demo-echo", "demo-two"]);
+
+    const trimmed = await management.save(admin, { id: saved.id, name: "Second", baseUrl: upstream.url, models: [{ id: "demo-two", name: "Two" }], addKeys: [], removeKeyIds: [saved.keys[0]!.id] });
+    expect(trimmed.keys.map((key) => key.hint)).toEqual(["wxyz"]);
+    await expect(management.save(admin, { id: saved.id, name: "Second", baseUrl: upstream.url, models: [{ id: "demo-two", name: "Two" }], addKeys: [], removeKeyIds: [trimmed.keys[0]!.id] })).rejects.toMatchObject({ status: 400 });
+    // Another tenant's admin sees none of it.
+    expect(await management.list({ ...admin, tenantId: `tenant-${newUuid()}` })).toEqual([]);
+    await management.delete(admin, saved.id);
+    expect((await management.list(admin)).map((provider) => provider.origin)).toEqual(["environment"]);
   });
 
   it("spreads requests over healthy keys", async () => {

@@ -151,6 +151,42 @@ export interface CompletionEvent {
   done?: CompletionDone | undefined;
 }
 
+export interface ProviderKey {
+  /** A fingerprint of the key, never the key. */
+  id: string;
+  /** The key's last four characters, to recognise it. */
+  hint: string;
+}
+
+export interface Provider {
+  id: string;
+  name: string;
+  baseUrl: string;
+  models: Model[];
+  keys: ProviderKey[];
+  /** "environment" (DEFAULT_LLM_*, read-only) or "admin". */
+  origin: string;
+  updatedAt: string;
+}
+
+export interface ProviderList {
+  items: Provider[];
+}
+
+export interface SaveProviderRequest {
+  /** Empty creates a provider. */
+  id: string;
+  name: string;
+  baseUrl: string;
+  models: Model[];
+  addKeys: string[];
+  removeKeyIds: string[];
+}
+
+export interface ProviderRef {
+  id: string;
+}
+
 function createBaseModel(): Model {
   return { id: "", name: "" };
 }
@@ -2028,6 +2064,502 @@ export const CompletionEvent: MessageFns<CompletionEvent> = {
   },
 };
 
+function createBaseProviderKey(): ProviderKey {
+  return { id: "", hint: "" };
+}
+
+export const ProviderKey: MessageFns<ProviderKey> = {
+  encode(message: ProviderKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.hint !== "") {
+      writer.uint32(18).string(message.hint);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProviderKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProviderKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hint = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProviderKey {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      hint: isSet(object.hint) ? globalThis.String(object.hint) : "",
+    };
+  },
+
+  toJSON(message: ProviderKey): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.hint !== "") {
+      obj.hint = message.hint;
+    }
+    return obj;
+  },
+};
+
+function createBaseProvider(): Provider {
+  return { id: "", name: "", baseUrl: "", models: [], keys: [], origin: "", updatedAt: "" };
+}
+
+export const Provider: MessageFns<Provider> = {
+  encode(message: Provider, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.baseUrl !== "") {
+      writer.uint32(26).string(message.baseUrl);
+    }
+    for (const v of message.models) {
+      Model.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.keys) {
+      ProviderKey.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.origin !== "") {
+      writer.uint32(50).string(message.origin);
+    }
+    if (message.updatedAt !== "") {
+      writer.uint32(58).string(message.updatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Provider {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProvider();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.baseUrl = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.models.push(Model.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.keys.push(ProviderKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Provider {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      baseUrl: isSet(object.baseUrl)
+        ? globalThis.String(object.baseUrl)
+        : isSet(object.base_url)
+        ? globalThis.String(object.base_url)
+        : "",
+      models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => Model.fromJSON(e)) : [],
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => ProviderKey.fromJSON(e)) : [],
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : "",
+      updatedAt: isSet(object.updatedAt)
+        ? globalThis.String(object.updatedAt)
+        : isSet(object.updated_at)
+        ? globalThis.String(object.updated_at)
+        : "",
+    };
+  },
+
+  toJSON(message: Provider): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.baseUrl !== "") {
+      obj.baseUrl = message.baseUrl;
+    }
+    if (message.models?.length) {
+      obj.models = message.models.map((e) => Model.toJSON(e));
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => ProviderKey.toJSON(e));
+    }
+    if (message.origin !== "") {
+      obj.origin = message.origin;
+    }
+    if (message.updatedAt !== "") {
+      obj.updatedAt = message.updatedAt;
+    }
+    return obj;
+  },
+};
+
+function createBaseProviderList(): ProviderList {
+  return { items: [] };
+}
+
+export const ProviderList: MessageFns<ProviderList> = {
+  encode(message: ProviderList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      Provider.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProviderList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProviderList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(Provider.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProviderList {
+    return { items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Provider.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ProviderList): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => Provider.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseSaveProviderRequest(): SaveProviderRequest {
+  return { id: "", name: "", baseUrl: "", models: [], addKeys: [], removeKeyIds: [] };
+}
+
+export const SaveProviderRequest: MessageFns<SaveProviderRequest> = {
+  encode(message: SaveProviderRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.baseUrl !== "") {
+      writer.uint32(26).string(message.baseUrl);
+    }
+    for (const v of message.models) {
+      Model.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.addKeys) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.removeKeyIds) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SaveProviderRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSaveProviderRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.baseUrl = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.models.push(Model.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.addKeys.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.removeKeyIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SaveProviderRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      baseUrl: isSet(object.baseUrl)
+        ? globalThis.String(object.baseUrl)
+        : isSet(object.base_url)
+        ? globalThis.String(object.base_url)
+        : "",
+      models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => Model.fromJSON(e)) : [],
+      addKeys: globalThis.Array.isArray(object?.addKeys)
+        ? object.addKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.add_keys)
+        ? object.add_keys.map((e: any) => globalThis.String(e))
+        : [],
+      removeKeyIds: globalThis.Array.isArray(object?.removeKeyIds)
+        ? object.removeKeyIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.remove_key_ids)
+        ? object.remove_key_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SaveProviderRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.baseUrl !== "") {
+      obj.baseUrl = message.baseUrl;
+    }
+    if (message.models?.length) {
+      obj.models = message.models.map((e) => Model.toJSON(e));
+    }
+    if (message.addKeys?.length) {
+      obj.addKeys = message.addKeys;
+    }
+    if (message.removeKeyIds?.length) {
+      obj.removeKeyIds = message.removeKeyIds;
+    }
+    return obj;
+  },
+};
+
+function createBaseProviderRef(): ProviderRef {
+  return { id: "" };
+}
+
+export const ProviderRef: MessageFns<ProviderRef> = {
+  encode(message: ProviderRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProviderRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProviderRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProviderRef {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: ProviderRef): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+};
+
 /** Every call acts for the user of the access token in the metadata. */
 export type ChatServiceService = typeof ChatServiceService;
 export const ChatServiceService = {
@@ -2122,6 +2654,34 @@ export const ChatServiceService = {
     responseSerialize: (value: CompletionEvent): Buffer => Buffer.from(CompletionEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): CompletionEvent => CompletionEvent.decode(value),
   },
+  /** Admins of the caller's tenant: its upstream providers. API keys are write-only. */
+  listProviders: {
+    path: "/tessera.chat.v1.ChatService/ListProviders" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    requestDeserialize: (value: Buffer): Empty => Empty.decode(value),
+    responseSerialize: (value: ProviderList): Buffer => Buffer.from(ProviderList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ProviderList => ProviderList.decode(value),
+  },
+  saveProvider: {
+    path: "/tessera.chat.v1.ChatService/SaveProvider" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SaveProviderRequest): Buffer => Buffer.from(SaveProviderRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SaveProviderRequest => SaveProviderRequest.decode(value),
+    responseSerialize: (value: Provider): Buffer => Buffer.from(Provider.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Provider => Provider.decode(value),
+  },
+  deleteProvider: {
+    path: "/tessera.chat.v1.ChatService/DeleteProvider" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ProviderRef): Buffer => Buffer.from(ProviderRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ProviderRef => ProviderRef.decode(value),
+    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -2136,6 +2696,10 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
   stopMessage: handleUnaryCall<StopMessageRequest, Empty>;
   /** The OpenAI-compatible API: a stateless completion (nothing stored but its usage record). */
   complete: handleServerStreamingCall<CompletionRequest, CompletionEvent>;
+  /** Admins of the caller's tenant: its upstream providers. API keys are write-only. */
+  listProviders: handleUnaryCall<Empty, ProviderList>;
+  saveProvider: handleUnaryCall<SaveProviderRequest, Provider>;
+  deleteProvider: handleUnaryCall<ProviderRef, Empty>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -2260,6 +2824,52 @@ export interface ChatServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<CompletionEvent>;
+  /** Admins of the caller's tenant: its upstream providers. API keys are write-only. */
+  listProviders(
+    request: Empty,
+    callback: (error: ServiceError | null, response: ProviderList) => void,
+  ): ClientUnaryCall;
+  listProviders(
+    request: Empty,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ProviderList) => void,
+  ): ClientUnaryCall;
+  listProviders(
+    request: Empty,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ProviderList) => void,
+  ): ClientUnaryCall;
+  saveProvider(
+    request: SaveProviderRequest,
+    callback: (error: ServiceError | null, response: Provider) => void,
+  ): ClientUnaryCall;
+  saveProvider(
+    request: SaveProviderRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Provider) => void,
+  ): ClientUnaryCall;
+  saveProvider(
+    request: SaveProviderRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Provider) => void,
+  ): ClientUnaryCall;
+  deleteProvider(
+    request: ProviderRef,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  deleteProvider(
+    request: ProviderRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  deleteProvider(
+    request: ProviderRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
 }
 
 export const ChatServiceClient = makeGenericClientConstructor(

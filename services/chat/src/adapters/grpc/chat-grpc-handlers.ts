@@ -2,6 +2,8 @@ import { validationFailed, type AccessClaims, type ServiceHandlers } from "@tess
 import type { ChatServiceService, Message as MessageProto, Chat as ChatProto } from "@tessera/proto/tessera/chat/v1/chat";
 import type { CompleteForApi } from "../../application/complete-for-api.ts";
 import type { ChatManagement } from "../../application/manage-chats.ts";
+import type { ProviderManagement } from "../../application/manage-providers.ts";
+import type { ProviderSummary } from "../../domain/provider.ts";
 import type { SendMessage } from "../../application/send-message.ts";
 import type { Caller, Chat, ChatMessage, Owner } from "../../domain/chat.ts";
 import type { ModelInfo } from "../../domain/ports.ts";
@@ -14,7 +16,18 @@ export interface ChatHandlerUseCases {
   sendMessage: SendMessage;
   stopMessage(owner: Owner, chatId: string, messageId: string): Promise<void>;
   complete: CompleteForApi;
+  providers: ProviderManagement;
 }
+
+const providerProto = (provider: ProviderSummary) => ({
+  id: provider.id,
+  name: provider.name,
+  baseUrl: provider.baseUrl,
+  models: provider.models,
+  keys: provider.keys,
+  origin: provider.origin,
+  updatedAt: provider.updatedAt.toISOString(),
+});
 
 const chatProto = (chat: Chat): ChatProto => ({ id: chat.id, title: chat.title, model: chat.model, createdAt: chat.createdAt.toISOString(), updatedAt: chat.updatedAt.toISOString() });
 const messageProto = (message: ChatMessage): MessageProto => ({
@@ -78,6 +91,13 @@ export function chatGrpcHandlers(useCases: ChatHandlerUseCases, verifyCaller: (t
     },
     stopMessage: async (request, context) => {
       await useCases.stopMessage(await ownerOf(context.bearerToken), request.chatId, request.messageId);
+      return {};
+    },
+    listProviders: async (_request, context) => ({ items: (await useCases.providers.list(await verifyCaller(context.bearerToken))).map(providerProto) }),
+    saveProvider: async (request, context) =>
+      providerProto(await useCases.providers.save(await verifyCaller(context.bearerToken), { id: request.id, name: request.name, baseUrl: request.baseUrl, models: request.models, addKeys: request.addKeys, removeKeyIds: request.removeKeyIds })),
+    deleteProvider: async (request, context) => {
+      await useCases.providers.delete(await verifyCaller(context.bearerToken), request.id);
       return {};
     },
     complete: async (request, emit, context) => {

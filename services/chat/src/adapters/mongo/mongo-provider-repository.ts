@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Connection, SecretBox } from "@tessera/platform";
 import { Schema } from "mongoose";
 import type { ModelCatalog, ModelInfo } from "../../domain/ports.ts";
-import { DEFAULT_TENANT_ID, type ProviderDirectory, type UpstreamProvider } from "../../domain/provider.ts";
+import { DEFAULT_TENANT_ID, type ProviderAdministration, type ProviderDirectory, type ProviderSummary, type UpstreamProvider } from "../../domain/provider.ts";
 
 const providerSchema = new Schema(
   {
@@ -12,7 +12,7 @@ const providerSchema = new Schema(
     baseUrl: { type: String, required: true },
     models: [{ _id: false, id: String, name: String }],
     // Each key's secret is a SecretBox (AES-256-GCM) box; `id` is a fingerprint, not the key.
-    keys: [{ _id: false, id: String, box: String }],
+    keys: [{ _id: false, id: String, box: String, hint: String }],
     origin: { type: String, required: true },
     updatedAt: { type: Date, required: true },
   },
@@ -26,15 +26,27 @@ interface ProviderDocument {
   name: string;
   baseUrl: string;
   models: ModelInfo[];
-  keys: Array<{ id: string; box: string }>;
+  keys: Array<{ id: string; box: string; hint?: string }>;
   origin: "environment" | "admin";
   updatedAt: Date;
 }
 
 const fingerprint = (secret: string) => createHash("sha256").update(secret).digest("hex").slice(0, 12);
+const hintOf = (secret: string) => (secret.length > 8 ? secret.slice(-4) : "");
+const sealed = (box: SecretBox, secret: string) => ({ id: fingerprint(secret), box: box.encrypt(secret), hint: hintOf(secret) });
+const toSummary = (doc: ProviderDocument): ProviderSummary => ({
+  id: doc._id,
+  tenantId: doc.tenantId,
+  name: doc.name,
+  baseUrl: doc.baseUrl,
+  models: doc.models.map(({ id, name }) => ({ id, name })),
+  keys: doc.keys.map((key) => ({ id: key.id, hint: key.hint ?? "" })),
+  origin: doc.origin,
+  updatedAt: doc.updatedAt,
+});
 
 /** Upstream providers per tenant, keys encrypted at rest; read through a short cache. */
-export function createMongoProviderRepository(connection: Connection, box: SecretBox, cacheMs = 5_000): ProviderDirectory & ModelCatalog & {
+export function createMongoProviderRepository(connection: Connection, box: SecretBox, cacheMs = 5_000): ProviderDirectory & ModelCatalog & ProviderAdministration & {
   ready(): Promise<unknown>;
   ensureEnvironmentProvider(input: { tenantId: string; baseUrl: string; keys: string[]; models: string[] }): Promise<void>;
   reencryptStaleKeys(): Promise<number>;
@@ -79,7 +91,7 @@ export function createMongoProviderRepository(connection: Connection, box: Secre
             name: "Default",
             baseUrl: input.baseUrl,
             models: input.models.map((model) => ({ id: model, name: model })),
-            keys: input.keys.map((secret) => ({ id: fingerprint(secret), box: box.encrypt(secret) })),
+            keys: input.keys.map((secret) => sealed(box, secret)),
             origin: "environment",
             updatedAt: new Date(),
           },
@@ -87,6 +99,30 @@ export function createMongoProviderRepository(connection: Connection, box: Secre
         { upsert: true },
       );
       cache.clear();
+    },
+    async listOwn(tenantId) {
+      return (await Providers.find({ tenantId }).sort({ _id: 1 }).lean<ProviderDocument[]>()).map(toSummary);
+    },
+    async findOwn(tenantId, id) {
+      const doc = await Providers.findOne({ _id: id, tenantId }).lean<ProviderDocument>();
+      return doc ? toSummary(doc) : null;
+    },
+    async save(changes, now) {
+      const existing = await Providers.findOne({ _id: changes.id, tenantId: changes.tenantId }).lean<ProviderDocument>();
+      const kept = (existing?.keys ?? []).filter((key) => !changes.removeKeyIds.includes(key.id));
+      const added = changes.addKeys.map((secret) => sealed(box, secret)).filter((key) => !kept.some((other) => other.id === key.id));
+      const doc = await Providers.findOneAndUpdate(
+        { _id: changes.id, tenantId: changes.tenantId },
+        { $set: { name: changes.name, baseUrl: changes.baseUrl, models: changes.models, keys: [...kept, ...added], origin: "admin", updatedAt: now } },
+        { upsert: true, returnDocument: "after" },
+      ).lean<ProviderDocument>();
+      cache.clear();
+      return toSummary(doc!);
+    },
+    async delete(tenantId, id) {
+      const result = await Providers.deleteOne({ _id: id, tenantId, origin: "admin" });
+      cache.clear();
+      return result.deletedCount === 1;
     },
     /** Key rotation: boxes made with an older key of the keyring are encrypted again with the current one. */
     async reencryptStaleKeys() {
