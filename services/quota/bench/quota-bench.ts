@@ -75,9 +75,9 @@ async function benchEvents() {
     amqp: consumerConnection,
     topology,
     logger,
-    // The service's defaults (QUOTA_CONSUMER_*).
-    prefetch: 256,
-    batchSize: 64,
+    // The service's defaults (QUOTA_CONSUMER_*) unless BENCH_PREFETCH / BENCH_BATCH say otherwise.
+    prefetch: Number(process.env.BENCH_PREFETCH ?? 64),
+    batchSize: Number(process.env.BENCH_BATCH ?? 16),
     batchWaitMs: 5,
     retryDelayMs: 5_000,
     maxAttempts: 10,
@@ -183,6 +183,33 @@ async function benchEvents() {
   };
 }
 
+/**
+ * The database's own ceiling for the rollup write the consumer makes per event (one guarded
+ * single-document upsert), at the consumer's parallelism, on the same server: the consumer's
+ * events/s is read against this.
+ */
+async function benchDatabaseCeiling() {
+  const mongo = await connectMongo(mongoUrl, logger);
+  const collection = mongo.connection.db!.collection<{ _id: string; messages: number; eventIds: string[] }>("bench_ceiling");
+  const writes = 3_000;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      for (;;) {
+        const index = next++;
+        if (index >= writes) return;
+        const eventId = newUuid();
+        await collection.updateOne({ _id: `bench/u${index % USERS}`, eventIds: { $ne: eventId } }, { $inc: { messages: 1 }, $push: { eventIds: eventId } }, { upsert: true }).catch(() => undefined);
+      }
+    }),
+  );
+  const perSecond = Math.round(writes / ((performance.now() - started) / 1000));
+  await mongo.connection.dropDatabase();
+  await mongo.close();
+  return { guardedUpsertsPerSecond: perSecond };
+}
+
 async function benchReservations() {
   const internalToken = randomBytes(24).toString("base64url");
   const system = await startSystem({
@@ -260,8 +287,19 @@ async function benchReservations() {
   }
 }
 
-const events = await benchEvents();
-process.stdout.write(`usage events end to end\n${JSON.stringify(events, null, 2)}\n`);
-const reservations = await benchReservations();
-process.stdout.write(`CheckAndReserve over gRPC\n${JSON.stringify(reservations, null, 2)}\n`);
-process.exit(events.exact.ok ? 0 : 1);
+// BENCH_PARTS=events or BENCH_PARTS=grpc runs one part only.
+const parts = (process.env.BENCH_PARTS ?? "events,grpc").split(",");
+let exact = true;
+if (parts.includes("events")) {
+  const events = await benchEvents();
+  exact = events.exact.ok;
+  process.stdout.write(`usage events end to end\n${JSON.stringify(events, null, 2)}\n`);
+}
+if (parts.includes("events")) {
+  process.stdout.write(`database ceiling\n${JSON.stringify(await benchDatabaseCeiling(), null, 2)}\n`);
+}
+if (parts.includes("grpc")) {
+  const reservations = await benchReservations();
+  process.stdout.write(`CheckAndReserve over gRPC\n${JSON.stringify(reservations, null, 2)}\n`);
+}
+process.exit(exact ? 0 : 1);

@@ -20,8 +20,8 @@ export const config = parseConfig("quota", {
   // How long tenant settings and user limits are reused before asking again.
   QUOTA_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
   // Consumer tuning: see services/quota/README.md.
-  QUOTA_CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(5_000).default(256),
-  QUOTA_CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(64),
+  QUOTA_CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(5_000).default(64),
+  QUOTA_CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(16),
   QUOTA_CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(1_000).default(5),
   QUOTA_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
   QUOTA_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(10),
