@@ -100,3 +100,24 @@ describe("when Redis is unreachable", () => {
     }
   });
 });
+
+describe("admin day usage", () => {
+  it("defaults to today, pages through every user and totals the whole day", async () => {
+    const tenantId = `t-day-${uniqueUserId()}`;
+    const admin = { userId: "admin", tenantId, role: "admin" as const };
+    const userIds = Array.from({ length: 5 }, () => uniqueUserId()).sort();
+    for (const [index, userId] of userIds.entries()) await harness.useCases.recordUsage(usageEvent({ tenantId, userId, totalTokens: 10 * (index + 1) }));
+    const first = await harness.useCases.getDayUsage(admin, { date: "", limit: 2, cursor: "" });
+    expect(first.date).toBe(new Date().toISOString().slice(0, 10));
+    expect(first.totals).toEqual({ messages: 5, tokens: 150 });
+    const seen = [...first.items];
+    let cursor = first.nextCursor;
+    while (cursor) {
+      const page = await harness.useCases.getDayUsage(admin, { date: first.date, limit: 2, cursor });
+      seen.push(...page.items);
+      cursor = page.nextCursor;
+    }
+    expect(seen.map((item) => [item.userId, item.tokens, item.username])).toEqual(userIds.map((userId, index) => [userId, 10 * (index + 1), `u_${userId}`]));
+    expect((await rejection(harness.useCases.getDayUsage({ ...admin, role: "user" }, { date: "", limit: 10, cursor: "" }))).status).toBe(403);
+  });
+});

@@ -56,7 +56,8 @@ export function getDayUsage(context: QuotaContext) {
   return async (caller: Caller, request: { date: string; limit: number; cursor: string }): Promise<DayUsageView> => {
     requireAdmin(caller);
     const settings = await context.settingsOf(caller.tenantId);
-    const { from: date } = dayRange(request.date, request.date, dayOf(context.ports.clock.now(), settings.timeZone));
+    const day = request.date || dayOf(context.ports.clock.now(), settings.timeZone);
+    const { from: date } = dayRange(day, day, day);
     const limit = Math.min(MAX_PAGE_SIZE, request.limit > 0 ? request.limit : DEFAULT_PAGE_SIZE);
     const [page, totals] = await Promise.all([
       context.ports.rollups.dayPage(caller.tenantId, date, limit, decodeCursor(request.cursor)),
