@@ -39,6 +39,7 @@ export function createCompleteForApi(deps: ChatDependencies) {
     const controller = new AbortController();
     const onCallerGone = () => controller.abort("cancelled");
     signal.addEventListener("abort", onCallerGone, { once: true });
+    if (signal.aborted) onCallerGone();
     const iterator = deps.llm.stream({ tenantId: owner.tenantId, model, messages: input.messages, parameters: input.parameters }, controller.signal)[Symbol.asyncIterator]();
     let next: IteratorResult<UpstreamChunk>;
     try {

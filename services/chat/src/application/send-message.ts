@@ -93,6 +93,7 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
     const controller = new AbortController();
     const onCallerGone = () => controller.abort("cancelled");
     signal.addEventListener("abort", onCallerGone, { once: true });
+    if (signal.aborted) onCallerGone();
     const unregister = active.add([reply.id, userMessage.id], controller);
     let content = "";
     let saving = false;
