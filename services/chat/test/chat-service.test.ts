@@ -12,6 +12,7 @@ import { ActiveStreams } from "../src/application/active-streams.ts";
 import type { ChatDependencies } from "../src/application/dependencies.ts";
 import { chatManagement } from "../src/application/manage-chats.ts";
 import { providerManagement } from "../src/application/manage-providers.ts";
+import { stopMessage } from "../src/application/stop-message.ts";
 import { recoverAbandonedReplies } from "../src/application/recover-abandoned-replies.ts";
 import { createSendMessage, type SendEvent } from "../src/application/send-message.ts";
 import { KeyPool } from "../src/domain/key-pool.ts";
@@ -150,6 +151,30 @@ describe("upstream providers", () => {
     expect(stored.map((message) => [message.role, message.status])).toEqual([["user", "complete"], ["assistant", "failed"]]);
     const raw = await mongo.connection.collection("messages").findOne({ _id: stored[1]!.id as never });
     expect(raw?.outbox).toBeUndefined();
+  });
+});
+
+describe("stopping", () => {
+  it("stops an answer streamed by another process through the flag on the message", async () => {
+    const owner = await tenantWithKeys(["good"]);
+    const chat = await chatManagement(deps).create(owner, {});
+    // Two replicas: one streams, the other takes the stop call and knows nothing of the stream.
+    const streaming = createSendMessage(deps, new ActiveStreams());
+    const elsewhere = new ActiveStreams();
+    const events: SendEvent[] = [];
+    for await (const event of streaming(owner, { chatId: chat.id, content: "[words=3000]", clientMessageId: "far-1", source: "web" }, new AbortController().signal)) {
+      events.push(event);
+      if (event.type === "delta" && events.length === 3) {
+        const replyId = (events[0] as Extract<SendEvent, { type: "message" }>).replyMessageId;
+        await stopMessage(deps, owner, chat.id, replyId, (id) => elsewhere.stop(id));
+      }
+    }
+    const done = events.at(-1) as Extract<SendEvent, { type: "done" }>;
+    expect(done.message.status).toBe("aborted");
+    const kept = events.filter((event) => event.type === "delta").map((event) => event.text).join("");
+    expect(done.message.content).toBe(kept);
+    expect(kept.split(" ").length).toBeLessThan(3000);
+    expect(done.usage.completionTokens).toBe(gptTokenCounter.countText(kept));
   });
 });
 
