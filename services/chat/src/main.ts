@@ -70,7 +70,11 @@ if (config.DEFAULT_LLM_BASE_URL) {
     tenantId: DEFAULT_TENANT_ID,
     baseUrl: config.DEFAULT_LLM_BASE_URL,
     keys: config.DEFAULT_LLM_API_KEYS.length > 0 ? config.DEFAULT_LLM_API_KEYS : [""],
-    models: config.DEFAULT_LLM_MODELS,
+    // "id" or "id=Display name".
+    models: config.DEFAULT_LLM_MODELS.map((entry) => {
+      const [id = "", ...name] = entry.split("=");
+      return { id: id.trim(), name: name.join("=").trim() || id.trim() };
+    }),
   });
 } else {
   logger.warn("DEFAULT_LLM_BASE_URL is not set: the default tenant has no model until an admin configures a provider");

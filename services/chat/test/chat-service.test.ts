@@ -73,7 +73,7 @@ afterAll(async () => {
 /** A tenant of its own whose provider has the given keys. */
 const tenantWithKeys = async (keys: string[]) => {
   const tenantId = `tenant-${newUuid()}`;
-  await providers.ensureEnvironmentProvider({ tenantId, baseUrl: upstream.url, keys, models: ["demo-echo"] });
+  await providers.ensureEnvironmentProvider({ tenantId, baseUrl: upstream.url, keys, models: [{ id: "demo-echo", name: "demo-echo" }] });
   return { tenantId, userId: newId(), credential: "token" };
 };
 const collect = async (events: AsyncIterable<SendEvent>) => {

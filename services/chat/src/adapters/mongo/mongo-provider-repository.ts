@@ -48,7 +48,7 @@ const toSummary = (doc: ProviderDocument): ProviderSummary => ({
 /** Upstream providers per tenant, keys encrypted at rest; read through a short cache. */
 export function createMongoProviderRepository(connection: Connection, box: SecretBox, cacheMs = 5_000): ProviderDirectory & ModelCatalog & ProviderAdministration & {
   ready(): Promise<unknown>;
-  ensureEnvironmentProvider(input: { tenantId: string; baseUrl: string; keys: string[]; models: string[] }): Promise<void>;
+  ensureEnvironmentProvider(input: { tenantId: string; baseUrl: string; keys: string[]; models: ModelInfo[] }): Promise<void>;
   reencryptStaleKeys(): Promise<number>;
 } {
   const Providers = connection.model<ProviderDocument>("UpstreamProvider", providerSchema);
@@ -81,7 +81,7 @@ export function createMongoProviderRepository(connection: Connection, box: Secre
       const id = `environment:${input.tenantId}`;
       const existing = await Providers.findById(id).lean<ProviderDocument>();
       const keyIds = input.keys.map(fingerprint);
-      const unchanged = existing && existing.baseUrl === input.baseUrl && JSON.stringify(existing.models.map((model) => model.id)) === JSON.stringify(input.models) && JSON.stringify(existing.keys.map((key) => key.id)) === JSON.stringify(keyIds);
+      const unchanged = existing && existing.baseUrl === input.baseUrl && JSON.stringify(existing.models.map(({ id, name }) => ({ id, name }))) === JSON.stringify(input.models) && JSON.stringify(existing.keys.map((key) => key.id)) === JSON.stringify(keyIds);
       if (unchanged) return;
       await Providers.updateOne(
         { _id: id },
@@ -90,7 +90,7 @@ export function createMongoProviderRepository(connection: Connection, box: Secre
             tenantId: input.tenantId,
             name: "Default",
             baseUrl: input.baseUrl,
-            models: input.models.map((model) => ({ id: model, name: model })),
+            models: input.models,
             keys: input.keys.map((secret) => sealed(box, secret)),
             origin: "environment",
             updatedAt: new Date(),
