@@ -1,4 +1,5 @@
 import type { ConfirmChannel, ConsumeMessage } from "amqplib";
+import { context as otelContext, type Context } from "@opentelemetry/api";
 import { AppError, EVENTS_EXCHANGE, USAGE_EVENT_TYPE, decodeUsageEvent, type AmqpConnection, type Logger } from "@tessera/platform";
 import { invalidEvent, type UsageOutcome, type UsageRecord, type UsageSource } from "../../domain/usage.ts";
 
@@ -39,6 +40,11 @@ export interface UsageConsumerOptions {
 }
 
 const ATTEMPT_HEADER = "x-quota-attempts";
+
+interface Delivery {
+  message: ConsumeMessage;
+  context: Context;
+}
 const ERROR_HEADER = "x-quota-error";
 
 /** Bytes and AMQP properties to a usage record; anything malformed is an invalid (poison) event. */
@@ -133,10 +139,11 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
     }
   };
 
-  const processBatch = async (channel: ConfirmChannel, batch: ConsumeMessage[]) => {
+  const processBatch = async (channel: ConfirmChannel, batch: Delivery[]) => {
     // One user's events in delivery order (they touch the same counters), users in parallel.
-    const byUser = new Map<string, ConsumeMessage[]>();
-    for (const message of batch) {
+    const byUser = new Map<string, Delivery[]>();
+    for (const delivery of batch) {
+      const { message } = delivery;
       let user = "";
       try {
         const record = decodeUsageEvent(message.content);
@@ -145,12 +152,15 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
         user = `\u0001${message.fields.deliveryTag}`;
       }
       const list = byUser.get(user) ?? [];
-      list.push(message);
+      list.push(delivery);
       byUser.set(user, list);
     }
-    await Promise.all([...byUser.values()].map(async (messages) => {
-      for (const message of messages) await processOne(channel, message);
-    }));
+    await Promise.all(
+      [...byUser.values()].map(async (deliveries) => {
+        // Each event is handled in the trace context it arrived with (publisher -> consumer).
+        for (const delivery of deliveries) await otelContext.with(delivery.context, () => processOne(channel, delivery.message));
+      }),
+    );
   };
 
   const setup = async (channel: ConfirmChannel) => {
@@ -175,7 +185,7 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
     await channel.prefetch(options.prefetch);
     if (stopping) return;
 
-    let batch: ConsumeMessage[] = [];
+    let batch: Delivery[] = [];
     let timer: NodeJS.Timeout | undefined;
     const flush = () => {
       clearTimeout(timer);
@@ -190,7 +200,7 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
       topology.queue,
       (message) => {
         if (!message) return; // cancelled by the broker (queue deleted); the reconnect loop re-declares
-        batch.push(message);
+        batch.push({ message, context: otelContext.active() });
         if (batch.length >= options.batchSize) flush();
         else timer ??= setTimeout(flush, options.batchWaitMs);
       },
