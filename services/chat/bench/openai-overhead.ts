@@ -83,18 +83,25 @@ try {
     }
     return [first, performance.now() - started];
   };
-  /** Open-loop load: requests start on schedule whatever the latency. */
+  /** Open-loop load: requests start on schedule whatever the latency; failures are counted, not timed. */
+  let failures = 0;
   const steady = async (base: string, auth: string, stream: boolean) => {
     const count = Math.round(rate * seconds);
-    const results: Array<Promise<[number, number]>> = [];
+    const results: Array<Promise<[number, number] | null>> = [];
     const start = performance.now();
     for (let index = 0; index < count; index += 1) {
       const due = start + (index * 1000) / rate;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      results.push(once(base, auth, stream));
+      results.push(
+        once(base, auth, stream).catch((error: unknown) => {
+          failures += 1;
+          if (failures <= 3) process.stderr.write(`request failed: ${(error as Error).message.slice(0, 200)}\n`);
+          return null;
+        }),
+      );
     }
-    return Promise.all(results);
+    return (await Promise.all(results)).filter((result): result is [number, number] => result !== null);
   };
   const percentile = (values: number[], p: number) => {
     const sorted = [...values].sort((a, b) => a - b);
@@ -121,6 +128,8 @@ try {
     }
     lines.push(`  ${kind}: added at p50 ${(percentile(via.map((r) => r[1]), 50) - percentile(direct.map((r) => r[1]), 50)).toFixed(1)} ms, at p99 ${(percentile(via.map((r) => r[1]), 99) - percentile(direct.map((r) => r[1]), 99)).toFixed(1)} ms`);
   }
+
+  lines.push(`  failed requests: ${failures} of ${Math.round(rate * seconds) * 4}`);
 
   // Time to first token of a web chat message (sequential sends into fresh chats, each answer 20 words).
   const firstTokens: number[] = [];
