@@ -31,7 +31,11 @@ const register = async () => {
   counter += 1;
   const suffix = `${Date.now().toString(36)}${counter}`;
   const browser = new HttpClient(system.baseUrl);
-  const response = await browser.post("/api/v1/auth/register", { email: `quota${suffix}@example.com`, username: `quota${suffix}`, password: "a perfectly fine passphrase" });
+  const response = await browser.post("/api/v1/auth/register", {
+    email: `quota${suffix}@example.com`,
+    username: `quota${suffix}`,
+    password: "a perfectly fine passphrase",
+  });
   expect(response.status).toBe(201);
   const user = (await json(response)).user as { id: string; username: string; email: string };
   return { browser, user };
@@ -94,11 +98,26 @@ describe("quota through the BFF", () => {
       occurredAt: new Date().toISOString(),
       tenantId: "default",
       schemaVersion: 1,
-      payload: { userId: user.id, chatId: "c1", messageId: "m1", model: "demo-echo", promptTokens: 12, completionTokens: 30, totalTokens: 42, source: "web", outcome: "complete", reservationId: "" },
+      payload: {
+        userId: user.id,
+        chatId: "c1",
+        messageId: "m1",
+        model: "demo-echo",
+        promptTokens: 12,
+        completionTokens: 30,
+        totalTokens: 42,
+        source: "web",
+        outcome: "complete",
+        reservationId: "",
+      },
     };
     // Published twice: counted once.
     for (let copy = 0; copy < 2; copy += 1) {
-      channel.publish(`${namePrefix}${EVENTS_EXCHANGE}`, USAGE_EVENT_TYPE, encodeUsageEvent(event), { messageId: event.eventId, persistent: true, type: USAGE_EVENT_TYPE });
+      channel.publish(`${namePrefix}${EVENTS_EXCHANGE}`, USAGE_EVENT_TYPE, encodeUsageEvent(event), {
+        messageId: event.eventId,
+        persistent: true,
+        type: USAGE_EVENT_TYPE,
+      });
     }
     await channel.waitForConfirms();
     await channel.close();

@@ -46,7 +46,12 @@ const logger = createLogger("quota-bench", process.env.LOG_LEVEL ?? "warn");
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 const summary = (samples: number[]) => {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: +percentile(sorted, 50).toFixed(2), p95: +percentile(sorted, 95).toFixed(2), p99: +percentile(sorted, 99).toFixed(2), max: +(sorted.at(-1) ?? 0).toFixed(2) };
+  return {
+    p50: +percentile(sorted, 50).toFixed(2),
+    p95: +percentile(sorted, 95).toFixed(2),
+    p99: +percentile(sorted, 99).toFixed(2),
+    max: +(sorted.at(-1) ?? 0).toFixed(2),
+  };
 };
 
 async function benchEvents() {
@@ -114,7 +119,18 @@ async function benchEvents() {
       occurredAt,
       tenantId: "bench",
       schemaVersion: 1,
-      payload: { userId: userIds[index % USERS]!, chatId: "c", messageId: `m${index}`, model: index % 3 ? "model-a" : "model.b", promptTokens: 20, completionTokens: tokens - 20, totalTokens: tokens, source: "api", outcome: "complete", reservationId: "" },
+      payload: {
+        userId: userIds[index % USERS]!,
+        chatId: "c",
+        messageId: `m${index}`,
+        model: index % 3 ? "model-a" : "model.b",
+        promptTokens: 20,
+        completionTokens: tokens - 20,
+        totalTokens: tokens,
+        source: "api",
+        outcome: "complete",
+        reservationId: "",
+      },
     };
   });
 
@@ -200,7 +216,9 @@ async function benchDatabaseCeiling() {
         const index = next++;
         if (index >= writes) return;
         const eventId = newUuid();
-        await collection.updateOne({ _id: `bench/u${index % USERS}`, eventIds: { $ne: eventId } }, { $inc: { messages: 1 }, $push: { eventIds: eventId } }, { upsert: true }).catch(() => undefined);
+        await collection
+          .updateOne({ _id: `bench/u${index % USERS}`, eventIds: { $ne: eventId } }, { $inc: { messages: 1 }, $push: { eventIds: eventId } }, { upsert: true })
+          .catch(() => undefined);
       }
     }),
   );
@@ -236,8 +254,21 @@ async function benchReservations() {
     const perUser = 90; // under the default 100 messages a day
     const users = Math.ceil(RESERVATIONS / perUser);
     for (let index = 0; index < users; index += 1) {
-      const user = await identity.register({ tenantId: "default", email: `bench${index}@${runName}.example`, username: `bench${index}x${runName.slice(-6)}`, password: "a benchmark passphrase", fullName: "" });
-      const pair = await session.createSession({ tenantId: "default", userId: user.id, role: user.role, rememberMe: false, deviceInfo: "bench", ip: "127.0.0.1" });
+      const user = await identity.register({
+        tenantId: "default",
+        email: `bench${index}@${runName}.example`,
+        username: `bench${index}x${runName.slice(-6)}`,
+        password: "a benchmark passphrase",
+        fullName: "",
+      });
+      const pair = await session.createSession({
+        tenantId: "default",
+        userId: user.id,
+        role: user.role,
+        rememberMe: false,
+        deviceInfo: "bench",
+        ip: "127.0.0.1",
+      });
       tokens.push(pair.accessToken);
     }
     // Warm-up: caches, JWKS, connections, first-of-the-day counter initialisation.

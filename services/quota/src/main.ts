@@ -15,7 +15,11 @@ shutdown.add("redis", redis.close);
 const amqp = connectAmqp(config.AMQP_URL, logger, "quota");
 shutdown.add("rabbitmq", amqp.close);
 
-const directory = createPlatformDirectory({ identityAddress: config.IDENTITY_GRPC_ADDRESS, sessionAddress: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+const directory = createPlatformDirectory({
+  identityAddress: config.IDENTITY_GRPC_ADDRESS,
+  sessionAddress: config.SESSION_GRPC_ADDRESS,
+  internalToken: config.INTERNAL_GRPC_TOKEN,
+});
 shutdown.add("grpc clients", directory.close);
 
 const useCases = await createQuotaCore({

@@ -3,7 +3,12 @@
 import { connectMongo, connectRedis, createLogger, parseConfig, commonServiceEnv, env } from "@tessera/platform";
 import { createQuotaCore } from "./wiring.ts";
 
-const config = parseConfig("quota rebuild-counters", { ...commonServiceEnv, INTERNAL_GRPC_TOKEN: env.optionalString, MONGO_URL: env.mongoUrl, REDIS_URL: env.redisUrl });
+const config = parseConfig("quota rebuild-counters", {
+  ...commonServiceEnv,
+  INTERNAL_GRPC_TOKEN: env.optionalString,
+  MONGO_URL: env.mongoUrl,
+  REDIS_URL: env.redisUrl,
+});
 const logger = createLogger("quota-rebuild", config.LOG_LEVEL);
 const mongo = await connectMongo(config.MONGO_URL, logger);
 const redis = connectRedis(config.REDIS_URL, logger);

@@ -8,9 +8,16 @@ import { createIdentityUserDirectory } from "./adapters/grpc/identity-user-direc
 import { createQuotaUseCases, type QuotaOptions } from "./application/quota-use-cases.ts";
 import type { CallerVerifier, QuotaObserver, UserDirectory } from "./domain/ports.ts";
 
-
 /** The concrete stores behind the quota use cases (shared by the service, the rebuild command and the benchmark). */
-export async function createQuotaCore(options: { mongo: Connection; redis: Redis; keyPrefix: string; users: UserDirectory; logger: Logger; quota: QuotaOptions; observer?: QuotaObserver }) {
+export async function createQuotaCore(options: {
+  mongo: Connection;
+  redis: Redis;
+  keyPrefix: string;
+  users: UserDirectory;
+  logger: Logger;
+  quota: QuotaOptions;
+  observer?: QuotaObserver;
+}) {
   const rollups = createMongoUsageRollups(options.mongo);
   await rollups.ready();
   const useCases = createQuotaUseCases(
@@ -28,8 +35,16 @@ export async function createQuotaCore(options: { mongo: Connection; redis: Redis
 }
 
 /** Identity (users) and session (tokens) as quota sees them. */
-export function createPlatformDirectory(options: { identityAddress: string; sessionAddress: string; internalToken: string }): { users: UserDirectory; callers: CallerVerifier; close(): void } {
-  const verifier = createCallerVerifier({ sessionAddress: options.sessionAddress, identityAddress: options.identityAddress, internalToken: options.internalToken });
+export function createPlatformDirectory(options: { identityAddress: string; sessionAddress: string; internalToken: string }): {
+  users: UserDirectory;
+  callers: CallerVerifier;
+  close(): void;
+} {
+  const verifier = createCallerVerifier({
+    sessionAddress: options.sessionAddress,
+    identityAddress: options.identityAddress,
+    internalToken: options.internalToken,
+  });
   return {
     users: createIdentityUserDirectory(verifier.identity),
     callers: {

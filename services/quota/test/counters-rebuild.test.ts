@@ -17,7 +17,11 @@ const used = async (userId: string) => (await harness.useCases.getQuota(userCall
 describe("Redis loses its data", () => {
   it("counters are rebuilt exactly from the rollups, and old events are still recognised", async () => {
     const [alice, bob] = [uniqueUserId(), uniqueUserId()];
-    const aliceEvents = [usageEvent({ userId: alice, totalTokens: 11, model: "a" }), usageEvent({ userId: alice, totalTokens: 13, model: "b" }), usageEvent({ userId: alice, totalTokens: 17, model: "a" })];
+    const aliceEvents = [
+      usageEvent({ userId: alice, totalTokens: 11, model: "a" }),
+      usageEvent({ userId: alice, totalTokens: 13, model: "b" }),
+      usageEvent({ userId: alice, totalTokens: 17, model: "a" }),
+    ];
     const bobEvents = [usageEvent({ userId: bob, totalTokens: 5 })];
     for (const event of [...aliceEvents, ...bobEvents]) await harness.publish(event);
     const pending = await harness.useCases.checkAndReserve(userCaller(alice), "");

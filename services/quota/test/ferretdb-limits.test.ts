@@ -27,7 +27,10 @@ describe("MongoDB-compatible server behaviour the rollups depend on", () => {
   it("FerretDB v1 answers 0 for a second $sum in one $group, so totals use one accumulator per $group", async (context) => {
     if (!isFerretDb) context.skip();
     const collection = harness.mongo.connection.db!.collection("pin_group_sums");
-    await collection.insertMany([{ k: 1, a: 2, b: 3 }, { k: 1, a: 5, b: 7 }]);
+    await collection.insertMany([
+      { k: 1, a: 2, b: 3 },
+      { k: 1, a: 5, b: 7 },
+    ]);
     const [both] = await collection.aggregate([{ $group: { _id: null, a: { $sum: "$a" }, b: { $sum: "$b" } } }]).toArray();
     expect(both).toMatchObject({ a: 7, b: 0 });
     const [single] = await collection.aggregate([{ $group: { _id: null, b: { $sum: "$b" } } }]).toArray();
@@ -49,7 +52,11 @@ describe("MongoDB-compatible server behaviour the rollups depend on", () => {
   it("day totals add every user's messages and tokens", async () => {
     const rollups = createMongoUsageRollups(harness.mongo.connection);
     const day = "2026-03-11";
-    for (const [userId, tokens] of [["a", 5], ["b", 7], ["c", 11]] as const) {
+    for (const [userId, tokens] of [
+      ["a", 5],
+      ["b", 7],
+      ["c", 11],
+    ] as const) {
       await rollups.record({ tenantId: "t-totals", userId, day }, { eventId: newUuid(), model: "m", messages: 1, tokens });
     }
     expect(await rollups.dayTotals("t-totals", day)).toEqual({ messages: 3, tokens: 23 });

@@ -50,7 +50,14 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
     keyPrefix: infrastructure.redisKeyPrefix,
     users: {
       get: async (tenantId, userId) =>
-        users.get(userKey(tenantId, userId)) ?? { id: userId, tenantId, username: `u_${userId}`, email: `${userId}@example.com`, premiumUntil: null, overrides: { messages: null, tokens: null } },
+        users.get(userKey(tenantId, userId)) ?? {
+          id: userId,
+          tenantId,
+          username: `u_${userId}`,
+          email: `${userId}@example.com`,
+          premiumUntil: null,
+          overrides: { messages: null, tokens: null },
+        },
     },
     logger,
     quota: { failOpen: options.failOpen ?? false, reservationTtlSeconds: options.reservationTtlSeconds ?? 900, cacheMs: 0 },
@@ -91,7 +98,10 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
       consumer,
       amqp,
       /** Drops the TCP connection the way a crashed process or a restarted broker would. */
-      dropConnection: () => (channel as unknown as { connection: { stream: { destroy(error?: Error): void } } }).connection.stream.destroy(new Error("connection dropped by the test")),
+      dropConnection: () =>
+        (channel as unknown as { connection: { stream: { destroy(error?: Error): void } } }).connection.stream.destroy(
+          new Error("connection dropped by the test"),
+        ),
     };
   };
 
@@ -103,7 +113,8 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
   });
   await publisherConnection.whenReady();
 
-  const publishRaw = (content: Buffer, messageId: string) => publisherConnection.publish(topology.exchange, USAGE_EVENT_TYPE, content, { messageId, type: USAGE_EVENT_TYPE, contentType: "application/x-protobuf" });
+  const publishRaw = (content: Buffer, messageId: string) =>
+    publisherConnection.publish(topology.exchange, USAGE_EVENT_TYPE, content, { messageId, type: USAGE_EVENT_TYPE, contentType: "application/x-protobuf" });
 
   /** Publishes a usage event (confirmed by the broker). */
   const publish = (record: UsageRecord) =>
@@ -181,9 +192,28 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
   };
 
   /** Drops the publisher's TCP connection (it reconnects on its own). */
-  const dropPublisherConnection = () => (publisherChannel as unknown as { connection: { stream: { destroy(error?: Error): void } } }).connection.stream.destroy(new Error("connection dropped by the test"));
+  const dropPublisherConnection = () =>
+    (publisherChannel as unknown as { connection: { stream: { destroy(error?: Error): void } } }).connection.stream.destroy(
+      new Error("connection dropped by the test"),
+    );
 
-  return { dropPublisherConnection, infrastructure, mongo, redis, useCases, users, outages, topology, startConsumer, publish, publishRaw, queueDepth, drain, flushRedis, close };
+  return {
+    dropPublisherConnection,
+    infrastructure,
+    mongo,
+    redis,
+    useCases,
+    users,
+    outages,
+    topology,
+    startConsumer,
+    publish,
+    publishRaw,
+    queueDepth,
+    drain,
+    flushRedis,
+    close,
+  };
 }
 
 export type QuotaHarness = Awaited<ReturnType<typeof startQuotaHarness>>;

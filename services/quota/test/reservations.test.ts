@@ -9,7 +9,14 @@ beforeAll(async () => {
 afterAll(() => harness?.close());
 
 const setLimits = (userId: string, messages: number | null, tokens: number | null) =>
-  harness.users.set(`t1/${userId}`, { id: userId, tenantId: "t1", username: userId, email: `${userId}@example.com`, premiumUntil: null, overrides: { messages, tokens } });
+  harness.users.set(`t1/${userId}`, {
+    id: userId,
+    tenantId: "t1",
+    username: userId,
+    email: `${userId}@example.com`,
+    premiumUntil: null,
+    overrides: { messages, tokens },
+  });
 
 const rejection = async (promise: Promise<unknown>) => {
   try {

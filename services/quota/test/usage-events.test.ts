@@ -67,7 +67,12 @@ describe("usage events through RabbitMQ into live counters and daily rollups", (
       return harness.drain(harness.topology.deadLetterQueue);
     });
     expect(dead.map((message) => String(message.headers["x-quota-error"]))).toEqual(
-      expect.arrayContaining([expect.stringMatching(/not a usage event/), expect.stringMatching(/schema version 99/), expect.stringMatching(/token counts/), expect.stringMatching(/tenantId/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/not a usage event/),
+        expect.stringMatching(/schema version 99/),
+        expect.stringMatching(/token counts/),
+        expect.stringMatching(/tenantId/),
+      ]),
     );
     expect(await harness.queueDepth(harness.topology.queue)).toBe(0);
   });

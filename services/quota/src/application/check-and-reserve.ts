@@ -26,7 +26,13 @@ export function checkAndReserve(context: QuotaContext) {
     const id = reservationId || newUuid();
     const reservation = { id, expiresAt: new Date(subject.now.getTime() + context.options.reservationTtlSeconds * 1000) };
     const ttl = context.counterTtlSeconds(subject.key.day, subject.settings.timeZone);
-    const statusWith = (used: QuotaStatus["used"]): QuotaStatus => ({ day: subject.key.day, limits: subject.limits, used, resetAt: subject.resetAt, premium: subject.premium });
+    const statusWith = (used: QuotaStatus["used"]): QuotaStatus => ({
+      day: subject.key.day,
+      limits: subject.limits,
+      used,
+      resetAt: subject.resetAt,
+      premium: subject.premium,
+    });
 
     const reserve = async () => {
       for (let attempt = 0; attempt < 3; attempt += 1) {

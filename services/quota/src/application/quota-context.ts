@@ -100,7 +100,17 @@ export function createQuotaContext(ports: QuotaPorts, options: QuotaOptions) {
     };
   };
 
-  return { ports, options, settingsOf, userOf, counterTtlSeconds, ensureCounters, withCounters, subjectOf, forgetSettings: (tenantId: string) => settingsCache.delete(tenantId) };
+  return {
+    ports,
+    options,
+    settingsOf,
+    userOf,
+    counterTtlSeconds,
+    ensureCounters,
+    withCounters,
+    subjectOf,
+    forgetSettings: (tenantId: string) => settingsCache.delete(tenantId),
+  };
 }
 
 export type QuotaContext = ReturnType<typeof createQuotaContext>;

@@ -6,7 +6,8 @@ import type { QuotaContext, QuotaStatus } from "./quota-context.ts";
 export function releaseReservation(context: QuotaContext) {
   const quota = getQuota(context);
   return async (caller: Caller, reservationId: string): Promise<QuotaStatus> => {
-    if (reservationId) await context.withCounters("release", () => context.ports.counters.release({ tenantId: caller.tenantId, userId: caller.userId }, reservationId));
+    if (reservationId)
+      await context.withCounters("release", () => context.ports.counters.release({ tenantId: caller.tenantId, userId: caller.userId }, reservationId));
     return quota(caller);
   };
 }

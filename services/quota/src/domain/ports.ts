@@ -8,9 +8,7 @@ export interface CounterValues {
   tokens: number;
 }
 
-export type ReserveOutcome =
-  | { kind: "missing" }
-  | { kind: "reserved" | "already_reserved" | "refused"; used: CounterValues };
+export type ReserveOutcome = { kind: "missing" } | { kind: "reserved" | "already_reserved" | "refused"; used: CounterValues };
 
 /**
  * Live per-user-day counters (Redis). Every operation is atomic; "missing" means the day's

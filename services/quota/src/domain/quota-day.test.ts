@@ -49,7 +49,12 @@ describe("day ranges", () => {
   });
 
   it("reject bad dates, reversed and over-long ranges", () => {
-    for (const [from, to] of [["2026-02-30", "2026-03-01"], ["2026-03-02", "2026-03-01"], ["2024-01-01", "2026-01-01"], ["yesterday", ""]] as const) {
+    for (const [from, to] of [
+      ["2026-02-30", "2026-03-01"],
+      ["2026-03-02", "2026-03-01"],
+      ["2024-01-01", "2026-01-01"],
+      ["yesterday", ""],
+    ] as const) {
       expect(() => dayRange(from, to, "2026-03-10")).toThrow(AppError);
     }
   });

@@ -72,7 +72,8 @@ export function dayRange(from: string, to: string, today: Day): { from: Day; to:
   if (!isDay(start)) errors.push({ field: "from", message: "Use a date as YYYY-MM-DD." });
   if (!isDay(end)) errors.push({ field: "to", message: "Use a date as YYYY-MM-DD." });
   if (errors.length === 0 && daysBetween(start, end) < 0) errors.push({ field: "from", message: "from must not be after to." });
-  if (errors.length === 0 && daysBetween(start, end) >= MAX_RANGE_DAYS) errors.push({ field: "to", message: `Ask for at most ${MAX_RANGE_DAYS} days at once.` });
+  if (errors.length === 0 && daysBetween(start, end) >= MAX_RANGE_DAYS)
+    errors.push({ field: "to", message: `Ask for at most ${MAX_RANGE_DAYS} days at once.` });
   if (errors.length > 0) throw validationFailed(errors);
   return { from: start, to: end };
 }

@@ -64,7 +64,8 @@ export function validateUsageRecord(record: UsageRecord): UsageRecord {
   if (!record.eventId || !record.tenantId || !record.userId) throw invalidEvent("eventId, tenantId and payload.userId are required");
   if (!SUPPORTED_SCHEMA_VERSIONS.includes(record.schemaVersion)) throw invalidEvent(`unsupported schema version ${record.schemaVersion}`);
   if (Number.isNaN(record.occurredAt.getTime())) throw invalidEvent("occurredAt is not an ISO 8601 time");
-  if (![record.promptTokens, record.completionTokens, record.totalTokens].every(isCount)) throw invalidEvent("token counts must be whole numbers from 0 upwards");
+  if (![record.promptTokens, record.completionTokens, record.totalTokens].every(isCount))
+    throw invalidEvent("token counts must be whole numbers from 0 upwards");
   if (!["web", "api"].includes(record.source)) throw invalidEvent(`unknown source "${record.source}"`);
   if (!["complete", "aborted", "failed"].includes(record.outcome)) throw invalidEvent(`unknown outcome "${record.outcome}"`);
   return record;

@@ -93,8 +93,11 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
 
   const sendTo = (channel: ConfirmChannel, queue: string, message: ConsumeMessage, headers: Record<string, unknown>) =>
     new Promise<void>((resolve, reject) => {
-      channel.sendToQueue(queue, message.content, { ...message.properties, persistent: true, headers: { ...message.properties.headers, ...headers } }, (error) =>
-        error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+      channel.sendToQueue(
+        queue,
+        message.content,
+        { ...message.properties, persistent: true, headers: { ...message.properties.headers, ...headers } },
+        (error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()),
       );
     });
 

@@ -20,7 +20,8 @@ const toPair = (pair: { messages: number | null; tokens: number | null }): Limit
   ...(pair.messages !== null ? { messages: pair.messages } : {}),
   ...(pair.tokens !== null ? { tokens: pair.tokens } : {}),
 });
-const fromPair = (pair: LimitPair | undefined): LimitOverrides | undefined => (pair ? { messages: pair.messages ?? null, tokens: pair.tokens ?? null } : undefined);
+const fromPair = (pair: LimitPair | undefined): LimitOverrides | undefined =>
+  pair ? { messages: pair.messages ?? null, tokens: pair.tokens ?? null } : undefined;
 
 const toTenantLimits = (view: TenantLimitsView) => ({
   tenantId: view.tenantId,

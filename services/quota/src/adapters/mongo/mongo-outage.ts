@@ -5,7 +5,11 @@ function isOutage(error: unknown): boolean {
   const name = (error as { name?: string }).name ?? "";
   // mongoose buffers operations while disconnected and gives up with this message.
   if (/buffering timed out/.test((error as Error).message ?? "")) return true;
-  return /MongoNetwork|MongoServerSelection|MongoNotConnected|MongoTopologyClosed|PoolClosed|MongoPoolCleared/.test(name) || (error as { code?: number }).code === 6 || (error as { code?: number }).code === 89;
+  return (
+    /MongoNetwork|MongoServerSelection|MongoNotConnected|MongoTopologyClosed|PoolClosed|MongoPoolCleared/.test(name) ||
+    (error as { code?: number }).code === 6 ||
+    (error as { code?: number }).code === 89
+  );
 }
 
 /** Runs a database operation; an unreachable database becomes 503 (retried later, never dead-lettered). */
@@ -17,4 +21,3 @@ export async function guarded<T>(run: () => Promise<T>): Promise<T> {
     throw error;
   }
 }
-

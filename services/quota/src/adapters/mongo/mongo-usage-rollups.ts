@@ -44,7 +44,8 @@ const isDuplicateKey = (error: unknown) => (error as { code?: number }).code ===
 
 function toUsage(document: Pick<RollupDocument, "messages" | "tokens" | "models"> & { eventIds?: string[] }): DayUsage {
   const byModel: Record<string, ModelUsage> = {};
-  for (const [key, counts] of Object.entries(document.models ?? {})) byModel[decodeModelKey(key)] = { messages: counts.messages ?? 0, tokens: counts.tokens ?? 0 };
+  for (const [key, counts] of Object.entries(document.models ?? {}))
+    byModel[decodeModelKey(key)] = { messages: counts.messages ?? 0, tokens: counts.tokens ?? 0 };
   return { messages: document.messages ?? 0, tokens: document.tokens ?? 0, byModel, eventIds: document.eventIds ?? [] };
 }
 
@@ -77,7 +78,12 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
         const result = await Rollup.updateOne(
           { _id: id, eventIds: { $ne: effect.eventId } },
           {
-            $inc: { messages: effect.messages, tokens: effect.tokens, [`models.${model}.messages`]: effect.messages, [`models.${model}.tokens`]: effect.tokens },
+            $inc: {
+              messages: effect.messages,
+              tokens: effect.tokens,
+              [`models.${model}.messages`]: effect.messages,
+              [`models.${model}.tokens`]: effect.tokens,
+            },
             $push: { eventIds: effect.eventId },
             $set: { updatedAt: new Date() },
             $setOnInsert: { tenantId: key.tenantId, userId: key.userId, day: key.day },
@@ -112,15 +118,22 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
 
     series: (tenantId, userId, from, to) =>
       guarded(async () => {
-        const documents = await Rollup.find({ tenantId, userId, day: { $gte: from, $lte: to } }, { eventIds: 0 }).sort({ day: 1 }).lean<RollupDocument[]>();
+        const documents = await Rollup.find({ tenantId, userId, day: { $gte: from, $lte: to } }, { eventIds: 0 })
+          .sort({ day: 1 })
+          .lean<RollupDocument[]>();
         return documents.map((document) => ({ day: document.day, usage: toUsage(document) }));
       }),
 
     dayPage: (tenantId, day, limit, afterUserId) =>
       guarded(async () => {
         const filter = afterUserId === null ? { tenantId, day } : { tenantId, day, userId: { $gt: afterUserId } };
-        const documents = await Rollup.find(filter, { userId: 1, messages: 1, tokens: 1 }).sort({ userId: 1 }).limit(limit + 1).lean<RollupDocument[]>();
-        const rows: UserDayRow[] = documents.slice(0, limit).map((document) => ({ tenantId, userId: document.userId, day, messages: document.messages ?? 0, tokens: document.tokens ?? 0 }));
+        const documents = await Rollup.find(filter, { userId: 1, messages: 1, tokens: 1 })
+          .sort({ userId: 1 })
+          .limit(limit + 1)
+          .lean<RollupDocument[]>();
+        const rows: UserDayRow[] = documents
+          .slice(0, limit)
+          .map((document) => ({ tenantId, userId: document.userId, day, messages: document.messages ?? 0, tokens: document.tokens ?? 0 }));
         return { rows, hasMore: documents.length > limit };
       }),
 
@@ -136,7 +149,10 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
       }),
 
     rowsOfDays: async function* (days) {
-      const cursor = Rollup.find({ day: { $in: days } }, { tenantId: 1, userId: 1, day: 1, messages: 1, tokens: 1 }).sort({ _id: 1 }).lean<RollupDocument[]>().cursor();
+      const cursor = Rollup.find({ day: { $in: days } }, { tenantId: 1, userId: 1, day: 1, messages: 1, tokens: 1 })
+        .sort({ _id: 1 })
+        .lean<RollupDocument[]>()
+        .cursor();
       for await (const document of cursor) {
         const row = document as unknown as RollupDocument;
         yield { tenantId: row.tenantId, userId: row.userId, day: row.day, messages: row.messages ?? 0, tokens: row.tokens ?? 0 };

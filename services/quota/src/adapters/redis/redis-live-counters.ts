@@ -133,7 +133,16 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
     initialize: (key, usage: DayUsage, ttlSeconds) =>
       guarded(async () => {
         const models = Object.entries(usage.byModel).flatMap(([model, counts]) => [model, counts.messages, counts.tokens]);
-        await scripts.quotaInitialize(dayKey(key), `${dayKey(key)}:events`, ttlSeconds, usage.messages, usage.tokens, models.length / 3, ...models, ...usage.eventIds);
+        await scripts.quotaInitialize(
+          dayKey(key),
+          `${dayKey(key)}:events`,
+          ttlSeconds,
+          usage.messages,
+          usage.tokens,
+          models.length / 3,
+          ...models,
+          ...usage.eventIds,
+        );
       }),
 
     reserve: (key, reservation, limits, now, ttlSeconds) =>

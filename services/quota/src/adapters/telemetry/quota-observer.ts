@@ -11,7 +11,10 @@ export function createQuotaObserver(logger: Logger): QuotaObserver {
   return {
     countersUnavailable(operation, failOpen, error) {
       outages.add(1, { operation, outcome: failOpen ? "allowed" : "refused" });
-      logger.warn({ operation, failOpen, err: (error as Error)?.message }, failOpen ? "quota counters unavailable; continuing without them" : "quota counters unavailable; refusing");
+      logger.warn(
+        { operation, failOpen, err: (error as Error)?.message },
+        failOpen ? "quota counters unavailable; continuing without them" : "quota counters unavailable; refusing",
+      );
     },
   };
 }
