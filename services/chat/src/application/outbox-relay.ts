@@ -40,15 +40,15 @@ export function createOutboxRelay(options: OutboxRelayOptions) {
     for (const store of options.stores) {
       for (;;) {
         const batch = await store.claimPending(50, leaseMs, options.clock.now());
-        for (const [index, record] of batch.entries()) {
-          try {
-            await withTimeout(options.publisher.publish(record));
-          } catch (error) {
-            await store.releaseClaims(batch.slice(index).map((unsent) => unsent.eventId)).catch(() => undefined);
-            throw error;
-          }
-          await store.markSent(record.eventId, options.clock.now());
-          sent += 1;
+        // Published together (the broker confirms each); only confirmed ones are marked sent.
+        const results = await Promise.allSettled(batch.map((record) => withTimeout(options.publisher.publish(record))));
+        const confirmed = batch.filter((_record, index) => results[index]!.status === "fulfilled").map((record) => record.eventId);
+        const refused = batch.filter((_record, index) => results[index]!.status === "rejected").map((record) => record.eventId);
+        await store.markSent(confirmed, options.clock.now());
+        sent += confirmed.length;
+        if (refused.length > 0) {
+          await store.releaseClaims(refused).catch(() => undefined);
+          throw (results.find((result) => result.status === "rejected") as PromiseRejectedResult).reason;
         }
         if (batch.length < 50) break;
       }

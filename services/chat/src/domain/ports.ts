@@ -64,7 +64,7 @@ export interface CompletionRecordRepository {
 export interface OutboxStore {
   /** Claims up to `limit` unsent events for `leaseMs` so other replicas skip them meanwhile. */
   claimPending(limit: number, leaseMs: number, now: Date): Promise<UsageRecord[]>;
-  markSent(eventId: string, now: Date): Promise<void>;
+  markSent(eventIds: string[], now: Date): Promise<void>;
   /** Gives claimed events back at once (the broker refused them), instead of when their lease ends. */
   releaseClaims(eventIds: string[]): Promise<void>;
 }

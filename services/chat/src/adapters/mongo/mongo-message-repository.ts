@@ -164,8 +164,8 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
         checkpointedAt: doc.checkpointedAt ?? doc.createdAt,
       }));
     },
-    outbox: mongoOutboxStore(Messages, async (eventId) => {
-      await Messages.deleteOne({ "outbox.eventId": eventId, chatDeleted: true });
+    outbox: mongoOutboxStore(Messages, async (eventIds) => {
+      await Messages.deleteMany({ "outbox.eventId": { $in: eventIds }, chatDeleted: true });
     }),
     async deleteChat(owner, chatId) {
       // Messages whose usage event is not on the bus yet (or still being written) stay, hidden, until it is.

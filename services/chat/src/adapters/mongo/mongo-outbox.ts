@@ -66,28 +66,26 @@ export function fromOutboxDocument(doc: OutboxDocument): UsageRecord {
 }
 
 /**
- * Outbox access for a collection whose documents carry an `outbox` field. Claims are one
- * findOneAndUpdate each (FerretDB v1 has no multi-document transactions).
+ * Outbox access for a collection whose documents carry an `outbox` field: a batch is claimed with
+ * one read and one conditional update (FerretDB v1 has no transactions). Two replicas claiming the
+ * same batch at the same instant may both send it: delivery is at least once and consumers
+ * deduplicate by eventId.
  */
-export function mongoOutboxStore(model: Model<any>, afterSent?: (eventId: string) => Promise<void>): OutboxStore {
+export function mongoOutboxStore(model: Model<any>, afterSent?: (eventIds: string[]) => Promise<void>): OutboxStore {
   return {
     async claimPending(limit, leaseMs, now) {
-      const claimed: UsageRecord[] = [];
-      for (let index = 0; index < limit; index += 1) {
-        const doc = await model
-          .findOneAndUpdate({ "outbox.pending": true, "outbox.leaseUntil": { $lte: now } }, { $set: { "outbox.leaseUntil": new Date(now.getTime() + leaseMs) } }, { returnDocument: "after" })
-          .lean<{ outbox: OutboxDocument }>();
-        if (!doc) break;
-        claimed.push(fromOutboxDocument(doc.outbox));
-      }
-      return claimed;
+      const docs = await model.find({ "outbox.pending": true, "outbox.leaseUntil": { $lte: now } }, { outbox: 1 }).limit(limit).lean<Array<{ _id: string; outbox: OutboxDocument }>>();
+      if (docs.length === 0) return [];
+      await model.updateMany({ _id: { $in: docs.map((doc) => doc._id) }, "outbox.leaseUntil": { $lte: now } }, { $set: { "outbox.leaseUntil": new Date(now.getTime() + leaseMs) } });
+      return docs.map((doc) => fromOutboxDocument(doc.outbox));
     },
     async releaseClaims(eventIds) {
       if (eventIds.length > 0) await model.updateMany({ "outbox.eventId": { $in: eventIds }, "outbox.pending": true }, { $set: { "outbox.leaseUntil": new Date(0) } });
     },
-    async markSent(eventId, now) {
-      await model.updateOne({ "outbox.eventId": eventId }, { $set: { "outbox.pending": false, "outbox.sentAt": now } });
-      await afterSent?.(eventId);
+    async markSent(eventIds, now) {
+      if (eventIds.length === 0) return;
+      await model.updateMany({ "outbox.eventId": { $in: eventIds } }, { $set: { "outbox.pending": false, "outbox.sentAt": now } });
+      await afterSent?.(eventIds);
     },
   };
 }
