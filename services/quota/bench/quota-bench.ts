@@ -21,6 +21,8 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const USERS = Number(process.env.BENCH_USERS ?? 200);
 const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 3_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 50);
+const PACED_EVENTS = Number(process.env.BENCH_PACED_EVENTS ?? 500);
 
 const required = (name: string) => {
   const value = process.env[name];
@@ -69,6 +71,8 @@ async function benchEvents() {
   const consumerConnection = connectAmqp(amqpUrl, logger, "quota-bench-consumer");
   const publishedAt = new Map<string, number>();
   const latencies: number[] = [];
+  const pacedLatencies: number[] = [];
+  let paced = false;
   let firstPublish = 0;
   let lastEffect = 0;
   let applied = 0;
@@ -91,10 +95,10 @@ async function benchEvents() {
       const result = await useCases.recordUsage(record);
       if (result === "applied") {
         const now = performance.now();
-        latencies.push(now - publishedAt.get(record.eventId)!);
+        (paced ? pacedLatencies : latencies).push(now - publishedAt.get(record.eventId)!);
         lastEffect = now;
         applied += 1;
-        if (applied === EVENTS) resolveDone();
+        if (applied === EVENTS || applied === EVENTS + PACED_EVENTS) resolveDone();
       }
       return result;
     },
@@ -154,6 +158,25 @@ async function benchEvents() {
   // Let the duplicates drain too before totals are read.
   while (consumer.stats.applied + consumer.stats.duplicates < EVENTS + Math.ceil(EVENTS / 20)) await new Promise((resolve) => setTimeout(resolve, 50));
 
+  // Paced phase: events at a steady rate below capacity, so latency is not queueing behind a backlog.
+  paced = true;
+  let pacedTokens = 0;
+  const pacedDone = new Promise<void>((resolve) => {
+    resolveDone = resolve;
+  });
+  const pacedStart = performance.now();
+  for (let index = 0; index < PACED_EVENTS; index += 1) {
+    const due = pacedStart + (index * 1000) / PACED_RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const event = { ...events[index]!, eventId: newUuid(), payload: { ...events[index]!.payload, messageId: `p${index}` } };
+    pacedTokens += event.payload.totalTokens;
+    publishedAt.set(event.eventId, performance.now());
+    void publisher.publish(topology.exchange, USAGE_EVENT_TYPE, encodeUsageEvent(event), { messageId: event.eventId, type: USAGE_EVENT_TYPE });
+  }
+  await pacedDone;
+  expectedTokens += pacedTokens;
+
   const today = new Date().toISOString().slice(0, 10);
   let liveMessages = 0;
   let liveTokens = 0;
@@ -188,12 +211,17 @@ async function benchEvents() {
     users: USERS,
     publishSeconds: +publishSeconds.toFixed(2),
     sustainedEventsPerSecond: Math.round(EVENTS / seconds),
-    publishToCounterMs: summary(latencies),
+    publishToCounterMsSaturated: summary(latencies),
+    paced: { eventsPerSecond: PACED_RATE, events: PACED_EVENTS, publishToCounterMs: summary(pacedLatencies) },
     exact: {
-      expected: { messages: EVENTS, tokens: expectedTokens },
+      expected: { messages: EVENTS + PACED_EVENTS, tokens: expectedTokens },
       redis: { messages: liveMessages, tokens: liveTokens },
       mongo: rollupTotals.totals,
-      ok: liveMessages === EVENTS && liveTokens === expectedTokens && rollupTotals.totals.messages === EVENTS && rollupTotals.totals.tokens === expectedTokens,
+      ok:
+        liveMessages === EVENTS + PACED_EVENTS &&
+        liveTokens === expectedTokens &&
+        rollupTotals.totals.messages === EVENTS + PACED_EVENTS &&
+        rollupTotals.totals.tokens === expectedTokens,
     },
     consumer: { ...consumer.stats },
   };
