@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError } from "@tessera/platform";
-import { startQuotaHarness, usageEvent, userCaller, uniqueUserId, type QuotaHarness } from "./harness.ts";
+import { eventually, startQuotaHarness, usageEvent, userCaller, uniqueUserId, type QuotaHarness } from "./harness.ts";
 
 let harness: QuotaHarness;
 beforeAll(async () => {
@@ -126,5 +126,31 @@ describe("admin day usage", () => {
     }
     expect(seen.map((item) => [item.userId, item.tokens, item.username])).toEqual(userIds.map((userId, index) => [userId, 10 * (index + 1), `u_${userId}`]));
     expect((await rejection(harness.useCases.getDayUsage({ ...admin, role: "user" }, { date: "", limit: 10, cursor: "" }))).status).toBe(403);
+  });
+});
+
+describe("abandoned reservations", () => {
+  it("are given back once they expire (a send that neither finished nor failed cleanly)", async () => {
+    const shortLived = await startQuotaHarness({ reservationTtlSeconds: 1 });
+    try {
+      const userId = uniqueUserId();
+      shortLived.users.set(`t1/${userId}`, {
+        id: userId,
+        tenantId: "t1",
+        username: userId,
+        email: `${userId}@example.com`,
+        premiumUntil: null,
+        overrides: { messages: 1, tokens: null },
+      });
+      await shortLived.useCases.checkAndReserve(userCaller(userId), "abandoned");
+      expect((await rejection(shortLived.useCases.checkAndReserve(userCaller(userId), ""))).code).toBe("quota_exceeded");
+      const next = await eventually(() => shortLived.useCases.checkAndReserve(userCaller(userId), "next"), 10_000);
+      expect(next.status.used.messages).toBe(1);
+      // The late event of the abandoned send still counts its message.
+      await shortLived.useCases.recordUsage(usageEvent({ userId, reservationId: "abandoned", totalTokens: 5 }));
+      expect((await shortLived.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 2, tokens: 5 });
+    } finally {
+      await shortLived.close();
+    }
   });
 });
