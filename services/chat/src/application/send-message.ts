@@ -70,13 +70,14 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       const firstSeq = await deps.chats.takeSequence(owner, chat.id, 2, now);
       if (firstSeq === null) throw notFound("chat");
       userMessage = { id: deps.newId(), ...owner, chatId: chat.id, clientMessageId: input.clientMessageId, seq: firstSeq, role: "user", content: input.content, model: chat.model, status: "complete", promptTokens: 0, completionTokens: 0, createdAt: now };
-      if ((await deps.messages.insertUserMessage(userMessage)) === "duplicate") {
+      // The earlier messages are read while the new one is written (they do not depend on it).
+      const [inserted, history] = await Promise.all([deps.messages.insertUserMessage(userMessage), deps.messages.list(owner, chat.id, { before: firstSeq, limit: deps.historyMessages })]);
+      if (inserted === "duplicate") {
         await release();
         const stored = await deps.messages.findByClientId(owner, chat.id, input.clientMessageId);
         if (!stored) throw notFound("message");
         return yield* replay(owner, stored, signal);
       }
-      const history = await deps.messages.list(owner, chat.id, { before: firstSeq, limit: deps.historyMessages });
       prompt = [...history.filter((message) => message.content.length > 0 && message.status !== "failed" && message.status !== "streaming"), userMessage].map((message) => ({ role: message.role, content: message.content }));
       estimatedPromptTokens = deps.tokens.countPrompt(prompt);
       reply = { id: deps.newId(), ...owner, chatId: chat.id, clientMessageId: replyClientMessageId(input.clientMessageId), seq: firstSeq + 1, role: "assistant", content: "", model: chat.model, status: "streaming", promptTokens: 0, completionTokens: 0, createdAt: now, replyTo: userMessage.id };
