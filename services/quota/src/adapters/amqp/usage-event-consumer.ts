@@ -136,8 +136,16 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
       ack(channel, message);
     } catch (error) {
       await settleFailure(channel, message, error).catch((settleError: unknown) => {
-        // Not acknowledged: the broker delivers it again once the channel is back.
+        // Not parked: handed back to the queue after the retry delay (or redelivered anyway when
+        // the channel is gone).
         logger.warn({ err: (settleError as Error).message, messageId: message.properties.messageId }, "could not park a failed usage event");
+        setTimeout(() => {
+          try {
+            channel.nack(message, false, true);
+          } catch {
+            // channel closed
+          }
+        }, options.retryDelayMs).unref();
       });
     }
   };
