@@ -144,7 +144,9 @@ describe("abandoned reservations", () => {
       });
       await shortLived.useCases.checkAndReserve(userCaller(userId), "abandoned");
       expect((await rejection(shortLived.useCases.checkAndReserve(userCaller(userId), ""))).code).toBe("quota_exceeded");
-      const next = await eventually(() => shortLived.useCases.checkAndReserve(userCaller(userId), "next"), 10_000);
+      // Given back when it expires: what the user sees, and what the next send finds.
+      await eventually(async () => expect((await shortLived.useCases.getQuota(userCaller(userId))).used.messages).toBe(0), 10_000);
+      const next = await shortLived.useCases.checkAndReserve(userCaller(userId), "next");
       expect(next.status.used.messages).toBe(1);
       // The late event of the abandoned send still counts its message.
       await shortLived.useCases.recordUsage(usageEvent({ userId, reservationId: "abandoned", totalTokens: 5 }));

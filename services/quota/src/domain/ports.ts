@@ -15,7 +15,8 @@ export type ReserveOutcome = { kind: "missing" } | { kind: "reserved" | "already
  * counters are not there (never started, expired or flushed) and must be initialised first.
  */
 export interface LiveCounters {
-  read(key: UserDay): Promise<CounterValues | null>;
+  /** The day's counters (reservations past their expiry given back first); null when missing. */
+  read(key: UserDay, now: Date): Promise<CounterValues | null>;
   /** Seeds the counters and the set of counted events from durable usage, unless present already. */
   initialize(key: UserDay, usage: DayUsage, ttlSeconds: number): Promise<void>;
   /** Counts one message against the limits unless the user is at one; holds it until settled, released or expired. */

@@ -10,8 +10,8 @@ import type { DayUsage, UserDay } from "../../domain/usage.ts";
 // Every key carries a TTL. Scripts build other days' keys from the base, which is safe because
 // they share the hash tag.
 
-const RESERVE = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
+// Gives back reservations past their expiry (KEYS[2] pending hash, ARGV[2] now, ARGV[8] key base).
+const EXPIRE_PENDING = `
 local now = tonumber(ARGV[2])
 local pending = redis.call('HGETALL', KEYS[2])
 for i = 1, #pending, 2 do
@@ -22,6 +22,11 @@ for i = 1, #pending, 2 do
     if redis.call('EXISTS', dayKey) == 1 and tonumber(redis.call('HGET', dayKey, 'm') or '0') > 0 then redis.call('HINCRBY', dayKey, 'm', -1) end
   end
 end
+`;
+
+const RESERVE = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
+${EXPIRE_PENDING}
 local m = tonumber(redis.call('HGET', KEYS[1], 'm') or '0')
 local t = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {2, m, t} end
@@ -31,6 +36,13 @@ redis.call('HSET', KEYS[2], ARGV[1], ARGV[4] .. '|' .. ARGV[3])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[9]))
 return {1, m + 1, t}
+`;
+
+// KEYS: day hash, pending hash. ARGV: (unused), now, (unused ×5), base.
+const READ = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
+${EXPIRE_PENDING}
+return {1, tonumber(redis.call('HGET', KEYS[1], 'm') or '0'), tonumber(redis.call('HGET', KEYS[1], 't') or '0')}
 `;
 
 const RELEASE = `
@@ -96,6 +108,7 @@ return 1
 type ScriptRedis = Redis & {
   quotaReserve(...args: Array<string | number>): Promise<[number, number, number]>;
   quotaRelease(...args: Array<string | number>): Promise<number>;
+  quotaRead(...args: Array<string | number>): Promise<[number, number, number]>;
   quotaApply(...args: Array<string | number>): Promise<number>;
   quotaInitialize(...args: Array<string | number>): Promise<number>;
 };
@@ -115,6 +128,7 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
   const scripts = redis as ScriptRedis;
   redis.defineCommand("quotaReserve", { numberOfKeys: 2, lua: RESERVE });
   redis.defineCommand("quotaRelease", { numberOfKeys: 1, lua: RELEASE });
+  redis.defineCommand("quotaRead", { numberOfKeys: 2, lua: READ });
   redis.defineCommand("quotaApply", { numberOfKeys: 3, lua: APPLY });
   redis.defineCommand("quotaInitialize", { numberOfKeys: 2, lua: INITIALIZE });
 
@@ -123,11 +137,22 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
   const pendingKey = (tenantId: string, userId: string) => `${base(tenantId, userId)}pending`;
 
   return {
-    read: (key) =>
+    read: (key, now) =>
       guarded(async () => {
-        const [messages, tokens] = await redis.hmget(dayKey(key), "m", "t");
-        if (messages === null) return null;
-        return { messages: Number(messages), tokens: Number(tokens ?? 0) } satisfies CounterValues;
+        const [exists, messages, tokens] = await scripts.quotaRead(
+          dayKey(key),
+          pendingKey(key.tenantId, key.userId),
+          "",
+          now.getTime(),
+          "",
+          "",
+          "",
+          "",
+          "",
+          base(key.tenantId, key.userId),
+        );
+        if (exists === -1) return null;
+        return { messages, tokens } satisfies CounterValues;
       }),
 
     initialize: (key, usage: DayUsage, ttlSeconds) =>
