@@ -179,6 +179,24 @@ describe("chat through every layer", () => {
     expect(history.items.map((message: any) => message.clientMessageId)).toEqual(["retry-1", "retry-1#reply", "retry-2", "retry-2#reply"]);
   });
 
+  it("counts each message once in the daily quota, its tokens from the usage event", async () => {
+    const { browser } = await signedIn();
+    const chat = await newChat(browser);
+    const { events } = await send(browser, chat.id, "count me once", "count-1");
+    const { usage } = doneOf(events);
+    const quota = () => browser.get("/api/v1/quota").then((response) => json(response));
+    await waitFor("tokens in the quota", async () => ((await quota()).tokens.used === usage.totalTokens ? true : undefined));
+    // A retry of the same message and a stop of a finished answer add nothing.
+    await send(browser, chat.id, "count me once", "count-1");
+    const second = doneOf((await send(browser, chat.id, "and me", "count-2")).events).usage;
+    const after = await waitFor("the second message's tokens", async () => {
+      const current = await quota();
+      return current.tokens.used >= usage.totalTokens + second.totalTokens ? current : undefined;
+    });
+    expect(after.tokens.used).toBe(usage.totalTokens + second.totalTokens);
+    expect(after.messages.used).toBe(2);
+  });
+
   it("pages history before and after a sequence number", async () => {
     const { browser } = await signedIn();
     const chat = await newChat(browser);
