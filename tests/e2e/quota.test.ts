@@ -72,6 +72,13 @@ describe("quota through the BFF", () => {
     expect(usage.days.at(-1)).toEqual({ date: today(), messages: 0, tokens: 0, byModel: [] });
   });
 
+  it("describes its paths in the OpenAPI document", async () => {
+    const document = await json(await fetch(`${system.baseUrl}/api/v1/openapi.json`));
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(["/api/v1/quota", "/api/v1/me/usage", "/api/v1/admin/usage", "/api/v1/admin/usage/{userId}"]),
+    );
+  });
+
   it("answers 401 signed out and 400 for a bad date", async () => {
     const anonymous = new HttpClient(system.baseUrl);
     expect((await anonymous.get("/api/v1/quota")).status).toBe(401);
