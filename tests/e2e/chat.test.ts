@@ -86,7 +86,7 @@ const send = async (browser: HttpClient, chatId: string, content: string, client
   return { response, events };
 };
 const textOf = (events: SseEvent[]) => events.filter((event) => event.event === "delta").map((event) => event.data.text).join("");
-const doneOf = (events: SseEvent[]) => events.find((event) => event.event === "done")?.data as { message: Record<string, any>; usage: Record<string, number> };
+const doneOf = (events: SseEvent[]) => events.find((event) => event.event === "done")?.data as { message: Record<string, any>; usage: { promptTokens: number; completionTokens: number; totalTokens: number } };
 const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
