@@ -1,6 +1,8 @@
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { EVENTS_EXCHANGE, USAGE_EVENT_TYPE, encodeUsageEvent, newUuid } from "@tessera/platform";
+import { AppError, EVENTS_EXCHANGE, USAGE_EVENT_TYPE, createGrpcClient, encodeUsageEvent, newUuid } from "@tessera/platform";
+import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
+import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
 import { HttpClient, startTestSystem, uniqueName, type TestSystem } from "@tessera/platform/testing";
 
 // The quota surface through the BFF: a fresh user's quota, usage series, admin usage (and its
@@ -13,6 +15,8 @@ const admin = { email: "quota-admin@example.com", username: "quotaadmin", passwo
 beforeAll(async () => {
   system = await startTestSystem({
     AMQP_NAME_PREFIX: namePrefix,
+    // Limit changes apply at once (the default reuses them for 2 s).
+    QUOTA_CACHE_MS: "0",
     FIRST_ADMIN_EMAIL: admin.email,
     FIRST_ADMIN_USERNAME: admin.username,
     FIRST_ADMIN_PASSWORD: admin.password,
@@ -43,6 +47,11 @@ const register = async () => {
 const asAdmin = async () => {
   const browser = new HttpClient(system.baseUrl);
   expect((await browser.post("/api/v1/auth/login", { login: admin.username, password: admin.password })).status).toBe(200);
+  return browser;
+};
+const asUser = async (user: { username: string }) => {
+  const browser = new HttpClient(system.baseUrl);
+  expect((await browser.post("/api/v1/auth/login", { login: user.username, password: "a perfectly fine passphrase" })).status).toBe(200);
   return browser;
 };
 const eventually = async (check: () => Promise<void>, timeoutMs = 20_000) => {
@@ -146,5 +155,49 @@ describe("quota through the BFF", () => {
     });
     const series = await json(await adminBrowser.get(`/api/v1/admin/usage/${user.id}?from=${today()}&to=${today()}`));
     expect(series.days).toEqual(usage.days);
+  });
+
+  it("over gRPC: the caller is the token's user; with one message left exactly one of many sends passes", async () => {
+    const { user } = await register();
+    const { user: other } = await register();
+    const grpc = { internalToken: system.env.INTERNAL_GRPC_TOKEN!, defaultDeadlineMs: 10_000 };
+    const session = createGrpcClient(SessionServiceService, { name: "session", address: `127.0.0.1:${system.ports.session.grpc}`, ...grpc });
+    const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: `127.0.0.1:${system.ports.quota.grpc}`, ...grpc });
+    try {
+      const { accessToken } = await session.createSession({
+        tenantId: "default",
+        userId: user.id,
+        role: "user",
+        rememberMe: false,
+        deviceInfo: "e2e",
+        ip: "127.0.0.1",
+      });
+      const rejection = (promise: Promise<unknown>) =>
+        promise.then(
+          () => undefined,
+          (error: AppError) => error.status,
+        );
+      expect(await rejection(quota.getQuota({ tenantId: "", userId: "" }))).toBe(401);
+      expect(await rejection(quota.checkAndReserve({ tenantId: "default", userId: other.id, reservationId: "" }, { accessToken }))).toBe(403);
+      expect(await rejection(quota.getUsage({ tenantId: "default", userId: other.id, from: "", to: "", asAdmin: false }, { accessToken }))).toBe(403);
+      expect(await rejection(quota.getDayUsage({ tenantId: "", date: "", limit: 10, cursor: "" }, { accessToken }))).toBe(403);
+      expect(await rejection(quota.updateTenantLimits({ tenantId: "", timeZone: "Asia/Tokyo" }, { accessToken }))).toBe(403);
+
+      const adminBrowser = await asAdmin();
+      expect((await adminBrowser.request("PATCH", `/api/v1/admin/users/${user.id}`, { body: { maxMessagesPerDay: 2 } })).status).toBe(200);
+      await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "" }, { accessToken });
+      const sends = await Promise.allSettled(
+        Array.from({ length: 12 }, () => quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "" }, { accessToken })),
+      );
+      expect(sends.filter((send) => send.status === "fulfilled")).toHaveLength(1);
+      const refused = sends.filter((send): send is PromiseRejectedResult => send.status === "rejected").map((send) => send.reason as AppError);
+      expect(refused.map((error) => error.code)).toEqual(Array(11).fill("quota_exceeded"));
+      expect(refused[0]!.extensions).toMatchObject({ limits: { messages: 2, tokens: 500_000 }, used: { messages: 2, tokens: 0 } });
+      const browserQuota = await json(await (await asUser(user)).get("/api/v1/quota"));
+      expect(browserQuota.messages).toEqual({ used: 2, limit: 2 });
+    } finally {
+      session.close();
+      quota.close();
+    }
   });
 });
