@@ -53,7 +53,11 @@ const signedIn = async () => {
   counter += 1;
   const suffix = `${Date.now().toString(36)}${counter}`;
   const browser = new HttpClient(system.baseUrl);
-  const response = await browser.post("/api/v1/auth/register", { email: `chatter${suffix}@example.com`, username: `chatter${suffix}`, password: "a perfectly fine passphrase" });
+  const response = await browser.post("/api/v1/auth/register", {
+    email: `chatter${suffix}@example.com`,
+    username: `chatter${suffix}`,
+    password: "a perfectly fine passphrase",
+  });
   expect(response.status).toBe(201);
   return { browser, id: (await json(response)).user.id as string };
 };
@@ -73,7 +77,13 @@ interface SseEvent {
   data: any;
 }
 /** Sends a message and reads its event stream; `onEvent` may act mid-stream (stop). */
-const send = async (browser: HttpClient, chatId: string, content: string, clientMessageId: string, onEvent?: (event: SseEvent, index: number) => Promise<void>) => {
+const send = async (
+  browser: HttpClient,
+  chatId: string,
+  content: string,
+  clientMessageId: string,
+  onEvent?: (event: SseEvent, index: number) => Promise<void>,
+) => {
   const response = await browser.post(`/api/v1/chats/${chatId}/messages`, { content, clientMessageId });
   if (response.status !== 200) return { response, events: [] as SseEvent[] };
   expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
@@ -85,8 +95,16 @@ const send = async (browser: HttpClient, chatId: string, content: string, client
   }
   return { response, events };
 };
-const textOf = (events: SseEvent[]) => events.filter((event) => event.event === "delta").map((event) => event.data.text).join("");
-const doneOf = (events: SseEvent[]) => events.find((event) => event.event === "done")?.data as { message: Record<string, any>; usage: { promptTokens: number; completionTokens: number; totalTokens: number } };
+const textOf = (events: SseEvent[]) =>
+  events
+    .filter((event) => event.event === "delta")
+    .map((event) => event.data.text)
+    .join("");
+const doneOf = (events: SseEvent[]) =>
+  events.find((event) => event.event === "done")?.data as {
+    message: Record<string, any>;
+    usage: { promptTokens: number; completionTokens: number; totalTokens: number };
+  };
 const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -117,10 +135,20 @@ describe("chat through every layer", () => {
     const chat = await newChat(browser);
     expect(chat).toMatchObject({ title: "New chat", model: "demo-echo" });
     const { events } = await send(browser, chat.id, "Tell me about   tesserae", "stream-1");
-    expect(events[0]).toMatchObject({ event: "message", data: { role: "user", content: "Tell me about   tesserae", clientMessageId: "stream-1", seq: 1, status: "complete" } });
+    expect(events[0]).toMatchObject({
+      event: "message",
+      data: { role: "user", content: "Tell me about   tesserae", clientMessageId: "stream-1", seq: 1, status: "complete" },
+    });
     expect(events.filter((event) => event.event === "delta").length).toBeGreaterThan(2);
     const done = doneOf(events);
-    expect(done.message).toMatchObject({ role: "assistant", seq: 2, status: "complete", content: "Echo: Tell me about tesserae", model: "demo-echo", id: events[0]!.data.replyMessageId });
+    expect(done.message).toMatchObject({
+      role: "assistant",
+      seq: 2,
+      status: "complete",
+      content: "Echo: Tell me about tesserae",
+      model: "demo-echo",
+      id: events[0]!.data.replyMessageId,
+    });
     // The demo upstream reports usage: 3 + (3 + 4 words) prompt tokens, one token per word.
     expect(done.usage).toEqual({ promptTokens: 10, completionTokens: 5, totalTokens: 15 });
 
@@ -294,7 +322,15 @@ describe("chat through every layer", () => {
       });
       expect(event.properties).toMatchObject({ messageId: event.decoded.eventId, deliveryMode: 2, type: USAGE_EVENT_TYPE });
       expect(event.decoded).toMatchObject({ tenantId: "default", schemaVersion: 1 });
-      expect(event.decoded.payload).toMatchObject({ userId: id, chatId: chat.id, model: "demo-echo", source: "web", outcome: "complete", promptTokens: reply.promptTokens, completionTokens: reply.completionTokens });
+      expect(event.decoded.payload).toMatchObject({
+        userId: id,
+        chatId: chat.id,
+        model: "demo-echo",
+        source: "web",
+        outcome: "complete",
+        promptTokens: reply.promptTokens,
+        completionTokens: reply.completionTokens,
+      });
       expect(event.decoded.payload!.reservationId).not.toBe("");
     } finally {
       await channel.close();
@@ -312,12 +348,24 @@ describe("the OpenAI-compatible API with the official client", () => {
     const models = await client.models.list();
     expect(models.data.map((model) => model.id)).toEqual(["demo-echo"]);
 
-    const completion = await client.chat.completions.create({ model: "demo-echo", messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hello sdk" }] });
+    const completion = await client.chat.completions.create({
+      model: "demo-echo",
+      messages: [
+        { role: "system", content: "be brief" },
+        { role: "user", content: "hello sdk" },
+      ],
+    });
     expect(completion.object).toBe("chat.completion");
     expect(completion.choices[0]).toMatchObject({ index: 0, finish_reason: "stop", message: { role: "assistant", content: "Echo: hello sdk" } });
     expect(completion.usage).toMatchObject({ prompt_tokens: 3 + (3 + 2) + (3 + 2), completion_tokens: 3, total_tokens: 16 });
 
-    const stream = await client.chat.completions.create({ model: "demo-echo", messages: [{ role: "user", content: "[words=6]" }], stream: true, stream_options: { include_usage: true }, max_tokens: 4 });
+    const stream = await client.chat.completions.create({
+      model: "demo-echo",
+      messages: [{ role: "user", content: "[words=6]" }],
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 4,
+    });
     let text = "";
     let finish: string | null | undefined;
     let usage: OpenAI.CompletionUsage | null | undefined;
@@ -334,7 +382,9 @@ describe("the OpenAI-compatible API with the official client", () => {
 
   it("answers 401 for a bad key and a browser session is no key", async () => {
     await expect(clientWith("tsk_not-a-real-key").models.list()).rejects.toMatchObject({ status: 401, code: "invalid_api_key" });
-    await expect(clientWith("sk-whatever").chat.completions.create({ model: "demo-echo", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(clientWith("sk-whatever").chat.completions.create({ model: "demo-echo", messages: [{ role: "user", content: "hi" }] })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
     const { browser } = await signedIn();
     const viaCookie = await fetch(`${system.baseUrl}/v1/models`, { headers: { cookie: browser.cookieHeader() } });
     expect(viaCookie.status).toBe(401);
@@ -344,7 +394,10 @@ describe("the OpenAI-compatible API with the official client", () => {
   it("validates requests in OpenAI's error format", async () => {
     const { browser } = await signedIn();
     const client = clientWith(await keyFor(browser));
-    await expect(client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({ status: 404, code: "model_not_found" });
+    await expect(client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "hi" }] })).rejects.toMatchObject({
+      status: 404,
+      code: "model_not_found",
+    });
     await expect(client.chat.completions.create({ model: "demo-echo", messages: [] })).rejects.toMatchObject({ status: 400, type: "invalid_request_error" });
   });
 
@@ -357,7 +410,9 @@ describe("the OpenAI-compatible API with the official client", () => {
     await send(browser, chat.id, "one from the web", "shared-1");
     await client.chat.completions.create({ model: "demo-echo", messages: [{ role: "user", content: "one from the API" }] });
     const calls = upstream.requests.good;
-    const refused = await client.chat.completions.create({ model: "demo-echo", messages: [{ role: "user", content: "one too many" }] }).catch((error: unknown) => error);
+    const refused = await client.chat.completions
+      .create({ model: "demo-echo", messages: [{ role: "user", content: "one too many" }] })
+      .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
     expect(refused).toMatchObject({ status: 429, code: "insufficient_quota", type: "insufficient_quota" });
     expect(upstream.requests.good).toBe(calls);

@@ -59,18 +59,32 @@ const check = async (response: Response, status: number, what: string) => {
 try {
   // A user with a large allowance and an API key.
   const browser = new HttpClient(system.baseUrl);
-  const registered = await check(await browser.post("/api/v1/auth/register", { email: "bench@example.com", username: "benchuser", password: "a perfectly fine passphrase" }), 201, "register");
+  const registered = await check(
+    await browser.post("/api/v1/auth/register", { email: "bench@example.com", username: "benchuser", password: "a perfectly fine passphrase" }),
+    201,
+    "register",
+  );
   const userId = ((await registered.json()) as { user: { id: string } }).user.id;
   const root = new HttpClient(system.baseUrl);
   await check(await root.post("/api/v1/auth/login", { login: admin.username, password: admin.password }), 200, "admin login");
   await check(await root.patch(`/api/v1/admin/users/${userId}`, { maxMessagesPerDay: 1_000_000, maxTokensPerDay: 1_000_000_000 }), 200, "raise limits");
   const key = ((await (await check(await browser.post("/api/v1/me/api-keys", { name: "bench" }), 201, "api key")).json()) as { key: string }).key;
 
-  const body = (stream: boolean) => JSON.stringify({ model: "demo-echo", messages: [{ role: "user", content: `[words=${words}]` }], stream, ...(stream ? { stream_options: { include_usage: true } } : {}) });
+  const body = (stream: boolean) =>
+    JSON.stringify({
+      model: "demo-echo",
+      messages: [{ role: "user", content: `[words=${words}]` }],
+      stream,
+      ...(stream ? { stream_options: { include_usage: true } } : {}),
+    });
   /** One request; resolves with [time to first content, total] in ms. */
   const once = async (base: string, auth: string, stream: boolean): Promise<[number, number]> => {
     const started = performance.now();
-    const response = await fetch(`${base}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${auth}`, "content-type": "application/json" }, body: body(stream) });
+    const response = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${auth}`, "content-type": "application/json" },
+      body: body(stream),
+    });
     if (response.status !== 200) throw new Error(`completion: ${response.status} ${await response.text()}`);
     if (!stream) {
       await response.json();
@@ -107,7 +121,8 @@ try {
     const sorted = [...values].sort((a, b) => a - b);
     return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
   };
-  const row = (label: string, values: number[]) => `${label.padEnd(44)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(7)} ms`;
+  const row = (label: string, values: number[]) =>
+    `${label.padEnd(44)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(7)} ms`;
 
   // Warm both paths (connections, JIT, caches).
   for (let index = 0; index < 20; index += 1) {
@@ -120,13 +135,53 @@ try {
     const direct = await steady(upstream.url, "bench-1", stream);
     const via = await steady(`${system.baseUrl}/v1`, key, stream);
     const kind = stream ? "stream" : "non-stream";
-    lines.push(row(`  ${kind}: upstream directly (total)`, direct.map((result) => result[1])));
-    lines.push(row(`  ${kind}: through /v1 (total)`, via.map((result) => result[1])));
+    lines.push(
+      row(
+        `  ${kind}: upstream directly (total)`,
+        direct.map((result) => result[1]),
+      ),
+    );
+    lines.push(
+      row(
+        `  ${kind}: through /v1 (total)`,
+        via.map((result) => result[1]),
+      ),
+    );
     if (stream) {
-      lines.push(row(`  ${kind}: upstream directly (first token)`, direct.map((result) => result[0])));
-      lines.push(row(`  ${kind}: through /v1 (first token)`, via.map((result) => result[0])));
+      lines.push(
+        row(
+          `  ${kind}: upstream directly (first token)`,
+          direct.map((result) => result[0]),
+        ),
+      );
+      lines.push(
+        row(
+          `  ${kind}: through /v1 (first token)`,
+          via.map((result) => result[0]),
+        ),
+      );
     }
-    lines.push(`  ${kind}: added at p50 ${(percentile(via.map((r) => r[1]), 50) - percentile(direct.map((r) => r[1]), 50)).toFixed(1)} ms, at p99 ${(percentile(via.map((r) => r[1]), 99) - percentile(direct.map((r) => r[1]), 99)).toFixed(1)} ms`);
+    lines.push(
+      `  ${kind}: added at p50 ${(
+        percentile(
+          via.map((r) => r[1]),
+          50,
+        ) -
+        percentile(
+          direct.map((r) => r[1]),
+          50,
+        )
+      ).toFixed(1)} ms, at p99 ${(
+        percentile(
+          via.map((r) => r[1]),
+          99,
+        ) -
+        percentile(
+          direct.map((r) => r[1]),
+          99,
+        )
+      ).toFixed(1)} ms`,
+    );
   }
 
   lines.push(`  failed requests: ${failures} of ${Math.round(rate * seconds) * 4}`);
@@ -140,9 +195,14 @@ try {
       chatId = ((await (await check(await browser.post("/api/v1/chats", {}), 201, "create chat")).json()) as { chat: { id: string } }).chat.id;
     }
     const started = performance.now();
-    const response = await check(await browser.post(`/api/v1/chats/${chatId}/messages`, { content: `[words=${words}] message ${index}`, clientMessageId: `bench-${index}` }), 200, "send");
+    const response = await check(
+      await browser.post(`/api/v1/chats/${chatId}/messages`, { content: `[words=${words}] message ${index}`, clientMessageId: `bench-${index}` }),
+      200,
+      "send",
+    );
     let first = 0;
-    for await (const event of parseSse(response.body as unknown as AsyncIterable<Uint8Array>)) if (!first && event.event === "delta") first = performance.now() - started;
+    for await (const event of parseSse(response.body as unknown as AsyncIterable<Uint8Array>))
+      if (!first && event.event === "delta") first = performance.now() - started;
     firstTokens.push(first);
   }
   lines.push(`Web chat (POST /api/v1/chats/:id/messages, ${chatMessages} sequential sends):`);

@@ -14,7 +14,10 @@ const parsed = parseConfig("chat", {
   // Encrypts upstream API keys at rest (first key encrypts, all decrypt).
   SECRETS_KEYRING: keyringEnv,
   // The default tenant's upstream until an admin configures providers (SPEC §11).
-  DEFAULT_LLM_BASE_URL: env.optionalString.refine((value) => value === undefined || /^https?:\/\/[^/]+/.test(value), "must be an http(s) URL, e.g. https://api.openai.com/v1"),
+  DEFAULT_LLM_BASE_URL: env.optionalString.refine(
+    (value) => value === undefined || /^https?:\/\/[^/]+/.test(value),
+    "must be an http(s) URL, e.g. https://api.openai.com/v1",
+  ),
   DEFAULT_LLM_API_KEYS: env.list,
   DEFAULT_LLM_MODELS: env.list,
   UPSTREAM_FIRST_TOKEN_TIMEOUT_MS: env.duration(30_000),

@@ -53,7 +53,12 @@ beforeAll(async () => {
     quota,
     users: { get: async () => ({ status: "active", maxChats: 10 }) },
     models: providers,
-    llm: createOpenAiCompatibleGateway({ providers, pool: new KeyPool(systemClock, { cooldownMs: 60_000, unauthorizedCooldownMs: 60_000 }), firstTokenTimeoutMs: 500, idleTimeoutMs: 2_000 }),
+    llm: createOpenAiCompatibleGateway({
+      providers,
+      pool: new KeyPool(systemClock, { cooldownMs: 60_000, unauthorizedCooldownMs: 60_000 }),
+      firstTokenTimeoutMs: 500,
+      idleTimeoutMs: 2_000,
+    }),
     tokens: gptTokenCounter,
     clock: systemClock,
     newId,
@@ -109,16 +114,53 @@ describe("upstream providers", () => {
     const [fromEnvironment] = await management.list(admin);
     await expect(management.delete(admin, fromEnvironment!.id)).rejects.toMatchObject({ status: 409, code: "provider_managed_by_environment" });
     await expect(management.list({ ...admin, role: "user" })).rejects.toMatchObject({ status: 403 });
-    await expect(management.save(admin, { id: "", name: "", baseUrl: "ftp://x", models: [], addKeys: [], removeKeyIds: [] })).rejects.toMatchObject({ status: 400, errors: expect.arrayContaining([expect.objectContaining({ field: "baseUrl" })]) });
+    await expect(management.save(admin, { id: "", name: "", baseUrl: "ftp://x", models: [], addKeys: [], removeKeyIds: [] })).rejects.toMatchObject({
+      status: 400,
+      errors: expect.arrayContaining([expect.objectContaining({ field: "baseUrl" })]),
+    });
 
-    const saved = await management.save(admin, { id: "", name: "Second", baseUrl: `${upstream.url}/`, models: [{ id: "demo-echo", name: "Echo" }, { id: "demo-two", name: "" }], addKeys: ["admin-key-abcd", "admin-key-wxyz"], removeKeyIds: [] });
-    expect(saved).toMatchObject({ origin: "admin", baseUrl: upstream.url, keys: [{ hint: "abcd" }, { hint: "wxyz" }], models: [{ id: "demo-echo", name: "Echo" }, { id: "demo-two", name: "demo-two" }] });
+    const saved = await management.save(admin, {
+      id: "",
+      name: "Second",
+      baseUrl: `${upstream.url}/`,
+      models: [
+        { id: "demo-echo", name: "Echo" },
+        { id: "demo-two", name: "" },
+      ],
+      addKeys: ["admin-key-abcd", "admin-key-wxyz"],
+      removeKeyIds: [],
+    });
+    expect(saved).toMatchObject({
+      origin: "admin",
+      baseUrl: upstream.url,
+      keys: [{ hint: "abcd" }, { hint: "wxyz" }],
+      models: [
+        { id: "demo-echo", name: "Echo" },
+        { id: "demo-two", name: "demo-two" },
+      ],
+    });
     expect(JSON.stringify(await mongo.connection.collection("upstream_providers").findOne({ _id: saved.id as never }))).not.toContain("admin-key");
     expect((await providers.modelsFor(environment.tenantId)).map((model) => model.id)).toEqual(["demo-echo", "demo-two"]);
 
-    const trimmed = await management.save(admin, { id: saved.id, name: "Second", baseUrl: upstream.url, models: [{ id: "demo-two", name: "Two" }], addKeys: [], removeKeyIds: [saved.keys[0]!.id] });
+    const trimmed = await management.save(admin, {
+      id: saved.id,
+      name: "Second",
+      baseUrl: upstream.url,
+      models: [{ id: "demo-two", name: "Two" }],
+      addKeys: [],
+      removeKeyIds: [saved.keys[0]!.id],
+    });
     expect(trimmed.keys.map((key) => key.hint)).toEqual(["wxyz"]);
-    await expect(management.save(admin, { id: saved.id, name: "Second", baseUrl: upstream.url, models: [{ id: "demo-two", name: "Two" }], addKeys: [], removeKeyIds: [trimmed.keys[0]!.id] })).rejects.toMatchObject({ status: 400 });
+    await expect(
+      management.save(admin, {
+        id: saved.id,
+        name: "Second",
+        baseUrl: upstream.url,
+        models: [{ id: "demo-two", name: "Two" }],
+        addKeys: [],
+        removeKeyIds: [trimmed.keys[0]!.id],
+      }),
+    ).rejects.toMatchObject({ status: 400 });
     // Another tenant's admin sees none of it.
     expect(await management.list({ ...admin, tenantId: `tenant-${newUuid()}` })).toEqual([]);
     await management.delete(admin, saved.id);
@@ -128,27 +170,45 @@ describe("upstream providers", () => {
   it("spreads requests over healthy keys", async () => {
     const owner = await tenantWithKeys(["spread-a", "spread-b"]);
     for (let index = 0; index < 4; index += 1) {
-      for await (const _chunk of deps.llm.stream({ tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {} }, new AbortController().signal));
+      for await (const _chunk of deps.llm.stream(
+        { tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {} },
+        new AbortController().signal,
+      ));
     }
     expect([upstream.requests["spread-a"], upstream.requests["spread-b"]]).toEqual([2, 2]);
   });
 
   it("answers a clean 503 when every key fails, and releases the reservation of a message that got no answer", async () => {
     const owner = await tenantWithKeys(["fail-401", "fail-429", "fail-500"]);
-    await expect(collect(deps.llm.stream({ tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {} }, new AbortController().signal) as never)).rejects.toMatchObject({ code: "upstream_unavailable", status: 503 });
+    await expect(
+      collect(
+        deps.llm.stream(
+          { tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {} },
+          new AbortController().signal,
+        ) as never,
+      ),
+    ).rejects.toMatchObject({ code: "upstream_unavailable", status: 503 });
 
     const chat = await chatManagement(deps).create(owner, {});
     const send = createSendMessage(deps, new ActiveStreams());
     const seen: SendEvent[] = [];
     const failure = await (async () => {
-      for await (const event of send(owner, { chatId: chat.id, content: "anyone there?", clientMessageId: "nobody-1", source: "web" }, new AbortController().signal)) seen.push(event);
+      for await (const event of send(
+        owner,
+        { chatId: chat.id, content: "anyone there?", clientMessageId: "nobody-1", source: "web" },
+        new AbortController().signal,
+      ))
+        seen.push(event);
     })().catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(AppError);
     expect(seen.map((event) => event.type)).toEqual(["message"]);
     const reservation = quotaCalls.at(-2)!.split(" ")[1];
     expect(quotaCalls.at(-1)).toBe(`release ${reservation}`);
     const stored = await messages.list(owner, chat.id, { limit: 10 });
-    expect(stored.map((message) => [message.role, message.status])).toEqual([["user", "complete"], ["assistant", "failed"]]);
+    expect(stored.map((message) => [message.role, message.status])).toEqual([
+      ["user", "complete"],
+      ["assistant", "failed"],
+    ]);
     const raw = await mongo.connection.collection("messages").findOne({ _id: stored[1]!.id as never });
     expect(raw?.outbox).toBeUndefined();
   });
@@ -162,7 +222,11 @@ describe("stopping", () => {
     const streaming = createSendMessage(deps, new ActiveStreams());
     const elsewhere = new ActiveStreams();
     const events: SendEvent[] = [];
-    for await (const event of streaming(owner, { chatId: chat.id, content: "[words=3000]", clientMessageId: "far-1", source: "web" }, new AbortController().signal)) {
+    for await (const event of streaming(
+      owner,
+      { chatId: chat.id, content: "[words=3000]", clientMessageId: "far-1", source: "web" },
+      new AbortController().signal,
+    )) {
       events.push(event);
       if (event.type === "delta" && events.length === 3) {
         const replyId = (events[0] as Extract<SendEvent, { type: "message" }>).replyMessageId;
@@ -171,7 +235,10 @@ describe("stopping", () => {
     }
     const done = events.at(-1) as Extract<SendEvent, { type: "done" }>;
     expect(done.message.status).toBe("aborted");
-    const kept = events.filter((event) => event.type === "delta").map((event) => event.text).join("");
+    const kept = events
+      .filter((event) => event.type === "delta")
+      .map((event) => event.text)
+      .join("");
     expect(done.message.content).toBe(kept);
     expect(kept.split(" ").length).toBeLessThan(3000);
     expect(done.usage.completionTokens).toBe(gptTokenCounter.countText(kept));
@@ -182,7 +249,13 @@ describe("usage", () => {
   it("counts tokens with the tokenizer when the upstream reports none", async () => {
     const owner = await tenantWithKeys(["quiet-no-usage"]);
     const chat = await chatManagement(deps).create(owner, {});
-    const events = await collect(createSendMessage(deps, new ActiveStreams())(owner, { chatId: chat.id, content: "count these words for me", clientMessageId: "count-1", source: "web" }, new AbortController().signal));
+    const events = await collect(
+      createSendMessage(deps, new ActiveStreams())(
+        owner,
+        { chatId: chat.id, content: "count these words for me", clientMessageId: "count-1", source: "web" },
+        new AbortController().signal,
+      ),
+    );
     const done = events.at(-1) as Extract<SendEvent, { type: "done" }>;
     expect(done.message.content).toBe("Echo: count these words for me");
     expect(done.usage.completionTokens).toBe(gptTokenCounter.countText("Echo: count these words for me"));
@@ -195,15 +268,35 @@ describe("usage", () => {
     const owner = await tenantWithKeys(["good"]);
     const chat = await chatManagement(deps).create(owner, {});
     const createdAt = new Date(Date.now() - 10 * 60_000);
-    const reply = { id: newId(), ...{ tenantId: owner.tenantId, userId: owner.userId }, chatId: chat.id, clientMessageId: "lost#reply", seq: 2, role: "assistant" as const, content: "", model: "demo-echo", status: "streaming" as const, promptTokens: 0, completionTokens: 0, createdAt };
+    const reply = {
+      id: newId(),
+      ...{ tenantId: owner.tenantId, userId: owner.userId },
+      chatId: chat.id,
+      clientMessageId: "lost#reply",
+      seq: 2,
+      role: "assistant" as const,
+      content: "",
+      model: "demo-echo",
+      status: "streaming" as const,
+      promptTokens: 0,
+      completionTokens: 0,
+      createdAt,
+    };
     await messages.insertReply({ message: reply, reservationId: "reservation-lost", source: "api", estimatedPromptTokens: 12 });
     await messages.checkpoint(reply.id, "half an answer", createdAt);
 
     expect(await recoverAbandonedReplies(deps, 60_000)).toBeGreaterThanOrEqual(1);
     expect(await recoverAbandonedReplies(deps, 60_000)).toBe(0);
     const stored = await messages.find(owner, chat.id, reply.id);
-    expect(stored).toMatchObject({ status: "aborted", content: "half an answer", promptTokens: 12, completionTokens: gptTokenCounter.countText("half an answer") });
+    expect(stored).toMatchObject({
+      status: "aborted",
+      content: "half an answer",
+      promptTokens: 12,
+      completionTokens: gptTokenCounter.countText("half an answer"),
+    });
     const claimed = await messages.outbox.claimPending(100, 30_000, new Date());
-    expect(claimed.filter((record) => record.messageId === reply.id)).toEqual([expect.objectContaining({ outcome: "aborted", source: "api", reservationId: "reservation-lost" })]);
+    expect(claimed.filter((record) => record.messageId === reply.id)).toEqual([
+      expect.objectContaining({ outcome: "aborted", source: "api", reservationId: "reservation-lost" }),
+    ]);
   });
 });

@@ -22,7 +22,11 @@ export const messageJson = (message: Message) => ({
   completionTokens: message.completionTokens,
   createdAt: message.createdAt,
 });
-const usageJson = (usage: Usage | undefined) => ({ promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0, totalTokens: usage?.totalTokens ?? 0 });
+const usageJson = (usage: Usage | undefined) => ({
+  promptTokens: usage?.promptTokens ?? 0,
+  completionTokens: usage?.completionTokens ?? 0,
+  totalTokens: usage?.totalTokens ?? 0,
+});
 
 const chatBody = z.object({ title: z.string().max(200).optional(), model: z.string().min(1).max(200).optional() }).strict();
 const sendBody = z.object({ content: z.string().min(1).max(32_000), clientMessageId: z.string().min(1).max(100) }).strict();
@@ -43,7 +47,9 @@ export function modelRoutes(deps: ChatRouteDependencies): Router {
   const router = Router();
   router.get(
     "/",
-    withActiveAccount(deps, async ({ accessToken }) => ({ body: (await deps.chat.listModels({}, { accessToken })).items.map(({ id, name }) => ({ id, name })) })),
+    withActiveAccount(deps, async ({ accessToken }) => ({
+      body: (await deps.chat.listModels({}, { accessToken })).items.map(({ id, name }) => ({ id, name })),
+    })),
   );
   return router;
 }
@@ -70,7 +76,9 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
 
   router.get(
     "/:id",
-    withActiveAccount(deps, async ({ request, accessToken }) => ({ body: chatJson(await deps.chat.getChat({ id: String(request.params.id) }, { accessToken })) })),
+    withActiveAccount(deps, async ({ request, accessToken }) => ({
+      body: chatJson(await deps.chat.getChat({ id: String(request.params.id) }, { accessToken })),
+    })),
   );
 
   router.patch(
@@ -93,7 +101,10 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
     "/:id/messages",
     withActiveAccount(deps, async ({ request, accessToken }) => {
       const query = parseQuery(messagesQuery, request.query);
-      const list = await deps.chat.listMessages({ chatId: String(request.params.id), before: query.before, after: query.after, limit: query.limit }, { accessToken });
+      const list = await deps.chat.listMessages(
+        { chatId: String(request.params.id), before: query.before, after: query.after, limit: query.limit },
+        { accessToken },
+      );
       return { body: { items: list.items.map(messageJson) } };
     }),
   );
@@ -121,7 +132,12 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
       // The client going away cancels the call; the chat service then keeps the partial answer as aborted.
       const cancel = new AbortController();
       response.on("close", () => cancel.abort());
-      const events = deps.chat.sendMessage({ chatId: String(request.params.id), content: body.content, clientMessageId: body.clientMessageId, source: "web" }, { accessToken, signal: cancel.signal })[Symbol.asyncIterator]();
+      const events = deps.chat
+        .sendMessage(
+          { chatId: String(request.params.id), content: body.content, clientMessageId: body.clientMessageId, source: "web" },
+          { accessToken, signal: cancel.signal },
+        )
+        [Symbol.asyncIterator]();
       let next = await events.next();
 
       response.status(200);
@@ -135,7 +151,8 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
           const event = next.value;
           if (event.message) writeEvent(response, "message", { ...messageJson(event.message), replyMessageId: event.replyMessageId });
           else if (event.delta !== undefined) writeEvent(response, "delta", { text: event.delta });
-          else if (event.done) writeEvent(response, "done", { message: event.done.message ? messageJson(event.done.message) : null, usage: usageJson(event.done.usage) });
+          else if (event.done)
+            writeEvent(response, "done", { message: event.done.message ? messageJson(event.done.message) : null, usage: usageJson(event.done.usage) });
         }
       } catch (error) {
         if (!cancel.signal.aborted) writeEvent(response, "error", toProblem(error, request.originalUrl));

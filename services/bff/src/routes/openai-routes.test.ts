@@ -4,11 +4,24 @@ import { openAiError } from "./openai-routes.ts";
 
 describe("openAiError", () => {
   it("speaks OpenAI's error format for the cases clients branch on", () => {
-    expect(openAiError(unauthenticated("bad key", "invalid_api_key"))).toEqual({ status: 401, body: { error: { message: "bad key", type: "invalid_request_error", param: null, code: "invalid_api_key" } } });
+    expect(openAiError(unauthenticated("bad key", "invalid_api_key"))).toEqual({
+      status: 401,
+      body: { error: { message: "bad key", type: "invalid_request_error", param: null, code: "invalid_api_key" } },
+    });
     const quota = openAiError(tooManyRequests("over", 60, "quota_exceeded", { resetAt: "2030-01-01T00:00:00.000Z" }));
-    expect(quota).toEqual({ status: 429, body: { error: { message: "over", type: "insufficient_quota", param: null, code: "insufficient_quota", resetAt: "2030-01-01T00:00:00.000Z" } } });
-    expect(openAiError(validationFailed([{ field: "messages.0.role", message: "Unknown role." }], "Invalid request.")).body.error).toMatchObject({ type: "invalid_request_error", param: "messages[0].role", code: "validation_failed" });
-    expect(openAiError(new AppError("model_not_found", 404, "no such model")).body.error).toMatchObject({ type: "invalid_request_error", code: "model_not_found" });
+    expect(quota).toEqual({
+      status: 429,
+      body: { error: { message: "over", type: "insufficient_quota", param: null, code: "insufficient_quota", resetAt: "2030-01-01T00:00:00.000Z" } },
+    });
+    expect(openAiError(validationFailed([{ field: "messages.0.role", message: "Unknown role." }], "Invalid request.")).body.error).toMatchObject({
+      type: "invalid_request_error",
+      param: "messages[0].role",
+      code: "validation_failed",
+    });
+    expect(openAiError(new AppError("model_not_found", 404, "no such model")).body.error).toMatchObject({
+      type: "invalid_request_error",
+      code: "model_not_found",
+    });
   });
 
   it("never shows internal details", () => {

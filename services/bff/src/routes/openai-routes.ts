@@ -12,12 +12,35 @@ export function openAiError(error: unknown): { status: number; body: { error: Re
   const status = appError.status === 499 ? 400 : appError.status;
   const exposed = appError.expose;
   const type =
-    status === 401 ? "invalid_request_error" : status === 429 ? (appError.code === "quota_exceeded" ? "insufficient_quota" : "rate_limit_error") : status === 403 ? "permission_error" : status >= 500 ? "server_error" : "invalid_request_error";
-  const code =
-    status === 401 ? "invalid_api_key" : appError.code === "quota_exceeded" ? "insufficient_quota" : exposed ? appError.code : "internal_error";
+    status === 401
+      ? "invalid_request_error"
+      : status === 429
+        ? appError.code === "quota_exceeded"
+          ? "insufficient_quota"
+          : "rate_limit_error"
+        : status === 403
+          ? "permission_error"
+          : status >= 500
+            ? "server_error"
+            : "invalid_request_error";
+  const code = status === 401 ? "invalid_api_key" : appError.code === "quota_exceeded" ? "insufficient_quota" : exposed ? appError.code : "internal_error";
   const field = exposed ? appError.errors?.[0]?.field : undefined;
-  const detail = exposed ? appError.message + (appError.errors && appError.errors.length > 0 ? ` (${appError.errors.map((item) => `${item.field}: ${item.message}`).join("; ")})` : "") : "Something went wrong on our side.";
-  return { status, body: { error: { message: detail, type, param: field ? field.replace(/\.(\d+)/g, "[$1]") : null, code, ...(exposed && appError.extensions ? appError.extensions : {}) } } };
+  const detail = exposed
+    ? appError.message +
+      (appError.errors && appError.errors.length > 0 ? ` (${appError.errors.map((item) => `${item.field}: ${item.message}`).join("; ")})` : "")
+    : "Something went wrong on our side.";
+  return {
+    status,
+    body: {
+      error: {
+        message: detail,
+        type,
+        param: field ? field.replace(/\.(\d+)/g, "[$1]") : null,
+        code,
+        ...(exposed && appError.extensions ? appError.extensions : {}),
+      },
+    },
+  };
 }
 
 const contentPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
@@ -39,24 +62,44 @@ const completionSchema = z.object({
   top_p: z.number().min(0).max(1).nullable().optional(),
   max_tokens: z.number().int().min(1).nullable().optional(),
   max_completion_tokens: z.number().int().min(1).nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  stop: z
+    .union([z.string(), z.array(z.string()).max(4)])
+    .nullable()
+    .optional(),
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
   seed: z.number().int().nullable().optional(),
   response_format: z.object({ type: z.string() }).passthrough().nullable().optional(),
 });
-const PASSED_PARAMETERS = ["temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "presence_penalty", "frequency_penalty", "seed", "response_format"] as const;
+const PASSED_PARAMETERS = [
+  "temperature",
+  "top_p",
+  "max_tokens",
+  "max_completion_tokens",
+  "stop",
+  "presence_penalty",
+  "frequency_penalty",
+  "seed",
+  "response_format",
+] as const;
 
 function parseCompletion(body: unknown): z.infer<typeof completionSchema> {
   const result = completionSchema.safeParse(body);
   if (result.success) return result.data;
-  throw validationFailed(result.error.issues.map((issue) => ({ field: issue.path.join("."), message: issue.message })), "Invalid request.");
+  throw validationFailed(
+    result.error.issues.map((issue) => ({ field: issue.path.join("."), message: issue.message })),
+    "Invalid request.",
+  );
 }
 
 const textOf = (content: z.infer<typeof messageSchema>["content"]): string =>
   typeof content === "string" ? content : Array.isArray(content) ? content.map((part) => (part.type === "text" ? (part.text ?? "") : "")).join("") : "";
 
-const usageJson = (usage: Usage | undefined) => ({ prompt_tokens: usage?.promptTokens ?? 0, completion_tokens: usage?.completionTokens ?? 0, total_tokens: usage?.totalTokens ?? 0 });
+const usageJson = (usage: Usage | undefined) => ({
+  prompt_tokens: usage?.promptTokens ?? 0,
+  completion_tokens: usage?.completionTokens ?? 0,
+  total_tokens: usage?.totalTokens ?? 0,
+});
 
 interface OpenAiRouteDependencies {
   chat: ChatClient;
@@ -70,7 +113,11 @@ async function apiKeyOf(request: Request, response: Response, deps: OpenAiRouteD
   const header = request.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   const key = match?.[1];
-  if (!key || !key.startsWith(API_KEY_PREFIX)) throw unauthenticated("You didn't provide a valid API key. Send it as 'Authorization: Bearer tsk_...' (create one under Settings → API keys).", "invalid_api_key");
+  if (!key || !key.startsWith(API_KEY_PREFIX))
+    throw unauthenticated(
+      "You didn't provide a valid API key. Send it as 'Authorization: Bearer tsk_...' (create one under Settings → API keys).",
+      "invalid_api_key",
+    );
   let claims: AccessClaims;
   try {
     claims = await deps.verifyApiKey(key);
@@ -133,7 +180,13 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
             usage = next.value.done.usage;
           }
         }
-        response.json({ ...base, object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: finishReason }], usage: usageJson(usage), system_fingerprint: null });
+        response.json({
+          ...base,
+          object: "chat.completion",
+          choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: finishReason }],
+          usage: usageJson(usage),
+          system_fingerprint: null,
+        });
         return;
       }
 
@@ -141,7 +194,8 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
       response.setHeader("Content-Type", "text/event-stream; charset=utf-8");
       response.setHeader("X-Accel-Buffering", "no");
       response.flushHeaders();
-      const chunk = (choices: unknown[], extra: object = {}) => response.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", system_fingerprint: null, choices, ...extra })}\n\n`);
+      const chunk = (choices: unknown[], extra: object = {}) =>
+        response.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", system_fingerprint: null, choices, ...extra })}\n\n`);
       const includeUsage = body.stream_options?.include_usage === true;
       const withUsage = includeUsage ? { usage: null } : {};
       chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], withUsage);
@@ -175,7 +229,8 @@ export function openAiErrorMiddleware(logger: Logger): ErrorRequestHandler {
     const type = (error as { type?: string }).type;
     if (type === "entity.parse.failed") appError = new AppError("invalid_json", 400, "We could not parse the JSON body of your request.");
     else if (type === "entity.too.large") appError = new AppError("payload_too_large", 413, "The request body is too large.");
-    if (appError.status >= 500 && appError.status !== 503) logger.error({ err: appError.cause ?? appError, path: request.path }, "openai-compatible request failed");
+    if (appError.status >= 500 && appError.status !== 503)
+      logger.error({ err: appError.cause ?? appError, path: request.path }, "openai-compatible request failed");
     if (response.headersSent) return void response.end();
     const { status, body } = openAiError(appError);
     if (appError.retryAfterSeconds !== undefined) response.setHeader("Retry-After", String(Math.max(1, Math.ceil(appError.retryAfterSeconds))));

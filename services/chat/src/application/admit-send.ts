@@ -6,7 +6,10 @@ import type { ChatDependencies } from "./dependencies.ts";
  * quota is reserved. Both are asked at once (they are the slowest part of a send); a reservation
  * made for a user who may not send is given back at once.
  */
-export async function admitSend(deps: Pick<ChatDependencies, "users" | "quota" | "newUuid">, caller: Caller): Promise<{ reservationId: string; release: () => Promise<void> }> {
+export async function admitSend(
+  deps: Pick<ChatDependencies, "users" | "quota" | "newUuid">,
+  caller: Caller,
+): Promise<{ reservationId: string; release: () => Promise<void> }> {
   const reservationId = deps.newUuid();
   const owner = { tenantId: caller.tenantId, userId: caller.userId };
   const release = () => deps.quota.release(caller, reservationId).catch(() => undefined);

@@ -7,9 +7,7 @@ import { admitSend } from "./admit-send.ts";
 import { resolveModel } from "./models.ts";
 
 export type CompletionEvent =
-  | { type: "started"; id: string; model: string; created: number }
-  | { type: "delta"; text: string }
-  | { type: "done"; finishReason: string; usage: TokenUsage };
+  { type: "started"; id: string; model: string; created: number } | { type: "delta"; text: string } | { type: "done"; finishReason: string; usage: TokenUsage };
 
 export interface CompletionInput {
   model: string;
@@ -40,7 +38,9 @@ export function createCompleteForApi(deps: ChatDependencies) {
     const onCallerGone = () => controller.abort("cancelled");
     signal.addEventListener("abort", onCallerGone, { once: true });
     if (signal.aborted) onCallerGone();
-    const iterator = deps.llm.stream({ tenantId: owner.tenantId, model, messages: input.messages, parameters: input.parameters }, controller.signal)[Symbol.asyncIterator]();
+    const iterator = deps.llm
+      .stream({ tenantId: owner.tenantId, model, messages: input.messages, parameters: input.parameters }, controller.signal)
+      [Symbol.asyncIterator]();
     let next: IteratorResult<UpstreamChunk>;
     try {
       next = await iterator.next();
@@ -72,8 +72,22 @@ export function createCompleteForApi(deps: ChatDependencies) {
     }
 
     const outcome = failure !== undefined ? "failed" : controller.signal.aborted ? "aborted" : "complete";
-    const usage = upstreamUsage && outcome === "complete" ? upstreamUsage : usageOf(upstreamUsage?.promptTokens ?? deps.tokens.countPrompt(input.messages), deps.tokens.countText(content));
-    const record: UsageRecord = { eventId: deps.newUuid(), occurredAt: deps.clock.now(), ...owner, chatId: "", messageId: id, model, usage, source: "api", outcome, reservationId };
+    const usage =
+      upstreamUsage && outcome === "complete"
+        ? upstreamUsage
+        : usageOf(upstreamUsage?.promptTokens ?? deps.tokens.countPrompt(input.messages), deps.tokens.countText(content));
+    const record: UsageRecord = {
+      eventId: deps.newUuid(),
+      occurredAt: deps.clock.now(),
+      ...owner,
+      chatId: "",
+      messageId: id,
+      model,
+      usage,
+      source: "api",
+      outcome,
+      reservationId,
+    };
     await deps.completions.record(record);
     deps.usageRecorded();
     if (failure !== undefined) throw failure;

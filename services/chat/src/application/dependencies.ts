@@ -1,5 +1,14 @@
 import type { Clock } from "@tessera/platform";
-import type { ChatRepository, CompletionRecordRepository, LlmGateway, MessageRepository, ModelCatalog, QuotaGate, TokenCounter, UserDirectory } from "../domain/ports.ts";
+import type {
+  ChatRepository,
+  CompletionRecordRepository,
+  LlmGateway,
+  MessageRepository,
+  ModelCatalog,
+  QuotaGate,
+  TokenCounter,
+  UserDirectory,
+} from "../domain/ports.ts";
 
 /** Everything the chat use cases need, as ports (main.ts supplies the adapters). */
 export interface ChatDependencies {

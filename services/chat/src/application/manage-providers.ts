@@ -29,16 +29,29 @@ export function providerManagement(deps: { providers: ProviderAdministration; cl
       const errors: FieldError[] = [];
       const name = input.name.trim();
       if (name.length === 0 || name.length > 100) errors.push({ field: "name", message: "1-100 characters." });
-      if (!/^https?:\/\/[^/\s]+/.test(input.baseUrl)) errors.push({ field: "baseUrl", message: "An http(s) URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1." });
+      if (!/^https?:\/\/[^/\s]+/.test(input.baseUrl))
+        errors.push({ field: "baseUrl", message: "An http(s) URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1." });
       const models = input.models.map((model) => ({ id: model.id.trim(), name: model.name.trim() || model.id.trim() }));
-      if (models.length === 0 || models.length > 50 || models.some((model) => model.id.length === 0 || model.id.length > 200)) errors.push({ field: "models", message: "1-50 models, each with an id." });
+      if (models.length === 0 || models.length > 50 || models.some((model) => model.id.length === 0 || model.id.length > 200))
+        errors.push({ field: "models", message: "1-50 models, each with an id." });
       if (input.addKeys.some((key) => key.trim().length === 0 || key.length > 500)) errors.push({ field: "addKeys", message: "Keys must be non-empty." });
       const current = input.id ? await editable(claims.tenantId, input.id) : null;
       const kept = (current?.keys ?? []).filter((key) => !input.removeKeyIds.includes(key.id)).length;
       const total = kept + input.addKeys.length;
       if (total === 0 || total > MAX_KEYS_PER_PROVIDER) errors.push({ field: "addKeys", message: `A provider needs 1-${MAX_KEYS_PER_PROVIDER} API keys.` });
       if (errors.length > 0) throw validationFailed(errors);
-      return deps.providers.save({ id: current?.id ?? deps.newId(), tenantId: claims.tenantId, name, baseUrl: input.baseUrl.replace(/\/+$/, ""), models, addKeys: input.addKeys.map((key) => key.trim()), removeKeyIds: input.removeKeyIds }, deps.clock.now());
+      return deps.providers.save(
+        {
+          id: current?.id ?? deps.newId(),
+          tenantId: claims.tenantId,
+          name,
+          baseUrl: input.baseUrl.replace(/\/+$/, ""),
+          models,
+          addKeys: input.addKeys.map((key) => key.trim()),
+          removeKeyIds: input.removeKeyIds,
+        },
+        deps.clock.now(),
+      );
     },
     async delete(claims: AccessClaims, id: string): Promise<void> {
       requireAdmin(claims);

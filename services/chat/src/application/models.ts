@@ -10,7 +10,9 @@ export async function resolveModel(models: ModelCatalog, tenantId: string, reque
   const available = await models.modelsFor(tenantId);
   if (requested) {
     if (!available.some((model) => model.id === requested)) {
-      throw new AppError("model_not_found", 404, `The model "${requested}" is not offered here.`, { errors: [{ field, message: "Unknown model; see GET /api/v1/models." }] });
+      throw new AppError("model_not_found", 404, `The model "${requested}" is not offered here.`, {
+        errors: [{ field, message: "Unknown model; see GET /api/v1/models." }],
+      });
     }
     return requested;
   }

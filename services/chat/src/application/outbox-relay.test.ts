@@ -63,7 +63,13 @@ describe("outbox relay", () => {
 
   it("gives up on a publish that is never confirmed and keeps the event", async () => {
     const { store, pending } = memoryStore(["a"]);
-    const relay = createOutboxRelay({ stores: [store], clock: systemClock, intervalMs: 60_000, publishTimeoutMs: 20, publisher: { publish: () => new Promise(() => undefined) } });
+    const relay = createOutboxRelay({
+      stores: [store],
+      clock: systemClock,
+      intervalMs: 60_000,
+      publishTimeoutMs: 20,
+      publisher: { publish: () => new Promise(() => undefined) },
+    });
     await expect(relay.drain()).rejects.toThrow("not confirmed");
     expect(pending()).toEqual(["a"]);
   });

@@ -48,14 +48,18 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
     const owner: Owner = { tenantId: caller.tenantId, userId: caller.userId };
     validateNewMessage(input.content, input.clientMessageId);
     // Both reads are scoped by owner, so a stored message is found only in the caller's own chat.
-    const [chat, existing] = await Promise.all([deps.chats.find(owner, input.chatId), deps.messages.findByClientId(owner, input.chatId, input.clientMessageId)]);
+    const [chat, existing] = await Promise.all([
+      deps.chats.find(owner, input.chatId),
+      deps.messages.findByClientId(owner, input.chatId, input.clientMessageId),
+    ]);
     if (!chat) throw notFound("chat");
     if (existing) return yield* replay(owner, existing, signal);
 
     try {
       await resolveModel(deps.models, owner.tenantId, chat.model);
     } catch (error) {
-      if (error instanceof AppError && error.code === "model_not_found") throw new AppError("model_unavailable", 409, `This chat's model (${chat.model}) is no longer offered; choose another one for the chat.`);
+      if (error instanceof AppError && error.code === "model_not_found")
+        throw new AppError("model_unavailable", 409, `This chat's model (${chat.model}) is no longer offered; choose another one for the chat.`);
       throw error;
     }
 
@@ -69,18 +73,50 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       const now = deps.clock.now();
       const firstSeq = await deps.chats.takeSequence(owner, chat.id, 2, now);
       if (firstSeq === null) throw notFound("chat");
-      userMessage = { id: deps.newId(), ...owner, chatId: chat.id, clientMessageId: input.clientMessageId, seq: firstSeq, role: "user", content: input.content, model: chat.model, status: "complete", promptTokens: 0, completionTokens: 0, createdAt: now };
+      userMessage = {
+        id: deps.newId(),
+        ...owner,
+        chatId: chat.id,
+        clientMessageId: input.clientMessageId,
+        seq: firstSeq,
+        role: "user",
+        content: input.content,
+        model: chat.model,
+        status: "complete",
+        promptTokens: 0,
+        completionTokens: 0,
+        createdAt: now,
+      };
       // The earlier messages are read while the new one is written (they do not depend on it).
-      const [inserted, history] = await Promise.all([deps.messages.insertUserMessage(userMessage), deps.messages.list(owner, chat.id, { before: firstSeq, limit: deps.historyMessages })]);
+      const [inserted, history] = await Promise.all([
+        deps.messages.insertUserMessage(userMessage),
+        deps.messages.list(owner, chat.id, { before: firstSeq, limit: deps.historyMessages }),
+      ]);
       if (inserted === "duplicate") {
         await release();
         const stored = await deps.messages.findByClientId(owner, chat.id, input.clientMessageId);
         if (!stored) throw notFound("message");
         return yield* replay(owner, stored, signal);
       }
-      prompt = [...history.filter((message) => message.content.length > 0 && message.status !== "failed" && message.status !== "streaming"), userMessage].map((message) => ({ role: message.role, content: message.content }));
+      prompt = [...history.filter((message) => message.content.length > 0 && message.status !== "failed" && message.status !== "streaming"), userMessage].map(
+        (message) => ({ role: message.role, content: message.content }),
+      );
       estimatedPromptTokens = deps.tokens.countPrompt(prompt);
-      reply = { id: deps.newId(), ...owner, chatId: chat.id, clientMessageId: replyClientMessageId(input.clientMessageId), seq: firstSeq + 1, role: "assistant", content: "", model: chat.model, status: "streaming", promptTokens: 0, completionTokens: 0, createdAt: now, replyTo: userMessage.id };
+      reply = {
+        id: deps.newId(),
+        ...owner,
+        chatId: chat.id,
+        clientMessageId: replyClientMessageId(input.clientMessageId),
+        seq: firstSeq + 1,
+        role: "assistant",
+        content: "",
+        model: chat.model,
+        status: "streaming",
+        promptTokens: 0,
+        completionTokens: 0,
+        createdAt: now,
+        replyTo: userMessage.id,
+      };
       await deps.messages.insertReply({ message: reply, reservationId, source: input.source, estimatedPromptTokens });
       if (firstSeq === 1 && chat.title === DEFAULT_CHAT_TITLE) await deps.chats.update(owner, chat.id, { title: titleFromMessage(input.content) }, now);
     } catch (error) {
@@ -134,11 +170,25 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       throw failure;
     }
     const status: "failed" | "aborted" | "complete" = failure !== undefined ? "failed" : controller.signal.aborted ? "aborted" : "complete";
-    const usage = upstreamUsage && status === "complete" ? upstreamUsage : usageOf(upstreamUsage?.promptTokens ?? estimatedPromptTokens, deps.tokens.countText(content));
-    const record: UsageRecord = { eventId: deps.newUuid(), occurredAt: finishedAt, ...owner, chatId: chat.id, messageId: reply.id, model: chat.model, usage, source: input.source, outcome: status, reservationId };
+    const usage =
+      upstreamUsage && status === "complete" ? upstreamUsage : usageOf(upstreamUsage?.promptTokens ?? estimatedPromptTokens, deps.tokens.countText(content));
+    const record: UsageRecord = {
+      eventId: deps.newUuid(),
+      occurredAt: finishedAt,
+      ...owner,
+      chatId: chat.id,
+      messageId: reply.id,
+      model: chat.model,
+      usage,
+      source: input.source,
+      outcome: status,
+      reservationId,
+    };
     const finished = await deps.messages.finish(reply.id, { status, content, usage, finishedAt }, record);
     if (finished) deps.usageRecorded();
-    const stored: ChatMessage = finished ? { ...reply, status, content, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens } : ((await deps.messages.find(owner, chat.id, reply.id)) ?? reply);
+    const stored: ChatMessage = finished
+      ? { ...reply, status, content, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens }
+      : ((await deps.messages.find(owner, chat.id, reply.id)) ?? reply);
     if (failure !== undefined) throw failure;
     yield { type: "done", message: stored, usage: usageOf(stored.promptTokens, stored.completionTokens) };
   };

@@ -9,7 +9,11 @@ beforeAll(async () => {
 afterAll(() => upstream.close());
 
 const post = (key: string, body: object) =>
-  fetch(`${upstream.url}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ model: "demo-echo", ...body }) });
+  fetch(`${upstream.url}/chat/completions`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "demo-echo", ...body }),
+  });
 
 describe("demo upstream", () => {
   it("streams the answer word by word and reports usage when asked", async () => {
@@ -30,7 +34,9 @@ describe("demo upstream", () => {
   });
 
   it("answers without streaming and honours max_tokens", async () => {
-    const body = (await (await post("good", { messages: [{ role: "user", content: "[words=10]" }], max_tokens: 4 })).json()) as { choices: Array<{ message: { content: string }; finish_reason: string }> };
+    const body = (await (await post("good", { messages: [{ role: "user", content: "[words=10]" }], max_tokens: 4 })).json()) as {
+      choices: Array<{ message: { content: string }; finish_reason: string }>;
+    };
     expect(body.choices[0]).toMatchObject({ message: { content: "w1 w2 w3 w4" }, finish_reason: "length" });
   });
 });

@@ -38,7 +38,11 @@ interface ChatRequest {
 }
 
 const textOf = (content: unknown): string =>
-  typeof content === "string" ? content : Array.isArray(content) ? content.map((part) => (part && typeof part === "object" && "text" in part ? String(part.text) : "")).join("") : "";
+  typeof content === "string"
+    ? content
+    : Array.isArray(content)
+      ? content.map((part) => (part && typeof part === "object" && "text" in part ? String(part.text) : "")).join("")
+      : "";
 
 const wordsIn = (text: string) => text.split(/\s+/).filter(Boolean).length;
 
@@ -86,7 +90,8 @@ export async function startDemoUpstream(options: DemoUpstreamOptions = {}): Prom
         return sendJson(response, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 0, owned_by: "tessera-demo" })) });
       }
       if (request.method === "GET" && url.pathname === "/__stats") return sendJson(response, 200, { requests });
-      if (request.method !== "POST" || url.pathname !== "/v1/chat/completions") return sendJson(response, 404, { error: { message: "not found", type: "invalid_request_error" } });
+      if (request.method !== "POST" || url.pathname !== "/v1/chat/completions")
+        return sendJson(response, 404, { error: { message: "not found", type: "invalid_request_error" } });
 
       const key = (request.headers.authorization ?? "").replace(/^Bearer\s+/i, "");
       requests[key] = (requests[key] ?? 0) + 1;
@@ -96,10 +101,14 @@ export async function startDemoUpstream(options: DemoUpstreamOptions = {}): Prom
       } catch {
         return sendJson(response, 400, { error: { message: "invalid JSON", type: "invalid_request_error" } });
       }
-      if (key === "fail-401") return sendJson(response, 401, { error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } });
+      if (key === "fail-401")
+        return sendJson(response, 401, { error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } });
       if (key === "fail-429") return sendJson(response, 429, { error: { message: "Rate limit reached.", type: "requests", code: "rate_limit_exceeded" } });
       if (key === "fail-500") return sendJson(response, 500, { error: { message: "The server had an error.", type: "server_error" } });
-      if (!body.model || !models.includes(body.model)) return sendJson(response, 404, { error: { message: `The model ${body.model} does not exist.`, type: "invalid_request_error", code: "model_not_found" } });
+      if (!body.model || !models.includes(body.model))
+        return sendJson(response, 404, {
+          error: { message: `The model ${body.model} does not exist.`, type: "invalid_request_error", code: "model_not_found" },
+        });
       if (key === "slow") await sleep(slowDelayMs, closed.signal);
       if (closed.signal.aborted) return;
 
@@ -125,7 +134,8 @@ export async function startDemoUpstream(options: DemoUpstreamOptions = {}): Prom
         });
       }
       response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-      const chunk = (choices: unknown[], extra: object = {}) => response.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices, ...extra })}\n\n`);
+      const chunk = (choices: unknown[], extra: object = {}) =>
+        response.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices, ...extra })}\n\n`);
       chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }]);
       for (const word of words) {
         await sleep(tokenDelayMs, closed.signal);

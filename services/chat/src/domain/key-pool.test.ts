@@ -43,6 +43,14 @@ describe("KeyPool", () => {
   });
 
   it("blames the key for 401, 403, 429 and 5xx only", () => {
-    expect([400, 401, 403, 404, 429, 500, 503].map(failureOfStatus)).toEqual([null, "unauthorized", "unauthorized", null, "rate_limited", "server_error", "server_error"]);
+    expect([400, 401, 403, 404, 429, 500, 503].map(failureOfStatus)).toEqual([
+      null,
+      "unauthorized",
+      "unauthorized",
+      null,
+      "rate_limited",
+      "server_error",
+      "server_error",
+    ]);
   });
 });

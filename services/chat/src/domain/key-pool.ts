@@ -42,7 +42,11 @@ export class KeyPool {
 
   setAside(keyId: string, failure: KeyFailure, retryAfterMs?: number): void {
     const cooldown =
-      failure === "unauthorized" ? this.options.unauthorizedCooldownMs : failure === "rate_limited" && retryAfterMs && retryAfterMs > 0 ? Math.min(retryAfterMs, 10 * 60_000) : this.options.cooldownMs;
+      failure === "unauthorized"
+        ? this.options.unauthorizedCooldownMs
+        : failure === "rate_limited" && retryAfterMs && retryAfterMs > 0
+          ? Math.min(retryAfterMs, 10 * 60_000)
+          : this.options.cooldownMs;
     this.asideUntil.set(keyId, this.clock.now().getTime() + cooldown);
   }
 

@@ -12,7 +12,10 @@ import type { TokenUsage } from "../../domain/usage.ts";
 export interface ChatHandlerUseCases {
   chats: ChatManagement;
   listModels(tenantId: string): Promise<ModelInfo[]>;
-  listMessages(owner: Owner, input: { chatId: string; before?: number | undefined; after?: number | undefined; limit?: number | undefined }): Promise<ChatMessage[]>;
+  listMessages(
+    owner: Owner,
+    input: { chatId: string; before?: number | undefined; after?: number | undefined; limit?: number | undefined },
+  ): Promise<ChatMessage[]>;
   sendMessage: SendMessage;
   stopMessage(owner: Owner, chatId: string, messageId: string): Promise<void>;
   complete: CompleteForApi;
@@ -29,7 +32,13 @@ const providerProto = (provider: ProviderSummary) => ({
   updatedAt: provider.updatedAt.toISOString(),
 });
 
-const chatProto = (chat: Chat): ChatProto => ({ id: chat.id, title: chat.title, model: chat.model, createdAt: chat.createdAt.toISOString(), updatedAt: chat.updatedAt.toISOString() });
+const chatProto = (chat: Chat): ChatProto => ({
+  id: chat.id,
+  title: chat.title,
+  model: chat.model,
+  createdAt: chat.createdAt.toISOString(),
+  updatedAt: chat.updatedAt.toISOString(),
+});
 const messageProto = (message: ChatMessage): MessageProto => ({
   id: message.id,
   clientMessageId: message.clientMessageId,
@@ -56,7 +65,10 @@ function parseParameters(json: string): Record<string, unknown> {
 }
 
 /** Translates gRPC calls into use cases; every call acts for the verified caller (access token or API key). */
-export function chatGrpcHandlers(useCases: ChatHandlerUseCases, verifyCaller: (token: string | undefined) => Promise<AccessClaims>): ServiceHandlers<typeof ChatServiceService> {
+export function chatGrpcHandlers(
+  useCases: ChatHandlerUseCases,
+  verifyCaller: (token: string | undefined) => Promise<AccessClaims>,
+): ServiceHandlers<typeof ChatServiceService> {
   const ownerOf = async (token: string | undefined): Promise<Owner> => {
     const claims = await verifyCaller(token);
     return { tenantId: claims.tenantId, userId: claims.userId };
@@ -68,22 +80,33 @@ export function chatGrpcHandlers(useCases: ChatHandlerUseCases, verifyCaller: (t
       const page = await useCases.chats.list(await ownerOf(context.bearerToken), request.limit, request.cursor);
       return { items: page.items.map(chatProto), nextCursor: page.nextCursor };
     },
-    createChat: async (request, context) => chatProto(await useCases.chats.create(await ownerOf(context.bearerToken), { title: request.title, model: request.model })),
+    createChat: async (request, context) =>
+      chatProto(await useCases.chats.create(await ownerOf(context.bearerToken), { title: request.title, model: request.model })),
     getChat: async (request, context) => chatProto(await useCases.chats.get(await ownerOf(context.bearerToken), request.id)),
-    updateChat: async (request, context) => chatProto(await useCases.chats.update(await ownerOf(context.bearerToken), request.id, { title: request.title, model: request.model })),
+    updateChat: async (request, context) =>
+      chatProto(await useCases.chats.update(await ownerOf(context.bearerToken), request.id, { title: request.title, model: request.model })),
     deleteChat: async (request, context) => {
       await useCases.chats.delete(await ownerOf(context.bearerToken), request.id);
       return {};
     },
     listMessages: async (request, context) => {
-      const items = await useCases.listMessages(await ownerOf(context.bearerToken), { chatId: request.chatId, before: request.before, after: request.after, limit: request.limit });
+      const items = await useCases.listMessages(await ownerOf(context.bearerToken), {
+        chatId: request.chatId,
+        before: request.before,
+        after: request.after,
+        limit: request.limit,
+      });
       return { items: items.map(messageProto) };
     },
     sendMessage: async (request, emit, context) => {
       const caller = await callerOf(context.bearerToken);
       const source = request.source === "api" ? "api" : "web";
       // Run to the end even when the caller went away: the answer is then finished as aborted and counted.
-      for await (const event of useCases.sendMessage(caller, { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source }, context.signal)) {
+      for await (const event of useCases.sendMessage(
+        caller,
+        { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source },
+        context.signal,
+      )) {
         if (event.type === "message") emit({ message: messageProto(event.message), replyMessageId: event.replyMessageId });
         else if (event.type === "delta") emit({ delta: event.text, replyMessageId: "" });
         else emit({ done: { message: messageProto(event.message), usage: usageProto(event.usage) }, replyMessageId: "" });
@@ -95,7 +118,16 @@ export function chatGrpcHandlers(useCases: ChatHandlerUseCases, verifyCaller: (t
     },
     listProviders: async (_request, context) => ({ items: (await useCases.providers.list(await verifyCaller(context.bearerToken))).map(providerProto) }),
     saveProvider: async (request, context) =>
-      providerProto(await useCases.providers.save(await verifyCaller(context.bearerToken), { id: request.id, name: request.name, baseUrl: request.baseUrl, models: request.models, addKeys: request.addKeys, removeKeyIds: request.removeKeyIds })),
+      providerProto(
+        await useCases.providers.save(await verifyCaller(context.bearerToken), {
+          id: request.id,
+          name: request.name,
+          baseUrl: request.baseUrl,
+          models: request.models,
+          addKeys: request.addKeys,
+          removeKeyIds: request.removeKeyIds,
+        }),
+      ),
     deleteProvider: async (request, context) => {
       await useCases.providers.delete(await verifyCaller(context.bearerToken), request.id);
       return {};

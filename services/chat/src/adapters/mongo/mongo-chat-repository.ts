@@ -33,7 +33,10 @@ function decodeCursor(cursor: string): { updatedAt: Date; id: string } | null {
   }
 }
 
-export function createMongoChatRepository(connection: Connection, onDeleted: (owner: { tenantId: string; userId: string }, chatId: string) => Promise<void>): ChatRepository & { ready(): Promise<unknown> } {
+export function createMongoChatRepository(
+  connection: Connection,
+  onDeleted: (owner: { tenantId: string; userId: string }, chatId: string) => Promise<void>,
+): ChatRepository & { ready(): Promise<unknown> } {
   const Chats = connection.model<ChatDocument>("Chat", chatSchema);
   return {
     ready: () => Chats.init(),
@@ -50,12 +53,19 @@ export function createMongoChatRepository(connection: Connection, onDeleted: (ow
       const after = cursor ? decodeCursor(cursor) : null;
       const filter: Record<string, unknown> = { tenantId: owner.tenantId, userId: owner.userId };
       if (after) filter.$or = [{ updatedAt: { $lt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $lt: after.id } }];
-      const docs = await Chats.find(filter).sort({ updatedAt: -1, _id: -1 }).limit(limit + 1).lean<ChatDocument[]>();
+      const docs = await Chats.find(filter)
+        .sort({ updatedAt: -1, _id: -1 })
+        .limit(limit + 1)
+        .lean<ChatDocument[]>();
       const items = docs.slice(0, limit).map(toChat);
       return { items, nextCursor: docs.length > limit && items.length > 0 ? encodeCursor(items[items.length - 1]!) : "" };
     },
     async update(owner, id, changes, now) {
-      const doc = await Chats.findOneAndUpdate({ _id: id, tenantId: owner.tenantId, userId: owner.userId }, { $set: { ...changes, updatedAt: now } }, { returnDocument: "after" }).lean<ChatDocument>();
+      const doc = await Chats.findOneAndUpdate(
+        { _id: id, tenantId: owner.tenantId, userId: owner.userId },
+        { $set: { ...changes, updatedAt: now } },
+        { returnDocument: "after" },
+      ).lean<ChatDocument>();
       return doc ? toChat(doc) : null;
     },
     async delete(owner, id) {
@@ -65,7 +75,11 @@ export function createMongoChatRepository(connection: Connection, onDeleted: (ow
       return true;
     },
     async takeSequence(owner, id, count, now) {
-      const doc = await Chats.findOneAndUpdate({ _id: id, tenantId: owner.tenantId, userId: owner.userId }, { $inc: { lastSeq: count }, $set: { updatedAt: now } }, { returnDocument: "after" }).lean<{ lastSeq: number }>();
+      const doc = await Chats.findOneAndUpdate(
+        { _id: id, tenantId: owner.tenantId, userId: owner.userId },
+        { $inc: { lastSeq: count }, $set: { updatedAt: now } },
+        { returnDocument: "after" },
+      ).lean<{ lastSeq: number }>();
       return doc ? doc.lastSeq - count + 1 : null;
     },
   };

@@ -23,7 +23,14 @@ export function createMongoCompletionRecordRepository(connection: Connection): C
   return {
     ready: () => Completions.init(),
     async record(usage) {
-      await Completions.create({ _id: usage.messageId, tenantId: usage.tenantId, userId: usage.userId, model: usage.model, createdAt: usage.occurredAt, outbox: toOutboxDocument(usage) });
+      await Completions.create({
+        _id: usage.messageId,
+        tenantId: usage.tenantId,
+        userId: usage.userId,
+        model: usage.model,
+        createdAt: usage.occurredAt,
+        outbox: toOutboxDocument(usage),
+      });
     },
     outbox: mongoOutboxStore(Completions),
   };

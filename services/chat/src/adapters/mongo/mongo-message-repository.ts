@@ -64,7 +64,22 @@ interface MessageDocument {
   chatDeleted: boolean;
 }
 
-const PUBLIC_FIELDS = { _id: 1, tenantId: 1, userId: 1, chatId: 1, clientMessageId: 1, seq: 1, role: 1, content: 1, model: 1, status: 1, promptTokens: 1, completionTokens: 1, createdAt: 1, replyTo: 1 };
+const PUBLIC_FIELDS = {
+  _id: 1,
+  tenantId: 1,
+  userId: 1,
+  chatId: 1,
+  clientMessageId: 1,
+  seq: 1,
+  role: 1,
+  content: 1,
+  model: 1,
+  status: 1,
+  promptTokens: 1,
+  completionTokens: 1,
+  createdAt: 1,
+  replyTo: 1,
+};
 
 const toMessage = (doc: MessageDocument): ChatMessage => ({
   id: doc._id,
@@ -110,7 +125,14 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
     },
     async insertReply(reply) {
       const { id, ...rest } = reply.message;
-      await Messages.create({ _id: id, ...rest, reservationId: reply.reservationId, source: reply.source, estimatedPromptTokens: reply.estimatedPromptTokens, checkpointedAt: rest.createdAt });
+      await Messages.create({
+        _id: id,
+        ...rest,
+        reservationId: reply.reservationId,
+        source: reply.source,
+        estimatedPromptTokens: reply.estimatedPromptTokens,
+        checkpointedAt: rest.createdAt,
+      });
     },
     async find(owner, chatId, id) {
       const doc = await Messages.findOne({ ...scoped(owner, chatId), _id: id }, PUBLIC_FIELDS).lean<MessageDocument>();
@@ -128,11 +150,18 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
       return docs.reverse().map(toMessage);
     },
     async checkpoint(id, content, now) {
-      const doc = await Messages.findOneAndUpdate({ _id: id, status: "streaming" }, { $set: { content, checkpointedAt: now } }, { returnDocument: "after" }).lean<{ stopRequested: boolean }>();
+      const doc = await Messages.findOneAndUpdate(
+        { _id: id, status: "streaming" },
+        { $set: { content, checkpointedAt: now } },
+        { returnDocument: "after" },
+      ).lean<{ stopRequested: boolean }>();
       return { stopRequested: doc?.stopRequested ?? false };
     },
     async requestStop(owner, chatId, messageId) {
-      const doc = await Messages.findOne({ ...scoped(owner, chatId), $or: [{ _id: messageId }, { replyTo: messageId }], role: "assistant" }, { _id: 1, status: 1 }).lean<{ _id: string; status: string }>();
+      const doc = await Messages.findOne(
+        { ...scoped(owner, chatId), $or: [{ _id: messageId }, { replyTo: messageId }], role: "assistant" },
+        { _id: 1, status: 1 },
+      ).lean<{ _id: string; status: string }>();
       if (!doc) {
         // A user message whose answer is already gone is still "found" (nothing to stop).
         return (await Messages.countDocuments({ ...scoped(owner, chatId), _id: messageId })) > 0;
@@ -155,7 +184,9 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
       return result.modifiedCount === 1;
     },
     async findAbandoned(before, limit) {
-      const docs = await Messages.find({ status: "streaming", checkpointedAt: { $lt: before } }).limit(limit).lean<MessageDocument[]>();
+      const docs = await Messages.find({ status: "streaming", checkpointedAt: { $lt: before } })
+        .limit(limit)
+        .lean<MessageDocument[]>();
       return docs.map((doc) => ({
         message: toMessage(doc),
         reservationId: doc.reservationId ?? "",

@@ -74,13 +74,20 @@ export function fromOutboxDocument(doc: OutboxDocument): UsageRecord {
 export function mongoOutboxStore(model: Model<any>, afterSent?: (eventIds: string[]) => Promise<void>): OutboxStore {
   return {
     async claimPending(limit, leaseMs, now) {
-      const docs = await model.find({ "outbox.pending": true, "outbox.leaseUntil": { $lte: now } }, { outbox: 1 }).limit(limit).lean<Array<{ _id: string; outbox: OutboxDocument }>>();
+      const docs = await model
+        .find({ "outbox.pending": true, "outbox.leaseUntil": { $lte: now } }, { outbox: 1 })
+        .limit(limit)
+        .lean<Array<{ _id: string; outbox: OutboxDocument }>>();
       if (docs.length === 0) return [];
-      await model.updateMany({ _id: { $in: docs.map((doc) => doc._id) }, "outbox.leaseUntil": { $lte: now } }, { $set: { "outbox.leaseUntil": new Date(now.getTime() + leaseMs) } });
+      await model.updateMany(
+        { _id: { $in: docs.map((doc) => doc._id) }, "outbox.leaseUntil": { $lte: now } },
+        { $set: { "outbox.leaseUntil": new Date(now.getTime() + leaseMs) } },
+      );
       return docs.map((doc) => fromOutboxDocument(doc.outbox));
     },
     async releaseClaims(eventIds) {
-      if (eventIds.length > 0) await model.updateMany({ "outbox.eventId": { $in: eventIds }, "outbox.pending": true }, { $set: { "outbox.leaseUntil": new Date(0) } });
+      if (eventIds.length > 0)
+        await model.updateMany({ "outbox.eventId": { $in: eventIds }, "outbox.pending": true }, { $set: { "outbox.leaseUntil": new Date(0) } });
     },
     async markSent(eventIds, now) {
       if (eventIds.length === 0) return;

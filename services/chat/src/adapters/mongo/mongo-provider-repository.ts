@@ -46,17 +46,29 @@ const toSummary = (doc: ProviderDocument): ProviderSummary => ({
 });
 
 /** Upstream providers per tenant, keys encrypted at rest; read through a short cache. */
-export function createMongoProviderRepository(connection: Connection, box: SecretBox, cacheMs = 5_000): ProviderDirectory & ModelCatalog & ProviderAdministration & {
-  ready(): Promise<unknown>;
-  ensureEnvironmentProvider(input: { tenantId: string; baseUrl: string; keys: string[]; models: ModelInfo[] }): Promise<void>;
-  reencryptStaleKeys(): Promise<number>;
-} {
+export function createMongoProviderRepository(
+  connection: Connection,
+  box: SecretBox,
+  cacheMs = 5_000,
+): ProviderDirectory &
+  ModelCatalog &
+  ProviderAdministration & {
+    ready(): Promise<unknown>;
+    ensureEnvironmentProvider(input: { tenantId: string; baseUrl: string; keys: string[]; models: ModelInfo[] }): Promise<void>;
+    reencryptStaleKeys(): Promise<number>;
+  } {
   const Providers = connection.model<ProviderDocument>("UpstreamProvider", providerSchema);
   const cache = new Map<string, { at: number; providers: UpstreamProvider[] }>();
 
   const load = async (tenantId: string): Promise<UpstreamProvider[]> => {
     const docs = await Providers.find({ tenantId }).sort({ _id: 1 }).lean<ProviderDocument[]>();
-    return docs.map((doc) => ({ id: doc._id, tenantId: doc.tenantId, baseUrl: doc.baseUrl, models: doc.models.map(({ id, name }) => ({ id, name })), keys: doc.keys.map((key) => ({ id: key.id, secret: box.decrypt(key.box) })) }));
+    return docs.map((doc) => ({
+      id: doc._id,
+      tenantId: doc.tenantId,
+      baseUrl: doc.baseUrl,
+      models: doc.models.map(({ id, name }) => ({ id, name })),
+      keys: doc.keys.map((key) => ({ id: key.id, secret: box.decrypt(key.box) })),
+    }));
   };
 
   const providersFor = async (tenantId: string): Promise<UpstreamProvider[]> => {
@@ -81,7 +93,11 @@ export function createMongoProviderRepository(connection: Connection, box: Secre
       const id = `environment:${input.tenantId}`;
       const existing = await Providers.findById(id).lean<ProviderDocument>();
       const keyIds = input.keys.map(fingerprint);
-      const unchanged = existing && existing.baseUrl === input.baseUrl && JSON.stringify(existing.models.map(({ id, name }) => ({ id, name }))) === JSON.stringify(input.models) && JSON.stringify(existing.keys.map((key) => key.id)) === JSON.stringify(keyIds);
+      const unchanged =
+        existing &&
+        existing.baseUrl === input.baseUrl &&
+        JSON.stringify(existing.models.map(({ id, name }) => ({ id, name }))) === JSON.stringify(input.models) &&
+        JSON.stringify(existing.keys.map((key) => key.id)) === JSON.stringify(keyIds);
       if (unchanged) return;
       await Providers.updateOne(
         { _id: id },

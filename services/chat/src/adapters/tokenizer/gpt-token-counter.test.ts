@@ -10,7 +10,10 @@ describe("gptTokenCounter", () => {
 
   it("adds the chat format's per-message overhead to prompts", () => {
     const one = gptTokenCounter.countPrompt([{ role: "user", content: "hello world" }]);
-    const two = gptTokenCounter.countPrompt([{ role: "user", content: "hello world" }, { role: "assistant", content: "hello world" }]);
+    const two = gptTokenCounter.countPrompt([
+      { role: "user", content: "hello world" },
+      { role: "assistant", content: "hello world" },
+    ]);
     expect(one).toBe(2 + 3 + 3);
     expect(two - one).toBe(5);
   });

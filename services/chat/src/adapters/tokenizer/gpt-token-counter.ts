@@ -8,5 +8,6 @@ const asPlainText = { disallowedSpecial: new Set<string>() };
 export const gptTokenCounter: TokenCounter = {
   countText: (text) => (text.length === 0 ? 0 : countTokens(text, asPlainText)),
   // OpenAI's chat format costs about 3 tokens per message plus 3 to prime the answer.
-  countPrompt: (messages: PromptMessage[]) => messages.reduce((total, message) => total + 3 + countTokens(message.content, asPlainText) + (message.name ? 1 : 0), 3),
+  countPrompt: (messages: PromptMessage[]) =>
+    messages.reduce((total, message) => total + 3 + countTokens(message.content, asPlainText) + (message.name ? 1 : 0), 3),
 };

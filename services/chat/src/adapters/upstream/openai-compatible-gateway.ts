@@ -41,7 +41,14 @@ function chunksOf(parsed: OpenAiChunk): UpstreamChunk[] {
   }
   const usage = parsed.usage;
   if (usage && typeof usage.prompt_tokens === "number" && typeof usage.completion_tokens === "number") {
-    out.push({ type: "usage", usage: { promptTokens: usage.prompt_tokens, completionTokens: usage.completion_tokens, totalTokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens } });
+    out.push({
+      type: "usage",
+      usage: {
+        promptTokens: usage.prompt_tokens,
+        completionTokens: usage.completion_tokens,
+        totalTokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
+      },
+    });
   }
   return out;
 }
@@ -84,7 +91,13 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
       response = await fetch(`${provider.baseUrl.replace(/\/+$/, "")}/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json", accept: "text/event-stream", ...(key.secret ? { authorization: `Bearer ${key.secret}` } : {}) },
-        body: JSON.stringify({ ...request.parameters, model: request.model, messages: request.messages, stream: true, stream_options: { include_usage: true } }),
+        body: JSON.stringify({
+          ...request.parameters,
+          model: request.model,
+          messages: request.messages,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
         signal: controller.signal,
       });
     } catch (error) {
@@ -145,7 +158,10 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
         }
       } catch (error) {
         if (signal.aborted) throw error;
-        throw new AppError("upstream_interrupted", 502, timedOut ? "The model stopped answering mid-way." : "The connection to the model broke mid-way.", { cause: error, expose: true });
+        throw new AppError("upstream_interrupted", 502, timedOut ? "The model stopped answering mid-way." : "The connection to the model broke mid-way.", {
+          cause: error,
+          expose: true,
+        });
       } finally {
         cleanup();
         controller.abort("done");
@@ -157,10 +173,14 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
   return {
     stream(request, signal) {
       return (async function* () {
-        const providers = (await options.providers.providersFor(request.tenantId)).filter((provider) => provider.models.some((model) => model.id === request.model) && provider.keys.length > 0);
+        const providers = (await options.providers.providersFor(request.tenantId)).filter(
+          (provider) => provider.models.some((model) => model.id === request.model) && provider.keys.length > 0,
+        );
         if (providers.length === 0) throw new AppError("model_not_found", 404, `The model "${request.model}" is not offered here.`);
         // Every key of every provider serving the model is one pool.
-        const keys = new Map<string, { provider: UpstreamProvider; key: { id: string; secret: string } }>(providers.flatMap((provider) => provider.keys.map((key) => [`${provider.id}/${key.id}`, { provider, key }] as const)));
+        const keys = new Map<string, { provider: UpstreamProvider; key: { id: string; secret: string } }>(
+          providers.flatMap((provider) => provider.keys.map((key) => [`${provider.id}/${key.id}`, { provider, key }] as const)),
+        );
         let lastFailure: KeyFailed | undefined;
         for (const poolId of options.pool.order([...keys.keys()])) {
           if (signal.aborted) break;
@@ -180,7 +200,11 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
           return;
         }
         if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? "aborted"));
-        throw new AppError("upstream_unavailable", 503, "The language model is not answering right now; try again shortly.", { cause: lastFailure, expose: true, retryAfterSeconds: 5 });
+        throw new AppError("upstream_unavailable", 503, "The language model is not answering right now; try again shortly.", {
+          cause: lastFailure,
+          expose: true,
+          retryAfterSeconds: 5,
+        });
       })();
     },
   };
