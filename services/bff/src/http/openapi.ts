@@ -5,6 +5,96 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const csrf = [{ sessionCookie: [], csrfToken: [] }];
 const cookieOnly = [{ sessionCookie: [] }];
 
+// Chat (API.md "Chat and quota") and the OpenAI-compatible API.
+const chatSchema = {
+  type: "object",
+  required: ["id", "title", "model", "createdAt", "updatedAt"],
+  properties: { id: { type: "string" }, title: { type: "string" }, model: { type: "string" }, createdAt: { type: "string", format: "date-time" }, updatedAt: { type: "string", format: "date-time" } },
+};
+const messageSchema = {
+  type: "object",
+  required: ["id", "clientMessageId", "seq", "role", "content", "model", "status", "promptTokens", "completionTokens", "createdAt"],
+  properties: {
+    id: { type: "string" },
+    clientMessageId: { type: "string" },
+    seq: { type: "integer", description: "Per-chat sequence number" },
+    role: { enum: ["user", "assistant"] },
+    content: { type: "string" },
+    model: { type: "string" },
+    status: { enum: ["streaming", "complete", "aborted", "failed"], description: "`streaming` only while an answer is being written" },
+    promptTokens: { type: "integer" },
+    completionTokens: { type: "integer" },
+    createdAt: { type: "string", format: "date-time" },
+  },
+};
+const chatBodySchema = { type: "object", additionalProperties: false, properties: { title: { type: "string", maxLength: 200 }, model: { type: "string" } } };
+const chatId = { name: "id", in: "path", required: true, schema: { type: "string" } };
+const apiKeyOnly = [{ apiKey: [] }];
+const openAiError = {
+  description: "OpenAI error body",
+  content: { "application/json": { schema: { type: "object", required: ["error"], properties: { error: { type: "object", required: ["message", "type", "param", "code"], properties: { message: { type: "string" }, type: { type: "string" }, param: { type: ["string", "null"] }, code: { type: ["string", "null"] } } } } } } },
+};
+const chatPaths = {
+  "/api/v1/models": { get: { summary: "Models offered to this tenant", security: cookieOnly, responses: { "200": { description: "Models", ...json({ type: "array", items: { type: "object", required: ["id", "name"], properties: { id: { type: "string" }, name: { type: "string" } } } }) }, "401": problem } } },
+  "/api/v1/chats": {
+    get: {
+      summary: "My chats, most recently updated first",
+      security: cookieOnly,
+      parameters: [
+        { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 50 } },
+        { name: "cursor", in: "query", schema: { type: "string" } },
+      ],
+      responses: { "200": { description: "A page", ...json({ type: "object", required: ["items", "nextCursor"], properties: { items: { type: "array", items: chatSchema }, nextCursor: { type: ["string", "null"] } } }) }, "400": problem, "401": problem },
+    },
+    post: {
+      summary: "Start a chat (title defaults to \"New chat\" and is taken from the first message; model defaults to the tenant's first)",
+      security: csrf,
+      requestBody: { required: false, ...json(chatBodySchema) },
+      responses: { "201": { description: "Created", ...json({ type: "object", required: ["chat"], properties: { chat: chatSchema } }) }, "400": problem, "401": problem, "403": problem, "404": problem, "409": { description: "At maxChats (problem `chat_limit_reached` with `maxChats`)", content: { "application/problem+json": { schema: ref("Problem") } } } },
+    },
+  },
+  "/api/v1/chats/{id}": {
+    parameters: [chatId],
+    get: { summary: "One of my chats", security: cookieOnly, responses: { "200": { description: "Chat", ...json(chatSchema) }, "401": problem, "404": problem } },
+    patch: { summary: "Rename a chat or change its model", security: csrf, requestBody: { required: true, ...json(chatBodySchema) }, responses: { "200": { description: "Chat", ...json(chatSchema) }, "400": problem, "401": problem, "403": problem, "404": problem } },
+    delete: { summary: "Delete a chat and its messages", security: csrf, responses: { "204": { description: "Deleted" }, "401": problem, "403": problem, "404": problem } },
+  },
+  "/api/v1/chats/{id}/messages": {
+    parameters: [chatId],
+    get: {
+      summary: "Messages by sequence number (ascending): the latest `limit`, or those before/after a sequence number",
+      security: cookieOnly,
+      parameters: [
+        { name: "before", in: "query", schema: { type: "integer", minimum: 0 } },
+        { name: "after", in: "query", schema: { type: "integer", minimum: 0 } },
+        { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 50 } },
+      ],
+      responses: { "200": { description: "Messages", ...json({ type: "object", required: ["items"], properties: { items: { type: "array", items: messageSchema } } }) }, "400": problem, "401": problem, "404": problem },
+    },
+    post: {
+      summary: "Send a message and stream the answer",
+      description:
+        "Server-Sent Events: `message` (the stored user message, plus `replyMessageId` of the answer being written), `delta` (`{text}`), `done` (`{message, usage: {promptTokens, completionTokens, totalTokens}}`) or `error` (a problem document). Refusals come before the stream as problems: 429 `quota_exceeded` with `limits`, `used`, `resetAt`; 403 `user_silenced`; 404; 409 `model_unavailable`. A repeated `clientMessageId` replays the stored exchange without calling the model or counting it again.",
+      security: csrf,
+      requestBody: { required: true, ...json({ type: "object", additionalProperties: false, required: ["content", "clientMessageId"], properties: { content: { type: "string", minLength: 1, maxLength: 32000 }, clientMessageId: { type: "string", pattern: "^[A-Za-z0-9._:-]{1,100}$" } } }) },
+      responses: { "200": { description: "Event stream", content: { "text/event-stream": { schema: { type: "string" } } } }, "400": problem, "401": problem, "403": problem, "404": problem, "409": problem, "429": problem, "503": problem },
+    },
+  },
+  "/api/v1/chats/{id}/messages/{messageId}/stop": {
+    parameters: [chatId, { name: "messageId", in: "path", required: true, schema: { type: "string" }, description: "The answer's id (`replyMessageId`) or the user message it answers" }],
+    post: { summary: "Stop an answer; what was generated is kept with status `aborted` (works from any device)", security: csrf, responses: { "204": { description: "Stopped (or already finished)" }, "401": problem, "403": problem, "404": problem } },
+  },
+  "/v1/models": { get: { summary: "OpenAI-compatible model list", security: apiKeyOnly, responses: { "200": { description: "`{object: \"list\", data: [{id, object: \"model\", created, owned_by}]}`" }, "401": openAiError } } },
+  "/v1/chat/completions": {
+    post: {
+      summary: "OpenAI-compatible chat completion (`stream` true or false, `stream_options.include_usage`), under the same daily quota",
+      security: apiKeyOnly,
+      requestBody: { required: true, ...json({ type: "object", required: ["model", "messages"], properties: { model: { type: "string" }, messages: { type: "array", items: { type: "object" } }, stream: { type: "boolean" }, stream_options: { type: "object" }, temperature: { type: "number" }, top_p: { type: "number" }, max_tokens: { type: "integer" }, max_completion_tokens: { type: "integer" }, stop: {} } }) },
+      responses: { "200": { description: "`chat.completion`, or `chat.completion.chunk` events ending with `data: [DONE]`" }, "400": openAiError, "401": openAiError, "403": openAiError, "404": openAiError, "429": openAiError, "503": openAiError },
+    },
+  },
+};
+
 export const openApiDocument = {
   openapi: "3.1.0",
   info: {
@@ -18,6 +108,7 @@ export const openApiDocument = {
     securitySchemes: {
       sessionCookie: { type: "apiKey", in: "cookie", name: "tessera_session", description: "`__Host-tessera_session` when served over HTTPS." },
       csrfToken: { type: "apiKey", in: "header", name: "X-CSRF-Token" },
+      apiKey: { type: "http", scheme: "bearer", description: "A personal API key (`tsk_…`) for /v1" },
     },
     responses: {
       Problem: { description: "Problem details", content: { "application/problem+json": { schema: ref("Problem") } } },
