@@ -17,6 +17,8 @@ export async function startTestSystem(extraEnv: Record<string, string> = {}): Pr
       REDIS_URL: infrastructure.redisUrl,
       AMQP_URL: infrastructure.amqpUrl,
       REDIS_KEY_PREFIX: infrastructure.redisKeyPrefix,
+      // Each system gets its own exchange and queues on the shared broker.
+      AMQP_NAME_PREFIX: `${infrastructure.name}.`,
       LOG_LEVEL: "info",
       ...testSecrets(),
       ...extraEnv,
