@@ -31,7 +31,7 @@ if [ -z "${DEFAULT_LLM_BASE_URL:-}" ]; then
   node services/chat/src/demo-upstream/main.ts &
   DEMO_LLM_PID=$!
   trap 'kill "$DEMO_LLM_PID" 2>/dev/null || true' EXIT
-  export DEMO_LLM_PORT DEFAULT_LLM_BASE_URL="http://127.0.0.1:${DEMO_LLM_PORT}/v1" DEFAULT_LLM_API_KEYS="demo" DEFAULT_LLM_MODELS="demo-echo=Demo echo (local, not a real model)"
+  export DEMO_LLM_PORT DEFAULT_LLM_BASE_URL="http://127.0.0.1:${DEMO_LLM_PORT}/v1" DEFAULT_LLM_API_KEYS="demo" DEFAULT_LLM_MODELS="demo-echo=Demo echo (local demo server; not a real model)"
   node deploy/local/run-all.ts
   exit $?
 fi
