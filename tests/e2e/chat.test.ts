@@ -15,6 +15,7 @@ let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
 let broker: amqp.ChannelModel;
 const namePrefix = `${uniqueName("chat")}.`;
 const admin = { email: "chat-admin@example.com", username: "chatadmin", password: "administrating the chats" };
+const operator = { email: "chat-ops@example.com", password: "operating the chat platform" };
 
 beforeAll(async () => {
   upstream = await startDemoUpstream({ tokenDelayMs: 5, slowDelayMs: 30_000 });
@@ -37,6 +38,8 @@ beforeAll(async () => {
     FIRST_ADMIN_EMAIL: admin.email,
     FIRST_ADMIN_USERNAME: admin.username,
     FIRST_ADMIN_PASSWORD: admin.password,
+    OPERATOR_EMAIL: operator.email,
+    OPERATOR_PASSWORD: operator.password,
   });
 });
 
@@ -399,6 +402,39 @@ describe("the OpenAI-compatible API with the official client", () => {
       code: "model_not_found",
     });
     await expect(client.chat.completions.create({ model: "demo-echo", messages: [] })).rejects.toMatchObject({ status: 400, type: "invalid_request_error" });
+  });
+
+  it("accepts a key only on its own tenant's host", async () => {
+    const ops = new HttpClient(system.baseUrl);
+    expect((await ops.post("/api/v1/auth/login", { login: operator.email, password: operator.password })).status).toBe(200);
+    const slug = `t${Date.now().toString(36)}`;
+    expect((await ops.post("/api/v1/operator/tenants", { slug, name: "Other", domains: [`${slug}.localhost`] })).status).toBe(201);
+    const otherHost = `${slug}.localhost:${new URL(system.baseUrl).port}`;
+
+    const { browser } = await signedIn();
+    const defaultKey = await keyFor(browser);
+    const onOtherHost = new HttpClient(system.baseUrl, { host: otherHost });
+    const refused = await onOtherHost.get("/v1/models", { authorization: `Bearer ${defaultKey}` });
+    expect(refused.status).toBe(401);
+    expect(await json(refused)).toMatchObject({ error: { code: "invalid_api_key" } });
+
+    // The other tenant's user chats with the default provider, and its key works on its host only.
+    const registered = await onOtherHost.post("/api/v1/auth/register", {
+      email: `b${slug}@example.com`,
+      username: `b${slug}`,
+      password: "a perfectly fine passphrase",
+    });
+    expect(registered.status).toBe(201);
+    const otherKey = (await json(await onOtherHost.post("/api/v1/me/api-keys", { name: "b" }))).key as string;
+    expect((await onOtherHost.get("/v1/models", { authorization: `Bearer ${otherKey}` })).status).toBe(200);
+    expect(
+      (await clientWith(otherKey)
+        .models.list()
+        .catch((error: unknown) => error)) as { status?: number },
+    ).toMatchObject({ status: 401 });
+    const chat = await newChat(onOtherHost);
+    expect(textOf((await send(onOtherHost, chat.id, "from elsewhere", "other-1")).events)).toBe("Echo: from elsewhere");
+    expect((await browser.get(`/api/v1/chats/${chat.id}`)).status).toBe(404);
   });
 
   it("applies the same daily quota: 429 with OpenAI's error body", async () => {
