@@ -451,6 +451,7 @@ describe("the OpenAI-compatible API with the official client", () => {
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
     expect(refused).toMatchObject({ status: 429, code: "insufficient_quota", type: "insufficient_quota" });
+    expect((refused as InstanceType<typeof OpenAI.RateLimitError>).headers.get("x-should-retry")).toBe("false");
     expect(upstream.requests.good).toBe(calls);
     expect((await browser.post(`/api/v1/chats/${chat.id}/messages`, { content: "and from the web", clientMessageId: "shared-2" })).status).toBe(429);
   });

@@ -234,6 +234,8 @@ export function openAiErrorMiddleware(logger: Logger): ErrorRequestHandler {
     if (response.headersSent) return void response.end();
     const { status, body } = openAiError(appError);
     if (appError.retryAfterSeconds !== undefined) response.setHeader("Retry-After", String(Math.max(1, Math.ceil(appError.retryAfterSeconds))));
+    // OpenAI's clients retry 429s on their own; a spent daily quota will not come back in seconds.
+    if (appError.code === "quota_exceeded") response.setHeader("x-should-retry", "false");
     response.status(status).json(body);
   };
 }
