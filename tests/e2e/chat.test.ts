@@ -194,6 +194,35 @@ describe("chat through every layer", () => {
     expect((await browser.post(`/api/v1/chats/${chat.id}/messages/000000000000000000000000/stop`)).status).toBe(404);
   });
 
+  it("keeps the partial answer as aborted when the client goes away mid-stream", async () => {
+    const { browser } = await signedIn();
+    const chat = await newChat(browser);
+    const csrf = await browser.fetchCsrf();
+    const leaving = new AbortController();
+    const response = await fetch(`${system.baseUrl}/api/v1/chats/${chat.id}/messages`, {
+      method: "POST",
+      headers: { cookie: browser.cookieHeader(), "x-csrf-token": csrf, origin: new URL(system.baseUrl).origin, "content-type": "application/json" },
+      body: JSON.stringify({ content: "[words=3000]", clientMessageId: "gone-1" }),
+      signal: leaving.signal,
+    });
+    let deltas = 0;
+    let replyId = "";
+    await (async () => {
+      for await (const raw of parseSse(response.body as unknown as AsyncIterable<Uint8Array>)) {
+        if (raw.event === "message") replyId = JSON.parse(raw.data).replyMessageId;
+        if (raw.event === "delta" && ++deltas === 3) leaving.abort();
+      }
+    })().catch(() => undefined);
+    const reply = await waitFor("the answer to stop", async () => {
+      const items = (await json(await browser.get(`/api/v1/chats/${chat.id}/messages`))).items;
+      const found = items.find((message: any) => message.id === replyId);
+      return found && found.status !== "streaming" ? found : undefined;
+    });
+    expect(reply.status).toBe("aborted");
+    expect(reply.content.length).toBeGreaterThan(0);
+    expect(reply.content.split(" ").length).toBeLessThan(3000);
+  });
+
   it("answers a repeated clientMessageId from what is stored, without calling the model again", async () => {
     const { browser } = await signedIn();
     const chat = await newChat(browser);
