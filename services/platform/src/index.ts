@@ -15,3 +15,4 @@ export * from "./session-verifier.ts";
 export * from "./common-config.ts";
 export * from "./secret-box.ts";
 export * from "./events.ts";
+export * from "./keyed-serializer.ts";

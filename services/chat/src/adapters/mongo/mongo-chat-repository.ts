@@ -1,4 +1,4 @@
-import type { Connection } from "@tessera/platform";
+import { createKeyedSerializer, type Connection } from "@tessera/platform";
 import { Schema } from "mongoose";
 import type { Chat } from "../../domain/chat.ts";
 import type { ChatRepository } from "../../domain/ports.ts";
@@ -38,6 +38,7 @@ export function createMongoChatRepository(
   onDeleted: (owner: { tenantId: string; userId: string }, chatId: string) => Promise<void>,
 ): ChatRepository & { ready(): Promise<unknown> } {
   const Chats = connection.model<ChatDocument>("Chat", chatSchema);
+  const serialised = createKeyedSerializer();
   return {
     ready: () => Chats.init(),
     countOwned: (owner) => Chats.countDocuments({ tenantId: owner.tenantId, userId: owner.userId }),
@@ -74,13 +75,18 @@ export function createMongoChatRepository(
       await onDeleted(owner, id);
       return true;
     },
-    async takeSequence(owner, id, count, now) {
-      const doc = await Chats.findOneAndUpdate(
-        { _id: id, tenantId: owner.tenantId, userId: owner.userId },
-        { $inc: { lastSeq: count }, $set: { updatedAt: now } },
-        { returnDocument: "after" },
-      ).lean<{ lastSeq: number }>();
-      return doc ? doc.lastSeq - count + 1 : null;
-    },
+    // FerretDB v1 loses concurrent $inc on one document, so sequence numbers of a chat are taken
+    // one caller at a time in this process; the unique (chatId, seq) index on messages refuses a
+    // duplicate that two replicas might still produce, and the client's resend (same
+    // clientMessageId) then succeeds.
+    takeSequence: (owner, id, count, now) =>
+      serialised(id, async () => {
+        const doc = await Chats.findOneAndUpdate(
+          { _id: id, tenantId: owner.tenantId, userId: owner.userId },
+          { $inc: { lastSeq: count }, $set: { updatedAt: now } },
+          { returnDocument: "after" },
+        ).lean<{ lastSeq: number }>();
+        return doc ? doc.lastSeq - count + 1 : null;
+      }),
   };
 }

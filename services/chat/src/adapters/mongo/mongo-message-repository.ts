@@ -36,6 +36,7 @@ const messageSchema = new Schema(
 // One message per client id in a chat: a retried send finds the stored one.
 messageSchema.index({ chatId: 1, clientMessageId: 1 }, { unique: true, name: "chat_client_message" });
 messageSchema.index({ tenantId: 1, userId: 1, chatId: 1, seq: 1 }, { name: "owner_chat_seq" });
+messageSchema.index({ chatId: 1, seq: 1 }, { unique: true, name: "chat_seq_unique" });
 messageSchema.index({ "outbox.pending": 1, "outbox.leaseUntil": 1 }, { name: "outbox_pending" });
 messageSchema.index({ status: 1, checkpointedAt: 1 }, { name: "status_checkpoint" });
 

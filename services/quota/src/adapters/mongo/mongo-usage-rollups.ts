@@ -1,4 +1,5 @@
 import { Schema, type Connection } from "mongoose";
+import { createKeyedSerializer } from "@tessera/platform";
 import { guarded } from "./mongo-outage.ts";
 import type { UsageRollups, UserDayRow } from "../../domain/ports.ts";
 import { emptyDayUsage, type DayUsage, type ModelUsage, type UserDay } from "../../domain/usage.ts";
@@ -57,18 +58,7 @@ function toUsage(document: Pick<RollupDocument, "messages" | "tokens" | "models"
  */
 export function createMongoUsageRollups(connection: Connection): UsageRollups & { ready(): Promise<void> } {
   const Rollup = connection.model<RollupDocument>("QuotaUsageRollup", rollupSchema);
-  const queues = new Map<string, Promise<unknown>>();
-
-  const serialised = <T>(id: string, run: () => Promise<T>): Promise<T> => {
-    const previous = queues.get(id) ?? Promise.resolve();
-    const next = previous.then(run, run);
-    const settled = next.catch(() => undefined);
-    queues.set(id, settled);
-    void settled.then(() => {
-      if (queues.get(id) === settled) queues.delete(id);
-    });
-    return next;
-  };
+  const serialised = createKeyedSerializer();
 
   const addEvent = async (key: UserDay, effect: { eventId: string; model: string; messages: number; tokens: number }): Promise<"applied" | "duplicate"> => {
     const id = rollupId(key);
