@@ -149,10 +149,19 @@ describe("my account", () => {
     const listed = await json<Array<Record<string, unknown>>>(await browser.get("/api/v1/me/api-keys"));
     expect(listed).toEqual([expect.objectContaining({ id: key.id, name: "CLI", prefix: key.prefix, lastUsedAt: null })]);
     expect(JSON.stringify(listed)).not.toContain(key.key);
+    // API clients use the key as a bearer credential on /api/v1, with no cookie and no CSRF token.
+    const asKey = (path: string, secret = key.key) => fetch(`${system.baseUrl}${path}`, { headers: { authorization: `Bearer ${secret}` } });
+    const meByKey = await asKey("/api/v1/me");
+    expect(meByKey.status).toBe(200);
+    expect((await json(meByKey)).id).toBe((await json(await browser.get("/api/v1/me"))).id);
+    expect((await asKey("/api/v1/quota")).status).toBe(200);
+    expect((await asKey("/api/v1/me", `${key.key}x`)).status).toBe(401);
+    expect((await asKey("/api/v1/me/sessions")).status).toBe(401);
     const { browser: stranger } = await signedIn();
     expect((await stranger.delete(`/api/v1/me/api-keys/${key.id}`)).status).toBe(404);
     expect((await browser.delete(`/api/v1/me/api-keys/${key.id}`)).status).toBe(204);
     expect(await json(await browser.get("/api/v1/me/api-keys"))).toEqual([]);
+    expect(await eventually(async () => (await asKey("/api/v1/me")).status === 401)).toBe(true);
     expect(system.logs.join("\n")).not.toContain(key.key);
   });
 });

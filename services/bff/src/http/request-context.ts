@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import { parse as parseCookies, serialize as serializeCookie } from "cookie";
-import { forbidden, randomSecret } from "@tessera/platform";
+import { API_KEY_PREFIX, forbidden, randomSecret, toAppError, unauthenticated, type AccessClaims } from "@tessera/platform";
 import type { Tenant } from "@tessera/proto/tessera/identity/v1/identity";
 import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserSession, BrowserSessionStore } from "../application/browser-session.ts";
@@ -43,7 +43,8 @@ export function requestContextMiddleware(deps: { identity: IdentityClient; store
       if (tenants.size > 10_000) tenants.clear();
       tenants.set(host, cached);
     }
-    const cookie = parseCookies(request.headers.cookie ?? "")[deps.cookie.name];
+    // A request with a bearer credential is an API client's: the cookie is not consulted at all.
+    const cookie = bearerCredential(request) ? undefined : parseCookies(request.headers.cookie ?? "")[deps.cookie.name];
     const stored = cookie ? await deps.store.load(cookie) : null;
     const context: RequestContext = {
       tenant: cached.tenant,
@@ -95,11 +96,40 @@ function expectedOrigin(request: Request, publicBaseUrl: URL): string {
   return `${request.protocol}://${request.get("host")}`;
 }
 
-/** State-changing browser requests need a same-origin Origin and the session's CSRF token. */
+/** The credential of an `Authorization: Bearer …` header, if any. */
+export function bearerCredential(request: Request): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(request.get("authorization") ?? "")?.[1];
+}
+
+/**
+ * A personal API key presented on /api/v1 (API.md: "API-key requests use Authorization: Bearer
+ * <key> and need no cookie"), checked to belong to the Host's tenant.
+ */
+export async function verifiedApiKey(request: Request, context: RequestContext, verifyApiKey: (key: string) => Promise<AccessClaims>): Promise<string> {
+  const key = bearerCredential(request);
+  const invalid = () => unauthenticated("The API key is not valid.", "invalid_api_key");
+  if (!key?.startsWith(API_KEY_PREFIX)) throw invalid();
+  let claims: AccessClaims;
+  try {
+    claims = await verifyApiKey(key);
+  } catch (error) {
+    if (toAppError(error).status === 401 || toAppError(error).status === 404) throw invalid();
+    throw error;
+  }
+  if (claims.tenantId !== context.tenant.id) throw invalid();
+  return key;
+}
+
+/**
+ * State-changing browser requests need a same-origin Origin and the session's CSRF token. API
+ * clients with a bearer credential are exempt: browsers cannot attach that header cross-site, and
+ * such requests never use the cookie.
+ */
 export function csrfMiddleware(publicBaseUrl: string): RequestHandler {
   const base = new URL(publicBaseUrl);
   return (request, response, next) => {
     if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return next();
+    if (bearerCredential(request)) return next();
     const context = contextOf(response);
     const origin = request.get("origin");
     if (!origin || origin !== expectedOrigin(request, base)) return next(forbidden("The request must come from this site (Origin header).", "csrf_failed"));
@@ -128,12 +158,27 @@ export interface HandlerResult {
  * A route that acts for the browser's active account: gets a fresh access token, runs the
  * handler, persists any token refresh (or a dropped account) before the response is sent.
  */
+/** What a route acting for the signed-in user (or an API key's owner) needs. */
+export interface ActiveAccountDependencies {
+  auth: { accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<string> };
+  store: BrowserSessionStore;
+  cookie: CookieSettings;
+  verifyApiKey(key: string): Promise<AccessClaims>;
+}
+
 export function withActiveAccount(
-  deps: { auth: { accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<string> }; store: BrowserSessionStore; cookie: CookieSettings },
+  deps: ActiveAccountDependencies,
   handler: (input: UserHandlerInput) => Promise<HandlerResult>,
 ): RequestHandler {
   return route(async (request, response) => {
     const context = contextOf(response);
+    if (bearerCredential(request)) {
+      // An API client: the services check the key themselves, as they check access tokens.
+      const result = await handler({ request, context, accessToken: await verifiedApiKey(request, context, deps.verifyApiKey) });
+      if (result.body === undefined) response.status(result.status ?? 204).end();
+      else response.status(result.status ?? 200).json(result.body);
+      return;
+    }
     const before = JSON.stringify(context.browser);
     const persist = async () => {
       if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps, { keepEmpty: true });

@@ -4,7 +4,7 @@ import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { pageQuery } from "../http/pagination.ts";
-import { withActiveAccount, type CookieSettings } from "../http/request-context.ts";
+import { withActiveAccount, type ActiveAccountDependencies, type CookieSettings } from "../http/request-context.ts";
 import { userJson } from "../http/user-json.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
 
@@ -31,7 +31,7 @@ export const adminUserJson = (user: User) => ({
   updatedAt: user.updatedAt,
 });
 
-export function adminUserRoutes(deps: { auth: BrowserAuth; identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
+export function adminUserRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
   const router = Router();
 
   router.get(

@@ -6,7 +6,7 @@ import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { route } from "../http/problem.ts";
-import { commitBrowserSession, contextOf, withActiveAccount, type CookieSettings } from "../http/request-context.ts";
+import { commitBrowserSession, contextOf, withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
 
 export const chatJson = (chat: Chat) => ({ id: chat.id, title: chat.title, model: chat.model, createdAt: chat.createdAt, updatedAt: chat.updatedAt });
@@ -33,7 +33,7 @@ const sendBody = z.object({ content: z.string().min(1).max(32_000), clientMessag
 const seq = z.coerce.number().int().min(0).optional();
 const messagesQuery = z.object({ before: seq, after: seq, limit: pageQuery.limit });
 
-interface ChatRouteDependencies {
+interface ChatRouteDependencies extends ActiveAccountDependencies {
   auth: BrowserAuth;
   store: BrowserSessionStore;
   cookie: CookieSettings;

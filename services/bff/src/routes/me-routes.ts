@@ -3,7 +3,7 @@ import type { ApiKey } from "@tessera/proto/tessera/identity/v1/identity";
 import type { IdentityClient, SessionClient } from "../adapters/service-clients.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
-import { withActiveAccount, type CookieSettings } from "../http/request-context.ts";
+import { withActiveAccount, type ActiveAccountDependencies, type CookieSettings } from "../http/request-context.ts";
 import { userJson } from "../http/user-json.ts";
 import { parseBody, z } from "../http/validate.ts";
 
@@ -15,7 +15,7 @@ const apiKeyBody = z.object({ name: z.string().max(100) }).strict();
 
 const apiKeyJson = (key: ApiKey) => ({ id: key.id, name: key.name, prefix: key.prefix, createdAt: key.createdAt, lastUsedAt: key.lastUsedAt ?? null });
 
-export function meRoutes(deps: { auth: BrowserAuth; identity: IdentityClient; session: SessionClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
+export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; identity: IdentityClient; session: SessionClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
   const router = Router();
 
   router.get(

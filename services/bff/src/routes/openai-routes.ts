@@ -3,7 +3,7 @@ import type { CompletionRequest, Usage } from "@tessera/proto/tessera/chat/v1/ch
 import { API_KEY_PREFIX, AppError, toAppError, unauthenticated, validationFailed, type AccessClaims, type Logger } from "@tessera/platform";
 import type { ChatClient } from "../adapters/chat-client.ts";
 import { route } from "../http/problem.ts";
-import { contextOf } from "../http/request-context.ts";
+import { bearerCredential, contextOf, verifiedApiKey } from "../http/request-context.ts";
 import { z } from "../http/validate.ts";
 
 /** OpenAI's error body: {error: {message, type, param, code}}. */
@@ -108,26 +108,19 @@ interface OpenAiRouteDependencies {
   verifyApiKey(key: string): Promise<AccessClaims>;
 }
 
-/** The API key of the request, checked to belong to this Host's tenant. */
+/** The API key of the request, checked to belong to this Host's tenant (OpenAI's wording on failure). */
 async function apiKeyOf(request: Request, response: Response, deps: OpenAiRouteDependencies): Promise<string> {
-  const header = request.get("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  const key = match?.[1];
-  if (!key || !key.startsWith(API_KEY_PREFIX))
+  if (!bearerCredential(request)?.startsWith(API_KEY_PREFIX))
     throw unauthenticated(
       "You didn't provide a valid API key. Send it as 'Authorization: Bearer tsk_...' (create one under Settings → API keys).",
       "invalid_api_key",
     );
-  let claims: AccessClaims;
   try {
-    claims = await deps.verifyApiKey(key);
+    return await verifiedApiKey(request, contextOf(response), deps.verifyApiKey);
   } catch (error) {
-    if (toAppError(error).status === 401 || toAppError(error).status === 404) throw unauthenticated("Incorrect API key provided.", "invalid_api_key");
+    if (toAppError(error).code === "invalid_api_key") throw unauthenticated("Incorrect API key provided.", "invalid_api_key");
     throw error;
   }
-  // A key works only on its own organisation's host.
-  if (claims.tenantId !== contextOf(response).tenant.id) throw unauthenticated("Incorrect API key provided.", "invalid_api_key");
-  return key;
 }
 
 /** The OpenAI-compatible API at /v1: API-key authentication, OpenAI's request, response, stream and error formats. */

@@ -4,7 +4,7 @@ import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { pageQuery } from "../http/pagination.ts";
-import { withActiveAccount, type CookieSettings } from "../http/request-context.ts";
+import { withActiveAccount, type ActiveAccountDependencies, type CookieSettings } from "../http/request-context.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
 
 const tenantJson = (tenant: Tenant) => ({
@@ -26,7 +26,7 @@ const updateBody = z
   .strict();
 
 /** Tenant management for platform operators (users with the operator platform role). */
-export function operatorRoutes(deps: { auth: BrowserAuth; identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
+export function operatorRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
   const router = Router();
 
   router.get(

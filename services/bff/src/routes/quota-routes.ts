@@ -4,7 +4,7 @@ import type { QuotaClient } from "../adapters/quota-client.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { pageQuery } from "../http/pagination.ts";
-import { withActiveAccount, type CookieSettings } from "../http/request-context.ts";
+import { withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
 import { parseQuery, z } from "../http/validate.ts";
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "Use a date as YYYY-MM-DD.");
@@ -22,7 +22,7 @@ const dayJson = (day: UsageDay) => ({
  * Quota and usage: the user's own (cookie session) and, for admins, their tenant's. The quota
  * service decides who may see what from the access token (admin role, same tenant; else 403).
  */
-export function quotaRoutes(deps: { auth: BrowserAuth; quota: QuotaClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
+export function quotaRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; quota: QuotaClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
   const router = Router();
 
   router.get(

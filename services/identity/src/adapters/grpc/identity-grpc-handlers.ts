@@ -1,5 +1,5 @@
 import type { ApiKey, IdentityServiceService, Tenant as TenantMessage, User as UserMessage } from "@tessera/proto/tessera/identity/v1/identity";
-import { notFound, type AccessTokenVerifier, type ServiceHandlers } from "@tessera/platform";
+import { API_KEY_PREFIX, notFound, type AccessClaims, type AccessTokenVerifier, type ServiceHandlers } from "@tessera/platform";
 import type { ApiKeyRecord } from "../../domain/ports.ts";
 import type { Tenant } from "../../domain/tenant.ts";
 import type { User } from "../../domain/user.ts";
@@ -52,13 +52,19 @@ const pageLimit = (limit: number) => Math.min(Math.max(limit || 50, 1), 100);
 /** Thin translation between gRPC messages and the identity use cases; every user-facing call checks the caller's token. */
 export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessTokenVerifier): ServiceHandlers<typeof IdentityServiceService> {
   const { account, admin } = useCases;
+  // Reading one's own profile also works with a personal API key; managing credentials does not.
+  const verifyReader = async (token: string | undefined): Promise<AccessClaims> => {
+    if (!token?.startsWith(API_KEY_PREFIX)) return verify(token);
+    const user = await account.verifyApiKey("", token);
+    return { userId: user.id, tenantId: user.tenantId, role: user.role, sessionId: "api-key", tokenId: "api-key" };
+  };
   return {
     resolveTenant: async (request) => toTenantMessage(await useCases.resolveTenant(request.host)),
     register: async (request) =>
       toUserMessage(await useCases.registerUser({ tenantId: request.tenantId, email: request.email, username: request.username, password: request.password, fullName: request.fullName })),
     verifyPassword: async (request) =>
       toUserMessage(await useCases.verifyPassword({ tenantId: request.tenantId, login: request.login, password: request.password, clientIp: request.clientIp })),
-    getMe: async (_request, context) => toUserMessage(await account.me(await verify(context.bearerToken))),
+    getMe: async (_request, context) => toUserMessage(await account.me(await verifyReader(context.bearerToken))),
     updateMe: async (request, context) =>
       toUserMessage(await account.updateMe(await verify(context.bearerToken), { fullName: request.fullName, avatarUrl: request.avatarUrl, username: request.username })),
     changePassword: async (request, context) => {
