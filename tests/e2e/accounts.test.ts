@@ -132,9 +132,14 @@ describe("my account", () => {
 
   it("changes the password only with the current one", async () => {
     const { browser, user } = await signedIn();
+    const otherDevice = new HttpClient(system.baseUrl);
+    expect((await otherDevice.post("/api/v1/auth/login", { login: user.username, password: user.password })).status).toBe(200);
     expect((await browser.put("/api/v1/me/password", { newPassword: "another fine passphrase" })).status).toBe(400);
     expect((await browser.put("/api/v1/me/password", { currentPassword: "wrong one entirely", newPassword: "another fine passphrase" })).status).toBe(400);
     expect((await browser.put("/api/v1/me/password", { currentPassword: user.password, newPassword: "another fine passphrase" })).status).toBe(204);
+    // The device that changed it stays signed in; every other one is signed out.
+    expect((await browser.get("/api/v1/me")).status).toBe(200);
+    expect(await eventually(async () => (await otherDevice.get("/api/v1/me")).status === 401)).toBe(true);
     const other = new HttpClient(system.baseUrl);
     expect((await other.post("/api/v1/auth/login", { login: user.username, password: user.password })).status).toBe(401);
     expect((await other.post("/api/v1/auth/login", { login: user.username, password: "another fine passphrase" })).status).toBe(200);

@@ -45,6 +45,8 @@ export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; 
     withActiveAccount(deps, async ({ request, accessToken }) => {
       const body = parseBody(passwordBody, request.body);
       await deps.identity.changePassword({ currentPassword: body.currentPassword, newPassword: body.newPassword }, { accessToken });
+      // Whoever knew the old password is signed out everywhere else.
+      await deps.session.revokeMyOtherSessions({}, { accessToken });
       return {};
     }),
   );

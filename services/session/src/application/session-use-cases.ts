@@ -142,8 +142,13 @@ export function createSessionUseCases(ports: SessionPorts) {
       await this.revokeUserSessions(claims.tenantId, claims.userId, "logout_all");
     },
 
-    async revokeUserSessions(tenantId: string, userId: string, reason = "user_disabled"): Promise<void> {
-      const ids = await sessions.revokeAllOfUser(tenantId, userId, reason, clock.now());
+    /** After a password change: every other device signs in again. */
+    async revokeMyOthers(claims: AccessClaims): Promise<void> {
+      await this.revokeUserSessions(claims.tenantId, claims.userId, "password_changed", claims.sessionId);
+    },
+
+    async revokeUserSessions(tenantId: string, userId: string, reason = "user_disabled", exceptId?: string): Promise<void> {
+      const ids = await sessions.revokeAllOfUser(tenantId, userId, reason, clock.now(), exceptId);
       await Promise.all(ids.map((id) => cache.setLive(id, false).catch(() => undefined)));
     },
 

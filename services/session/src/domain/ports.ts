@@ -6,7 +6,8 @@ export interface SessionRepository {
   /** Compare-and-set rotation: succeeds only while expectedHash is still the current hash. */
   rotate(id: string, expectedHash: string, next: { refreshHash: string; rotatedAt: Date; expiresAt: Date; ip: string; role: Session["role"] }): Promise<boolean>;
   revoke(id: string, reason: string, at: Date): Promise<Session | null>;
-  revokeAllOfUser(tenantId: string, userId: string, reason: string, at: Date): Promise<string[]>;
+  /** Revokes the user's live sessions (but `exceptId`) and returns their ids. */
+  revokeAllOfUser(tenantId: string, userId: string, reason: string, at: Date, exceptId?: string): Promise<string[]>;
   listLive(tenantId: string, userId: string, now: Date): Promise<Session[]>;
   /** Deletes sessions that expired or were revoked long ago. */
   purgeEndedBefore(before: Date): Promise<number>;

@@ -1157,6 +1157,16 @@ export const SessionServiceService = {
     responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
     responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
   },
+  /** Every session of the user but the caller's own (after a password change). */
+  revokeMyOtherSessions: {
+    path: "/tessera.session.v1.SessionService/RevokeMyOtherSessions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    requestDeserialize: (value: Buffer): Empty => Empty.decode(value),
+    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+  },
   /** Internal: identity calls it when a user is disabled. */
   revokeUserSessions: {
     path: "/tessera.session.v1.SessionService/RevokeUserSessions" as const,
@@ -1199,6 +1209,8 @@ export interface SessionServiceServer extends UntypedServiceImplementation {
   listMySessions: handleUnaryCall<ListMySessionsRequest, SessionList>;
   revokeMySession: handleUnaryCall<RevokeSessionRequest, Empty>;
   revokeAllMySessions: handleUnaryCall<Empty, Empty>;
+  /** Every session of the user but the caller's own (after a password change). */
+  revokeMyOtherSessions: handleUnaryCall<Empty, Empty>;
   /** Internal: identity calls it when a user is disabled. */
   revokeUserSessions: handleUnaryCall<RevokeUserSessionsRequest, Empty>;
   /** Public keys that verify access tokens (a JWKS document as JSON). */
@@ -1292,6 +1304,22 @@ export interface SessionServiceClient extends Client {
     callback: (error: ServiceError | null, response: Empty) => void,
   ): ClientUnaryCall;
   revokeAllMySessions(
+    request: Empty,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  /** Every session of the user but the caller's own (after a password change). */
+  revokeMyOtherSessions(
+    request: Empty,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  revokeMyOtherSessions(
+    request: Empty,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  revokeMyOtherSessions(
     request: Empty,
     metadata: Metadata,
     options: Partial<CallOptions>,

@@ -52,6 +52,10 @@ export function sessionGrpcHandlers(useCases: SessionUseCases, verify: AccessTok
       await useCases.revokeAllMine(await verify(context.bearerToken));
       return {};
     },
+    revokeMyOtherSessions: async (_request, context) => {
+      await useCases.revokeMyOthers(await verify(context.bearerToken));
+      return {};
+    },
     revokeUserSessions: async (request) => {
       await useCases.revokeUserSessions(request.tenantId, request.userId);
       return {};

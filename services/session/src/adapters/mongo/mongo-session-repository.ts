@@ -52,10 +52,11 @@ export function createMongoSessionRepository(connection: Connection): SessionRep
       const doc = await Sessions.findOneAndUpdate({ _id: id, revokedAt: null }, { $set: { revokedAt: at, revokedReason: reason } }, { returnDocument: "after" }).lean<SessionDocument>();
       return doc ? toSession(doc) : null;
     },
-    async revokeAllOfUser(tenantId, userId, reason, at) {
-      const live = await Sessions.find({ tenantId, userId, revokedAt: null }, { _id: 1 }).lean<Array<{ _id: string }>>();
+    async revokeAllOfUser(tenantId, userId, reason, at, exceptId) {
+      const filter = { tenantId, userId, revokedAt: null, ...(exceptId ? { _id: { $ne: exceptId } } : {}) };
+      const live = await Sessions.find(filter, { _id: 1 }).lean<Array<{ _id: string }>>();
       if (live.length === 0) return [];
-      await Sessions.updateMany({ tenantId, userId, revokedAt: null }, { $set: { revokedAt: at, revokedReason: reason } });
+      await Sessions.updateMany(filter, { $set: { revokedAt: at, revokedReason: reason } });
       return live.map((doc) => doc._id);
     },
     async listLive(tenantId, userId, now) {
