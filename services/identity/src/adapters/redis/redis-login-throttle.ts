@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "@tessera/platform";
+import { unavailable, type Redis } from "@tessera/platform";
 import type { LoginThrottle } from "../../domain/ports.ts";
 
 export interface ThrottleLimits {
@@ -19,7 +19,10 @@ export function createRedisLoginThrottle(redis: Redis, prefix: string, limits: T
     async retryAfterSeconds(keys) {
       const pipeline = redis.pipeline();
       for (const key of keys) pipeline.get(keyOf(key)).ttl(keyOf(key));
-      const results = (await pipeline.exec()) ?? [];
+      // Without its counters the throttle cannot protect sign-in: refuse (503) rather than guess.
+      const results = await pipeline.exec().catch((error: unknown) => {
+        throw unavailable("Sign-in", error);
+      }) ?? [];
       let wait = 0;
       keys.forEach((key, index) => {
         const count = Number(results[index * 2]?.[1] ?? 0);
