@@ -21,4 +21,12 @@ eslint .
 echo "[test] web build" >&2
 npm run build -w web --silent
 echo "[test] vitest" >&2
-exec vitest run "$@"
+mkdir -p .data
+status=0
+vitest run --reporter=default --reporter=json --outputFile.json=.data/vitest-report.json "$@" || status=$?
+# One plain summary line for CI: "N passed, N failed, N skipped".
+node -e '
+  const report = JSON.parse(require("fs").readFileSync(".data/vitest-report.json", "utf8"));
+  console.log(`${report.numPassedTests} passed, ${report.numFailedTests} failed, ${report.numPendingTests + report.numTodoTests} skipped`);
+' || true
+exit "$status"
