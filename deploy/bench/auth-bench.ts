@@ -6,7 +6,7 @@ import { cpus } from "node:os";
 import { hash } from "@node-rs/argon2";
 import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
 import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
-import { createGrpcClient } from "@tessera/platform";
+import { createGrpcClient, percentile } from "@tessera/platform";
 import { startSystem } from "@tessera/platform/launcher";
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -30,11 +30,6 @@ const system = await startSystem({
 });
 const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: `127.0.0.1:${system.ports.identity.grpc}`, internalToken });
 const session = createGrpcClient(SessionServiceService, { name: "session", address: `127.0.0.1:${system.ports.session.grpc}`, internalToken });
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-};
 
 async function run(label: string, concurrency: number, operation: (worker: number) => Promise<void>) {
   const latencies: number[] = [];

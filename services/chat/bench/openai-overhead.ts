@@ -7,6 +7,7 @@
 // Options (environment): BENCH_RATE (requests/s, default 20), BENCH_SECONDS (default 10),
 // BENCH_WORDS (answer length, default 20), BENCH_CHAT_MESSAGES (default 40).
 import { randomBytes } from "node:crypto";
+import { percentile } from "@tessera/platform";
 import { startSystem } from "@tessera/platform/launcher";
 import { HttpClient } from "../../platform/src/testing/http-client.ts";
 import { parseSse } from "../src/adapters/upstream/sse.ts";
@@ -116,10 +117,6 @@ try {
       );
     }
     return (await Promise.all(results)).filter((result): result is [number, number] => result !== null);
-  };
-  const percentile = (values: number[], p: number) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
   };
   const row = (label: string, values: number[]) =>
     `${label.padEnd(44)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(7)} ms`;

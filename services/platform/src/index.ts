@@ -16,3 +16,4 @@ export * from "./common-config.ts";
 export * from "./secret-box.ts";
 export * from "./events.ts";
 export * from "./keyed-serializer.ts";
+export * from "./stats.ts";

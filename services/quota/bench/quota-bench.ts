@@ -12,7 +12,7 @@ import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/ident
 import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
 import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
 import type { ConfirmChannel } from "amqplib";
-import { connectAmqp, connectMongo, connectRedis, createGrpcClient, createLogger, encodeUsageEvent, newUuid, USAGE_EVENT_TYPE } from "@tessera/platform";
+import { connectAmqp, connectMongo, connectRedis, createGrpcClient, createLogger, encodeUsageEvent, newUuid, percentile, USAGE_EVENT_TYPE } from "@tessera/platform";
 import { startSystem } from "@tessera/platform/launcher";
 import { createUsageEventConsumer, usageTopology } from "../src/adapters/amqp/usage-event-consumer.ts";
 import { createQuotaCore } from "../src/wiring.ts";
@@ -45,7 +45,6 @@ const mongoUrl = (() => {
 const keyPrefix = `${runName}:`;
 const logger = createLogger("quota-bench", process.env.LOG_LEVEL ?? "warn");
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
 const summary = (samples: number[]) => {
   const sorted = [...samples].sort((a, b) => a - b);
   return {
