@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import {
   Metadata,
   Server,
@@ -69,7 +70,10 @@ function contextOf(call: { metadata: Metadata; cancelled: boolean; on(event: "ca
 
 function checkInternalToken(metadata: Metadata, expected: string): void {
   const presented = metadata.get("x-internal-token")[0];
-  if (presented !== expected) throw unauthenticated("Unknown caller.", "unknown_caller");
+  // Constant-time comparison: the token is the only thing between the network and every service.
+  const given = Buffer.from(typeof presented === "string" ? presented : "");
+  const wanted = Buffer.from(expected);
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw unauthenticated("Unknown caller.", "unknown_caller");
 }
 
 function logFailure(logger: Logger, path: string, error: AppError): void {
