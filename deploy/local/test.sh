@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing, starts the local infrastructure when no URLs are given,
-# checks that generated contract code is current, type-checks, builds the web app, and runs every
+# checks that generated contract code (proto/gen, the OpenAPI document and the web client's types) is
+# current, type-checks (web/ with svelte-check), lints, builds the web app, and runs every
 # vitest project (unit, integration, e2e).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
@@ -14,8 +15,10 @@ fi
 
 echo "[test] contract code is current" >&2
 bash deploy/local/proto-check.sh
+bash deploy/local/api-check.sh
 echo "[test] type-check" >&2
 tsc -p tsconfig.json
+npm run check -w web --silent
 echo "[test] lint" >&2
 eslint .
 echo "[test] web build" >&2

@@ -1,308 +1,180 @@
-/** OpenAPI 3.1 description of the BFF's public HTTP contract (shared/API.md), served at /api/v1/openapi.json. */
-const problem = { $ref: "#/components/responses/Problem" };
-const json = (schema: object) => ({ content: { "application/json": { schema } } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const csrf = [{ sessionCookie: [], csrfToken: [] }];
-const cookieOnly = [{ sessionCookie: [] }];
+/**
+ * The OpenAPI 3.1 document of the BFF (GET /api/v1/openapi.json), generated from the operations
+ * the route files declare next to their handlers (see contract.ts). Nothing here describes a
+ * route by hand except the probes and the document itself, which app.ts serves.
+ */
+import { accountOperations } from "../routes/account-routes.ts";
+import { adminUserOperations } from "../routes/admin-user-routes.ts";
+import { authOperations } from "../routes/auth-routes.ts";
+import { chatOperations } from "../routes/chat-routes.ts";
+import { meOperations } from "../routes/me-routes.ts";
+import { openAiOperations } from "../routes/openai-routes.ts";
+import { operatorOperations } from "../routes/operator-routes.ts";
+import { quotaOperations } from "../routes/quota-routes.ts";
+import { OpenAiError, operation, Problem, type Operation, type ResponseSpec } from "./contract.ts";
+import { z } from "./validate.ts";
 
-// Chat (API.md "Chat and quota") and the OpenAI-compatible API.
-const chatSchema = {
-  type: "object",
-  required: ["id", "title", "model", "createdAt", "updatedAt"],
-  properties: { id: { type: "string" }, title: { type: "string" }, model: { type: "string" }, createdAt: { type: "string", format: "date-time" }, updatedAt: { type: "string", format: "date-time" } },
+// Served in app.ts.
+const appOperations = [
+  operation({ method: "get", path: "/api/v1/openapi.json", auth: "none", summary: "This document", responses: { 200: z.record(z.string(), z.unknown()) } }),
+  operation({
+    method: "get",
+    path: "/.well-known/jwks.json",
+    auth: "none",
+    summary: "Public keys that verify access tokens",
+    responses: { 200: { description: "JSON Web Key Set", content: { "application/jwk-set+json": z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } } },
+    errors: [503],
+  }),
+  operation({ method: "get", path: "/healthz", auth: "none", summary: "Process alive", responses: { 200: z.object({ status: z.literal("ok") }) } }),
+  operation({
+    method: "get",
+    path: "/readyz",
+    auth: "none",
+    summary: "Dependencies reachable (each named in `checks`); 503 with the same shape when one is down or the process is shutting down",
+    responses: { 200: z.object({ status: z.enum(["ok", "unavailable", "shutting_down"]), checks: z.record(z.string(), z.unknown()) }) },
+  }),
+];
+
+/** Every operation of the public HTTP API. A new route file adds its list here. */
+export const operations: readonly Operation[] = [
+  ...authOperations,
+  ...accountOperations,
+  ...meOperations,
+  ...adminUserOperations,
+  ...operatorOperations,
+  ...chatOperations,
+  ...quotaOperations,
+  ...openAiOperations,
+  ...appOperations,
+];
+
+type Json = Record<string, unknown>;
+const COMPONENTS = "#/components/schemas/";
+
+/**
+ * zod → JSON Schema (2020-12, which OpenAPI 3.1 uses). Named schemas (`.meta({ id })`) are
+ * hoisted into `components.schemas` and referenced from there.
+ */
+function jsonSchema(schema: z.ZodType, io: "input" | "output", components: Record<string, Json>): Json {
+  const generated = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as Json;
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value === null || typeof value !== "object") return value;
+    const out: Json = {};
+    for (const [key, inner] of Object.entries(value)) {
+      if (key === "$schema" || key === "$defs") continue;
+      out[key] = key === "$ref" && typeof inner === "string" ? inner.replace("#/$defs/", COMPONENTS) : rewrite(inner);
+    }
+    return out;
+  };
+  const defs = (generated.$defs ?? {}) as Record<string, Json>;
+  for (const [name, definition] of Object.entries(defs)) {
+    const hoisted = rewrite(definition) as Json;
+    // One name, one shape: a named schema whose input and output differ cannot be shared.
+    if (components[name] && JSON.stringify(components[name]) !== JSON.stringify(hoisted)) throw new Error(`openapi: two different schemas are named ${name}`);
+    components[name] = hoisted;
+  }
+  return rewrite(generated) as Json;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  204: "No content",
+  302: "Redirect",
+  400: "Invalid request",
+  401: "Not signed in, or the credential is not valid",
+  403: "Not allowed (or a missing CSRF token / foreign Origin)",
+  404: "Not found",
+  409: "Conflict",
+  429: "Too many requests or over quota (see Retry-After)",
+  503: "A dependency is unavailable",
 };
-const messageSchema = {
-  type: "object",
-  required: ["id", "clientMessageId", "seq", "role", "content", "model", "status", "promptTokens", "completionTokens", "createdAt"],
-  properties: {
-    id: { type: "string" },
-    clientMessageId: { type: "string" },
-    seq: { type: "integer", description: "Per-chat sequence number" },
-    role: { enum: ["user", "assistant"] },
-    content: { type: "string" },
-    model: { type: "string" },
-    status: { enum: ["streaming", "complete", "aborted", "failed"], description: "`streaming` only while an answer is being written" },
-    promptTokens: { type: "integer" },
-    completionTokens: { type: "integer" },
-    createdAt: { type: "string", format: "date-time" },
-  },
-};
-const chatBodySchema = { type: "object", additionalProperties: false, properties: { title: { type: "string", maxLength: 200 }, model: { type: "string" } } };
-const chatId = { name: "id", in: "path", required: true, schema: { type: "string" } };
-const apiKeyOnly = [{ apiKey: [] }];
-const openAiError = {
-  description: "OpenAI error body",
-  content: { "application/json": { schema: { type: "object", required: ["error"], properties: { error: { type: "object", required: ["message", "type", "param", "code"], properties: { message: { type: "string" }, type: { type: "string" }, param: { type: ["string", "null"] }, code: { type: ["string", "null"] } } } } } } },
-};
-const chatPaths = {
-  "/api/v1/models": { get: { summary: "Models offered to this tenant", security: cookieOnly, responses: { "200": { description: "Models", ...json({ type: "array", items: { type: "object", required: ["id", "name"], properties: { id: { type: "string" }, name: { type: "string" } } } }) }, "401": problem } } },
-  "/api/v1/chats": {
-    get: {
-      summary: "My chats, most recently updated first",
-      security: cookieOnly,
-      parameters: [
-        { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 50 } },
-        { name: "cursor", in: "query", schema: { type: "string" } },
-      ],
-      responses: { "200": { description: "A page", ...json({ type: "object", required: ["items", "nextCursor"], properties: { items: { type: "array", items: chatSchema }, nextCursor: { type: ["string", "null"] } } }) }, "400": problem, "401": problem },
-    },
-    post: {
-      summary: "Start a chat (title defaults to \"New chat\" and is taken from the first message; model defaults to the tenant's first)",
-      security: csrf,
-      requestBody: { required: false, ...json(chatBodySchema) },
-      responses: { "201": { description: "Created", ...json({ type: "object", required: ["chat"], properties: { chat: chatSchema } }) }, "400": problem, "401": problem, "403": problem, "404": problem, "409": { description: "At maxChats (problem `chat_limit_reached` with `maxChats`)", content: { "application/problem+json": { schema: ref("Problem") } } } },
-    },
-  },
-  "/api/v1/chats/{id}": {
-    parameters: [chatId],
-    get: { summary: "One of my chats", security: cookieOnly, responses: { "200": { description: "Chat", ...json(chatSchema) }, "401": problem, "404": problem } },
-    patch: { summary: "Rename a chat or change its model", security: csrf, requestBody: { required: true, ...json(chatBodySchema) }, responses: { "200": { description: "Chat", ...json(chatSchema) }, "400": problem, "401": problem, "403": problem, "404": problem } },
-    delete: { summary: "Delete a chat and its messages", security: csrf, responses: { "204": { description: "Deleted" }, "401": problem, "403": problem, "404": problem } },
-  },
-  "/api/v1/chats/{id}/messages": {
-    parameters: [chatId],
-    get: {
-      summary: "Messages by sequence number (ascending): the latest `limit`, or those before/after a sequence number",
-      security: cookieOnly,
-      parameters: [
-        { name: "before", in: "query", schema: { type: "integer", minimum: 0 } },
-        { name: "after", in: "query", schema: { type: "integer", minimum: 0 } },
-        { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 50 } },
-      ],
-      responses: { "200": { description: "Messages", ...json({ type: "object", required: ["items"], properties: { items: { type: "array", items: messageSchema } } }) }, "400": problem, "401": problem, "404": problem },
-    },
-    post: {
-      summary: "Send a message and stream the answer",
+
+function security(spec: Operation): Json[] | undefined {
+  const changes = spec.method !== "get";
+  const browser = changes ? { sessionCookie: [], csrfToken: [] } : { sessionCookie: [] };
+  switch (spec.auth) {
+    case "none":
+      return [];
+    case "browser":
+      return [browser];
+    case "account":
+      return [browser, { apiKey: [] }];
+    case "apiKey":
+      return [{ apiKey: [] }];
+  }
+}
+
+function responseObject(status: number, response: ResponseSpec, components: Record<string, Json>): Json {
+  if (response === null) return { description: STATUS_TEXT[status] ?? "OK" };
+  if (response instanceof z.ZodType) return { description: STATUS_TEXT[status] ?? "OK", content: { "application/json": { schema: jsonSchema(response, "output", components) } } };
+  const content: Json = {};
+  for (const [type, schema] of Object.entries(response.content)) content[type] = { schema: jsonSchema(schema, "output", components) };
+  return { description: response.description, content };
+}
+
+function operationObject(spec: Operation, components: Record<string, Json>): Json {
+  const parameters: Json[] = [...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => ({ name: match[1], in: "path", required: true, schema: { type: "string" } }));
+  if (spec.query) {
+    const query = jsonSchema(spec.query, "input", components) as { properties?: Record<string, Json>; required?: string[] };
+    for (const [name, schema] of Object.entries(query.properties ?? {})) {
+      parameters.push({ name, in: "query", required: query.required?.includes(name) ?? false, schema });
+    }
+  }
+  const responses: Json = {};
+  for (const [status, response] of Object.entries(spec.responses)) responses[status] = responseObject(Number(status), response as ResponseSpec, components);
+  const openAi = spec.path.startsWith("/v1/");
+  for (const status of spec.errors ?? []) {
+    responses[String(status)] = openAi
+      ? { description: STATUS_TEXT[status] ?? "Error", content: { "application/json": { schema: { $ref: `${COMPONENTS}OpenAiError` } } } }
+      : { description: STATUS_TEXT[status] ?? "Error", content: { "application/problem+json": { schema: { $ref: `${COMPONENTS}Problem` } } } };
+  }
+  const tag = spec.path.startsWith("/v1/") ? "openai" : (spec.path.split("/")[3] ?? "platform");
+  return {
+    operationId: `${spec.method}${spec.path.replace(/\{(\w+)\}/g, "By-$1").replace(/[^A-Za-z0-9]+(.)?/g, (_match, next: string | undefined) => (next ?? "").toUpperCase())}`,
+    summary: spec.summary,
+    ...(spec.description ? { description: spec.description } : {}),
+    tags: [tag.startsWith(".") || tag === "" ? "platform" : tag],
+    security: security(spec),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(spec.body ? { requestBody: { required: !spec.bodyOptional, content: { "application/json": { schema: jsonSchema(spec.body, "input", components) } } } } : {}),
+    responses,
+  };
+}
+
+/** Builds the document from a list of operations (exported for the contract test). */
+export function buildOpenApiDocument(list: readonly Operation[]): Json {
+  const components: Record<string, Json> = {};
+  jsonSchema(Problem, "output", components);
+  jsonSchema(OpenAiError, "output", components);
+  const paths: Record<string, Json> = {};
+  for (const spec of list) {
+    const item = (paths[spec.path] ??= {});
+    if (item[spec.method]) throw new Error(`openapi: ${spec.method.toUpperCase()} ${spec.path} is declared twice`);
+    item[spec.method] = operationObject(spec, components);
+  }
+  const sortedPaths = Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b)));
+  const sortedSchemas = Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b)));
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Tessera BFF",
+      version: "1.0.0",
       description:
-        "Server-Sent Events: `message` (the stored user message, plus `replyMessageId` of the answer being written), `delta` (`{text}`), `done` (`{message, usage: {promptTokens, completionTokens, totalTokens}}`) or `error` (a problem document). Refusals come before the stream as problems: 429 `quota_exceeded` with `limits`, `used`, `resetAt`; 403 `user_silenced`; 404; 409 `model_unavailable`. A repeated `clientMessageId` replays the stored exchange without calling the model or counting it again.",
-      security: csrf,
-      requestBody: { required: true, ...json({ type: "object", additionalProperties: false, required: ["content", "clientMessageId"], properties: { content: { type: "string", minLength: 1, maxLength: 32000 }, clientMessageId: { type: "string", pattern: "^[A-Za-z0-9._:-]{1,100}$" } } }) },
-      responses: { "200": { description: "Event stream", content: { "text/event-stream": { schema: { type: "string" } } } }, "400": problem, "401": problem, "403": problem, "404": problem, "409": problem, "429": problem, "503": problem },
+        "Public HTTP API of Tessera (generated from the BFF's request and response schemas). Browser requests authenticate with the httpOnly session cookie; state-changing requests (POST, PUT, PATCH, DELETE) also need the X-CSRF-Token header (from GET /api/v1/auth/csrf) and a same-origin Origin header, otherwise 403. Requests acting for the signed-in user also accept a personal API key as `Authorization: Bearer tsk_…` (no cookie, no CSRF token). Errors are RFC 9457 problem details with a stable `type` (https://tessera.dev/problems/<code>); /v1 answers errors in OpenAI's format. Unknown body fields are rejected with 400 (ignored on /v1). Lists are paginated with `limit` (1–100) and an opaque `cursor` (`nextCursor` null on the last page). The tenant is chosen by the request's Host.",
     },
-  },
-  "/api/v1/chats/{id}/messages/{messageId}/stop": {
-    parameters: [chatId, { name: "messageId", in: "path", required: true, schema: { type: "string" }, description: "The answer's id (`replyMessageId`) or the user message it answers" }],
-    post: { summary: "Stop an answer; what was generated is kept with status `aborted` (works from any device)", security: csrf, responses: { "204": { description: "Stopped (or already finished)" }, "401": problem, "403": problem, "404": problem } },
-  },
-  "/v1/models": { get: { summary: "OpenAI-compatible model list", security: apiKeyOnly, responses: { "200": { description: "`{object: \"list\", data: [{id, object: \"model\", created, owned_by}]}`" }, "401": openAiError } } },
-  "/v1/chat/completions": {
-    post: {
-      summary: "OpenAI-compatible chat completion (`stream` true or false, `stream_options.include_usage`), under the same daily quota",
-      security: apiKeyOnly,
-      requestBody: { required: true, ...json({ type: "object", required: ["model", "messages"], properties: { model: { type: "string" }, messages: { type: "array", items: { type: "object" } }, stream: { type: "boolean" }, stream_options: { type: "object" }, temperature: { type: "number" }, top_p: { type: "number" }, max_tokens: { type: "integer" }, max_completion_tokens: { type: "integer" }, stop: {} } }) },
-      responses: { "200": { description: "`chat.completion`, or `chat.completion.chunk` events ending with `data: [DONE]`" }, "400": openAiError, "401": openAiError, "403": openAiError, "404": openAiError, "429": openAiError, "503": openAiError },
+    servers: [{ url: "/" }],
+    components: {
+      securitySchemes: {
+        sessionCookie: { type: "apiKey", in: "cookie", name: "tessera_session", description: "`__Host-tessera_session` when served over HTTPS." },
+        csrfToken: { type: "apiKey", in: "header", name: "X-CSRF-Token" },
+        apiKey: { type: "http", scheme: "bearer", description: "A personal API key (`tsk_…`)" },
+      },
+      schemas: sortedSchemas,
     },
-  },
-};
+    paths: sortedPaths,
+  };
+}
 
-export const openApiDocument = {
-  openapi: "3.1.0",
-  info: {
-    title: "Tessera BFF",
-    version: "1.0.0",
-    description:
-      "Public HTTP API of Tessera. Browser requests authenticate with the httpOnly session cookie; state-changing requests (POST, PUT, PATCH, DELETE) also need the X-CSRF-Token header (from GET /api/v1/auth/csrf) and a same-origin Origin header, otherwise 403. Errors are RFC 9457 problem details with a stable `type` (https://tessera.dev/problems/<code>). Unknown body fields are rejected with 400. The tenant is chosen by the request's Host. The CSRF token stays the same for the life of the browser session (clients may still fetch it again after signing in or out).",
-  },
-  servers: [{ url: "/" }],
-  components: {
-    securitySchemes: {
-      sessionCookie: { type: "apiKey", in: "cookie", name: "tessera_session", description: "`__Host-tessera_session` when served over HTTPS." },
-      csrfToken: { type: "apiKey", in: "header", name: "X-CSRF-Token" },
-      apiKey: { type: "http", scheme: "bearer", description: "A personal API key (`tsk_…`) for /v1" },
-    },
-    responses: {
-      Problem: { description: "Problem details", content: { "application/problem+json": { schema: ref("Problem") } } },
-    },
-    schemas: {
-      Problem: {
-        type: "object",
-        required: ["type", "title", "status", "detail"],
-        properties: {
-          type: { type: "string", format: "uri" },
-          title: { type: "string" },
-          status: { type: "integer" },
-          detail: { type: "string" },
-          instance: { type: "string" },
-          errors: { type: "array", items: { type: "object", required: ["field", "message"], properties: { field: { type: "string" }, message: { type: "string" } } } },
-        },
-      },
-      User: {
-        type: "object",
-        required: ["id", "tenantId", "email", "username", "fullName", "avatarUrl", "role", "status", "trustLevel", "premiumUntil", "isPremium", "hasPassword", "createdAt"],
-        properties: {
-          id: { type: "string" },
-          tenantId: { type: "string" },
-          email: { type: "string", format: "email" },
-          username: { type: "string", minLength: 3, maxLength: 50 },
-          fullName: { type: "string" },
-          avatarUrl: { type: ["string", "null"] },
-          role: { enum: ["user", "admin"] },
-          status: { enum: ["active", "disabled", "silenced"] },
-          trustLevel: { type: "integer", minimum: 0, maximum: 4 },
-          premiumUntil: { type: ["string", "null"], format: "date-time" },
-          isPremium: { type: "boolean" },
-          hasPassword: { type: "boolean" },
-          createdAt: { type: "string", format: "date-time" },
-        },
-      },
-      UsageSeries: {
-        type: "object",
-        required: ["days"],
-        properties: {
-          days: {
-            type: "array",
-            items: {
-              type: "object",
-              required: ["date", "messages", "tokens", "byModel"],
-              properties: {
-                date: { type: "string", format: "date" },
-                messages: { type: "integer" },
-                tokens: { type: "integer" },
-                byModel: { type: "array", items: { type: "object", required: ["model", "messages", "tokens"], properties: { model: { type: "string" }, messages: { type: "integer" }, tokens: { type: "integer" } } } },
-              },
-            },
-          },
-        },
-      },
-      UserEnvelope: { type: "object", required: ["user"], properties: { user: ref("User") } },
-      Account: {
-        type: "object",
-        required: ["userId", "email", "username", "displayName", "avatarUrl", "active"],
-        properties: {
-          userId: { type: "string" },
-          email: { type: "string" },
-          username: { type: "string" },
-          displayName: { type: "string" },
-          avatarUrl: { type: "string" },
-          active: { type: "boolean" },
-        },
-      },
-    },
-  },
-  paths: {
-    "/api/v1/auth/csrf": {
-      get: { summary: "CSRF token for state-changing requests (creates an anonymous browser session when needed)", responses: { "200": { description: "Token", ...json({ type: "object", required: ["token"], properties: { token: { type: "string" } } }) } } },
-    },
-    "/api/v1/auth/register": {
-      post: {
-        summary: "Register with a password; signs in (adds the account to this browser, up to 5) and makes it active",
-        security: csrf,
-        requestBody: {
-          required: true,
-          ...json({
-            type: "object",
-            additionalProperties: false,
-            required: ["email", "username", "password"],
-            properties: { email: { type: "string" }, username: { type: "string" }, password: { type: "string", minLength: 8, maxLength: 256 }, fullName: { type: "string", maxLength: 200 } },
-          }),
-        },
-        responses: { "201": { description: "Registered and signed in (sets the session cookie)", ...json(ref("UserEnvelope")) }, "400": problem, "403": problem, "409": problem },
-      },
-    },
-    "/api/v1/auth/login": {
-      post: {
-        summary: "Sign in by email or username; adds the account to this browser and makes it active",
-        security: csrf,
-        requestBody: {
-          required: true,
-          ...json({ type: "object", additionalProperties: false, required: ["login", "password"], properties: { login: { type: "string" }, password: { type: "string" }, rememberMe: { type: "boolean" } } }),
-        },
-        responses: { "200": { description: "Signed in (sets the session cookie)", ...json(ref("UserEnvelope")) }, "400": problem, "401": problem, "403": problem, "409": problem, "429": { description: "Throttled; see Retry-After", content: { "application/problem+json": { schema: ref("Problem") } } } },
-      },
-    },
-    "/api/v1/auth/logout": { post: { summary: "Sign out the active account of this browser only", security: csrf, responses: { "204": { description: "Signed out" }, "403": problem } } },
-    "/api/v1/auth/logout-all": { post: { summary: "Revoke every session of the active user", security: csrf, responses: { "204": { description: "All sessions revoked" }, "401": problem, "403": problem } } },
-    "/api/v1/auth/providers": { get: { summary: "Sign-in providers enabled for this tenant", responses: { "200": { description: "Providers", ...json({ type: "array", items: { type: "object", required: ["id", "name", "type"], properties: { id: { type: "string" }, name: { type: "string" }, type: { type: "string" } } } }) } } } },
-    "/api/v1/accounts": { get: { summary: "Accounts signed in in this browser", security: cookieOnly, responses: { "200": { description: "Accounts", ...json({ type: "array", items: ref("Account") }) } } } },
-    "/api/v1/accounts/switch": {
-      post: {
-        summary: "Make another signed-in account active",
-        security: csrf,
-        requestBody: { required: true, ...json({ type: "object", additionalProperties: false, required: ["userId"], properties: { userId: { type: "string" } } }) },
-        responses: { "200": { description: "Now active", ...json(ref("UserEnvelope")) }, "400": problem, "403": problem, "404": problem },
-      },
-    },
-    "/api/v1/me": { get: { summary: "The active account", security: cookieOnly, responses: { "200": { description: "User", ...json(ref("User")) }, "401": problem } } },
-    // Quota and usage (quota-routes.ts). Dates are YYYY-MM-DD in the tenant's time zone.
-    "/api/v1/quota": {
-      get: {
-        summary: "Today's usage and limits of the active account, and when they reset",
-        security: cookieOnly,
-        responses: {
-          "200": {
-            description: "Quota",
-            ...json({
-              type: "object",
-              required: ["messages", "tokens", "resetAt", "premium"],
-              properties: {
-                messages: { type: "object", required: ["used", "limit"], properties: { used: { type: "integer" }, limit: { type: "integer" } } },
-                tokens: { type: "object", required: ["used", "limit"], properties: { used: { type: "integer" }, limit: { type: "integer" } } },
-                resetAt: { type: "string", format: "date-time" },
-                premium: { type: "boolean" },
-              },
-            }),
-          },
-          "401": problem,
-        },
-      },
-    },
-    "/api/v1/me/usage": {
-      get: {
-        summary: "Daily usage series of the active account (every day of the range, per model); default the last 30 days, at most 366",
-        security: cookieOnly,
-        parameters: [
-          { name: "from", in: "query", schema: { type: "string", format: "date" } },
-          { name: "to", in: "query", schema: { type: "string", format: "date" } },
-        ],
-        responses: { "200": { description: "Usage series", ...json(ref("UsageSeries")) }, "400": problem, "401": problem },
-      },
-    },
-    "/api/v1/admin/usage": {
-      get: {
-        summary: "Admins: every user's usage of this tenant on a day (default today), paginated, with the day's totals",
-        security: cookieOnly,
-        parameters: [
-          { name: "date", in: "query", schema: { type: "string", format: "date" } },
-          { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 50 } },
-          { name: "cursor", in: "query", schema: { type: "string" } },
-        ],
-        responses: {
-          "200": {
-            description: "Day usage",
-            ...json({
-              type: "object",
-              required: ["date", "items", "nextCursor", "totals"],
-              properties: {
-                date: { type: "string", format: "date" },
-                items: {
-                  type: "array",
-                  items: { type: "object", required: ["userId", "username", "email", "messages", "tokens"], properties: { userId: { type: "string" }, username: { type: "string" }, email: { type: "string" }, messages: { type: "integer" }, tokens: { type: "integer" } } },
-                },
-                nextCursor: { type: ["string", "null"] },
-                totals: { type: "object", required: ["messages", "tokens"], properties: { messages: { type: "integer" }, tokens: { type: "integer" } } },
-              },
-            }),
-          },
-          "400": problem,
-          "401": problem,
-          "403": problem,
-        },
-      },
-    },
-    "/api/v1/admin/usage/{userId}": {
-      get: {
-        summary: "Admins: a user's daily usage series (same tenant only)",
-        security: cookieOnly,
-        parameters: [
-          { name: "userId", in: "path", required: true, schema: { type: "string" } },
-          { name: "from", in: "query", schema: { type: "string", format: "date" } },
-          { name: "to", in: "query", schema: { type: "string", format: "date" } },
-        ],
-        responses: { "200": { description: "Usage series", ...json(ref("UsageSeries")) }, "400": problem, "401": problem, "403": problem, "404": problem },
-      },
-    },
-    ...chatPaths,
-    "/healthz": { get: { summary: "Process alive", responses: { "200": { description: "Alive" } } } },
-    "/readyz": { get: { summary: "Dependencies reachable (each named in `checks`)", responses: { "200": { description: "Ready" }, "503": { description: "A dependency is down" } } } },
-  },
-} as const;
+export const openApiDocument = buildOpenApiDocument(operations);

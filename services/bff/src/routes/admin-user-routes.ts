@@ -1,11 +1,12 @@
 import { Router } from "express";
-import type { User } from "@tessera/proto/tessera/identity/v1/identity";
+import type { User as UserMessage } from "@tessera/proto/tessera/identity/v1/identity";
 import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { withActiveAccount, type ActiveAccountDependencies, type CookieSettings } from "../http/request-context.ts";
-import { userJson } from "../http/user-json.ts";
+import { nextCursor, operation } from "../http/contract.ts";
+import { User, userJson } from "../http/user-json.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
 
 const listQuery = z.object({ q: z.string().max(200).optional(), status: z.enum(["active", "disabled", "silenced"]).optional(), role: z.enum(["user", "admin"]).optional(), ...pageQuery });
@@ -23,13 +24,35 @@ const patchBody = z
   .strict();
 
 /** A user as admins see it: the public shape plus the limit overrides (null = tenant default). */
-export const adminUserJson = (user: User) => ({
+const AdminUser = User.extend({
+  maxMessagesPerDay: z.number().int().nullable().meta({ description: "Override; null = the tenant's default" }),
+  maxTokensPerDay: z.number().int().nullable().meta({ description: "Override; null = the tenant's default" }),
+  maxChats: z.number().int(),
+  updatedAt: z.string().meta({ format: "date-time" }),
+}).meta({ id: "AdminUser" });
+const AdminUserPage = z.object({ items: z.array(AdminUser), nextCursor });
+
+export const adminUserJson = (user: UserMessage): z.output<typeof AdminUser> => ({
   ...userJson(user),
   maxMessagesPerDay: user.maxMessagesPerDay ?? null,
   maxTokensPerDay: user.maxTokensPerDay ?? null,
   maxChats: user.maxChats,
   updatedAt: user.updatedAt,
 });
+
+export const adminUserOperations = [
+  operation({ method: "get", path: "/api/v1/admin/users", auth: "account", summary: "Admins: users of this tenant, searched (`q` in email, username, name) and filtered", query: listQuery, responses: { 200: AdminUserPage }, errors: [400, 401, 403] }),
+  operation({ method: "get", path: "/api/v1/admin/users/{id}", auth: "account", summary: "Admins: one user of this tenant", responses: { 200: AdminUser }, errors: [401, 403, 404] }),
+  operation({
+    method: "patch",
+    path: "/api/v1/admin/users/{id}",
+    auth: "account",
+    summary: "Admins: change a user's role, status, premium, trust level or limits (null clears an override)",
+    body: patchBody,
+    responses: { 200: AdminUser },
+    errors: [400, 401, 403, 404],
+  }),
+];
 
 export function adminUserRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
   const router = Router();
@@ -42,7 +65,7 @@ export function adminUserRoutes(deps: ActiveAccountDependencies & { auth: Browse
         { query: query.q ?? "", status: query.status ?? "", role: query.role ?? "", page: { limit: query.limit, cursor: query.cursor ?? "" } },
         { accessToken },
       );
-      return { body: { items: page.items.map(adminUserJson), nextCursor: page.nextCursor || null } };
+      return { body: { items: page.items.map(adminUserJson), nextCursor: page.nextCursor || null } satisfies z.output<typeof AdminUserPage> };
     }),
   );
 

@@ -3,7 +3,8 @@ import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { commitBrowserSession, contextOf, type CookieSettings } from "../http/request-context.ts";
 import { route } from "../http/problem.ts";
-import { userJson } from "../http/user-json.ts";
+import { operation } from "../http/contract.ts";
+import { UserEnvelope, userJson } from "../http/user-json.ts";
 import { parseBody, z } from "../http/validate.ts";
 
 const registerBody = z
@@ -23,6 +24,42 @@ const loginBody = z
   })
   .strict();
 
+const CsrfToken = z.object({ token: z.string() });
+const Provider = z.object({ id: z.string(), name: z.string(), type: z.string() });
+
+export const authOperations = [
+  operation({
+    method: "get",
+    path: "/api/v1/auth/csrf",
+    auth: "none",
+    summary: "CSRF token for state-changing requests (creates an anonymous browser session when needed)",
+    description: "The token stays the same for the life of the browser session; clients may fetch it again after signing in, out or switching.",
+    responses: { 200: CsrfToken },
+  }),
+  operation({
+    method: "post",
+    path: "/api/v1/auth/register",
+    auth: "browser",
+    summary: "Register with a password; signs in (adds the account to this browser, up to 5) and makes it active",
+    body: registerBody,
+    responses: { 201: UserEnvelope },
+    errors: [400, 403, 409, 429],
+  }),
+  operation({
+    method: "post",
+    path: "/api/v1/auth/login",
+    auth: "browser",
+    summary: "Sign in by email or username; adds the account to this browser and makes it active",
+    description: "401 on bad credentials (the same whether or not the user exists); 429 with Retry-After when throttled.",
+    body: loginBody,
+    responses: { 200: UserEnvelope },
+    errors: [400, 401, 403, 409, 429],
+  }),
+  operation({ method: "post", path: "/api/v1/auth/logout", auth: "browser", summary: "Sign out the active account of this browser only", responses: { 204: null }, errors: [403] }),
+  operation({ method: "post", path: "/api/v1/auth/logout-all", auth: "browser", summary: "Revoke every session of the active user", responses: { 204: null }, errors: [401, 403] }),
+  operation({ method: "get", path: "/api/v1/auth/providers", auth: "none", summary: "Sign-in providers enabled for this tenant", responses: { 200: z.array(Provider) } }),
+];
+
 export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore; cookie: CookieSettings }): Router {
   const router = Router();
 
@@ -33,7 +70,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
       // A browser without a session gets an anonymous one, so the token has something to bind to.
       if (!context.cookie) await commitBrowserSession(response, deps, { keepEmpty: true });
       response.setHeader("Cache-Control", "no-store");
-      response.json({ token: context.browser.csrfToken });
+      response.json({ token: context.browser.csrfToken } satisfies z.output<typeof CsrfToken>);
     }),
   );
 
@@ -92,7 +129,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
 
   // OAuth/OIDC providers are configured per tenant by a later capability; none is enabled yet.
   router.get("/providers", (_request, response) => {
-    response.json([]);
+    response.json([] satisfies z.output<typeof Provider>[]);
   });
 
   return router;

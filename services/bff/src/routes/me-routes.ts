@@ -4,7 +4,8 @@ import type { IdentityClient, SessionClient } from "../adapters/service-clients.
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { withActiveAccount, type ActiveAccountDependencies, type CookieSettings } from "../http/request-context.ts";
-import { userJson } from "../http/user-json.ts";
+import { operation } from "../http/contract.ts";
+import { User, UserEnvelope, userJson } from "../http/user-json.ts";
 import { parseBody, z } from "../http/validate.ts";
 
 const patchMeBody = z
@@ -13,7 +14,33 @@ const patchMeBody = z
 const passwordBody = z.object({ currentPassword: z.string().max(1024).optional(), newPassword: z.string().max(1024) }).strict();
 const apiKeyBody = z.object({ name: z.string().max(100) }).strict();
 
-const apiKeyJson = (key: ApiKey) => ({ id: key.id, name: key.name, prefix: key.prefix, createdAt: key.createdAt, lastUsedAt: key.lastUsedAt ?? null });
+const dateTime = z.string().meta({ format: "date-time" });
+const Session = z.object({ id: z.string(), deviceInfo: z.string(), ip: z.string(), createdAt: dateTime, lastUsedAt: dateTime, current: z.boolean().meta({ description: "The session of this browser's active account" }) }).meta({ id: "Session" });
+const ApiKeyInfo = z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: dateTime, lastUsedAt: dateTime.nullable() }).meta({ id: "ApiKey" });
+const CreatedApiKey = z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: dateTime, key: z.string().meta({ description: "The secret, shown only in this response" }) });
+const idPath = "{id}";
+
+const apiKeyJson = (key: ApiKey): z.output<typeof ApiKeyInfo> => ({ id: key.id, name: key.name, prefix: key.prefix, createdAt: key.createdAt, lastUsedAt: key.lastUsedAt ?? null });
+
+export const meOperations = [
+  operation({ method: "get", path: "/api/v1/me", auth: "account", summary: "The active account", responses: { 200: User }, errors: [401] }),
+  operation({ method: "patch", path: "/api/v1/me", auth: "account", summary: "Change my profile (`avatarUrl: null` removes the picture)", body: patchMeBody, responses: { 200: UserEnvelope }, errors: [400, 401, 403, 409] }),
+  operation({
+    method: "put",
+    path: "/api/v1/me/password",
+    auth: "account",
+    summary: "Set or change my password; signs out every other session of mine",
+    description: "`currentPassword` is required when a password is set.",
+    body: passwordBody,
+    responses: { 204: null },
+    errors: [400, 401, 403],
+  }),
+  operation({ method: "get", path: "/api/v1/me/sessions", auth: "account", summary: "My sessions on every device", responses: { 200: z.array(Session) }, errors: [401] }),
+  operation({ method: "delete", path: `/api/v1/me/sessions/${idPath}`, auth: "account", summary: "Revoke one of my sessions", responses: { 204: null }, errors: [401, 403, 404] }),
+  operation({ method: "get", path: "/api/v1/me/api-keys", auth: "account", summary: "My personal API keys (without their secrets)", responses: { 200: z.array(ApiKeyInfo) }, errors: [401] }),
+  operation({ method: "post", path: "/api/v1/me/api-keys", auth: "account", summary: "Create a personal API key; the secret is in this answer only", body: apiKeyBody, responses: { 201: CreatedApiKey }, errors: [400, 401, 403, 409] }),
+  operation({ method: "delete", path: `/api/v1/me/api-keys/${idPath}`, auth: "account", summary: "Revoke one of my API keys", responses: { 204: null }, errors: [401, 403, 404] }),
+];
 
 export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; identity: IdentityClient; session: SessionClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
   const router = Router();
@@ -23,7 +50,7 @@ export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; 
     withActiveAccount(deps, async ({ context, accessToken }) => {
       const user = await deps.identity.getMe({}, { accessToken });
       deps.auth.rememberProfile(context.browser, user);
-      return { body: userJson(user) };
+      return { body: userJson(user) satisfies z.output<typeof User> };
     }),
   );
 
@@ -36,7 +63,7 @@ export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; 
         { accessToken },
       );
       deps.auth.rememberProfile(context.browser, user);
-      return { body: { user: userJson(user) } };
+      return { body: { user: userJson(user) } satisfies z.output<typeof UserEnvelope> };
     }),
   );
 
@@ -56,7 +83,8 @@ export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; 
     withActiveAccount(deps, async ({ context, accessToken }) => {
       const active = context.browser.accounts.find((account) => account.userId === context.browser.activeUserId);
       const { items } = await deps.session.listMySessions({ currentSessionId: active?.sessionId ?? "" }, { accessToken });
-      return { body: items.map((item) => ({ id: item.id, deviceInfo: item.deviceInfo, ip: item.ip, createdAt: item.createdAt, lastUsedAt: item.lastUsedAt, current: item.current })) };
+      const body: z.output<typeof Session>[] = items.map((item) => ({ id: item.id, deviceInfo: item.deviceInfo, ip: item.ip, createdAt: item.createdAt, lastUsedAt: item.lastUsedAt, current: item.current }));
+      return { body };
     }),
   );
 
@@ -79,7 +107,8 @@ export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; 
       const body = parseBody(apiKeyBody, request.body);
       const created = await deps.identity.createApiKey({ name: body.name }, { accessToken });
       const key = created.key!;
-      return { status: 201, body: { id: key.id, name: key.name, prefix: key.prefix, createdAt: key.createdAt, key: created.secret } };
+      const answer: z.output<typeof CreatedApiKey> = { id: key.id, name: key.name, prefix: key.prefix, createdAt: key.createdAt, key: created.secret };
+      return { status: 201, body: answer };
     }),
   );
 

@@ -4,6 +4,7 @@ import { API_KEY_PREFIX, AppError, toAppError, unauthenticated, validationFailed
 import type { ChatClient } from "../adapters/chat-client.ts";
 import { route } from "../http/problem.ts";
 import { bearerCredential, contextOf, verifiedApiKey } from "../http/request-context.ts";
+import { operation } from "../http/contract.ts";
 import { z } from "../http/validate.ts";
 
 /** OpenAI's error body: {error: {message, type, param, code}}. */
@@ -71,6 +72,61 @@ const completionSchema = z.object({
   seed: z.number().int().nullable().optional(),
   response_format: z.object({ type: z.string() }).passthrough().nullable().optional(),
 });
+const openAiUsage = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
+const completionBase = { id: z.string(), created: z.number().int(), model: z.string(), system_fingerprint: z.null() };
+const Completion = z.object({
+  ...completionBase,
+  object: z.literal("chat.completion"),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      message: z.object({ role: z.literal("assistant"), content: z.string(), refusal: z.null() }),
+      logprobs: z.null(),
+      finish_reason: z.string(),
+    }),
+  ),
+  usage: openAiUsage,
+});
+const CompletionChunk = z
+  .object({
+    ...completionBase,
+    object: z.literal("chat.completion.chunk"),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        delta: z.object({ role: z.literal("assistant").optional(), content: z.string().optional() }),
+        logprobs: z.null(),
+        finish_reason: z.string().nullable(),
+      }),
+    ),
+    usage: openAiUsage.nullable().optional().meta({ description: "With `stream_options.include_usage`: null on each chunk, the totals on a last chunk with no choices" }),
+  })
+  .meta({ id: "ChatCompletionChunk" });
+const ModelList = z.object({
+  object: z.literal("list"),
+  data: z.array(z.object({ id: z.string(), object: z.literal("model"), created: z.number().int(), owned_by: z.string() })),
+});
+
+export const openAiOperations = [
+  operation({ method: "get", path: "/v1/models", auth: "apiKey", summary: "OpenAI-compatible model list", responses: { 200: ModelList }, errors: [401, 503] }),
+  operation({
+    method: "post",
+    path: "/v1/chat/completions",
+    auth: "apiKey",
+    summary: "OpenAI-compatible chat completion (`stream` true or false, `stream_options.include_usage`), under the same daily quota",
+    description:
+      "Unknown request fields are ignored. With `stream: true` the answer is Server-Sent Events: `data: <ChatCompletionChunk>` events ending with `data: [DONE]`; a failure mid-stream arrives as `data: <OpenAiError>`. 429 `insufficient_quota` carries `x-should-retry: false`.",
+    body: completionSchema,
+    responses: {
+      200: {
+        description: "A `chat.completion`, or with `stream: true` its chunks as Server-Sent Events",
+        content: { "application/json": Completion, "text/event-stream": z.array(CompletionChunk) },
+      },
+    },
+    errors: [400, 401, 403, 404, 409, 429, 503],
+  }),
+];
+
 const PASSED_PARAMETERS = [
   "temperature",
   "top_p",
@@ -179,7 +235,7 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
           choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: finishReason }],
           usage: usageJson(usage),
           system_fingerprint: null,
-        });
+        } satisfies z.output<typeof Completion>);
         return;
       }
 

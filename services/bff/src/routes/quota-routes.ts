@@ -5,13 +5,42 @@ import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
+import { isoDate as date, nextCursor, operation } from "../http/contract.ts";
 import { parseQuery, z } from "../http/validate.ts";
-
-const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "Use a date as YYYY-MM-DD.");
 const rangeQuery = z.object({ from: date.optional(), to: date.optional() });
 const dayQuery = z.object({ date: date.optional(), ...pageQuery });
 
-const dayJson = (day: UsageDay) => ({
+const Used = z.object({ used: z.number().int(), limit: z.number().int() });
+const Quota = z
+  .object({ messages: Used, tokens: Used, resetAt: z.string().meta({ format: "date-time" }), premium: z.boolean() })
+  .meta({ id: "Quota" });
+const count = { messages: z.number().int(), tokens: z.number().int() };
+const UsageDayJson = z.object({ date: z.string().meta({ format: "date" }), ...count, byModel: z.array(z.object({ model: z.string(), ...count })) }).meta({ id: "UsageDay" });
+const UsageSeries = z.object({ days: z.array(UsageDayJson) }).meta({ id: "UsageSeries" });
+const DayUsage = z.object({
+  date: z.string().meta({ format: "date" }),
+  items: z.array(z.object({ userId: z.string(), username: z.string(), email: z.string(), ...count })),
+  nextCursor,
+  totals: z.object(count),
+});
+
+export const quotaOperations = [
+  operation({ method: "get", path: "/api/v1/quota", auth: "account", summary: "Today's usage and limits of the active account, and when they reset", responses: { 200: Quota }, errors: [401] }),
+  operation({
+    method: "get",
+    path: "/api/v1/me/usage",
+    auth: "account",
+    summary: "My daily usage (every day of the range, per model); default the last 30 days, at most 366",
+    description: "Dates are days in the tenant's time zone.",
+    query: rangeQuery,
+    responses: { 200: UsageSeries },
+    errors: [400, 401],
+  }),
+  operation({ method: "get", path: "/api/v1/admin/usage", auth: "account", summary: "Admins: every user's usage of this tenant on a day (default today), with the day's totals", query: dayQuery, responses: { 200: DayUsage }, errors: [400, 401, 403] }),
+  operation({ method: "get", path: "/api/v1/admin/usage/{userId}", auth: "account", summary: "Admins: a user's daily usage (same tenant only)", query: rangeQuery, responses: { 200: UsageSeries }, errors: [400, 401, 403, 404] }),
+];
+
+const dayJson = (day: UsageDay): z.output<typeof UsageDayJson> => ({
   date: day.date,
   messages: day.messages,
   tokens: day.tokens,
@@ -29,14 +58,13 @@ export function quotaRoutes(deps: ActiveAccountDependencies & { auth: BrowserAut
     "/quota",
     withActiveAccount(deps, async ({ accessToken }) => {
       const status = await deps.quota.getQuota({ tenantId: "", userId: "" }, { accessToken });
-      return {
-        body: {
-          messages: { used: status.messages?.used ?? 0, limit: status.messages?.limit ?? 0 },
-          tokens: { used: status.tokens?.used ?? 0, limit: status.tokens?.limit ?? 0 },
-          resetAt: status.resetAt,
-          premium: status.premium,
-        },
+      const body: z.output<typeof Quota> = {
+        messages: { used: status.messages?.used ?? 0, limit: status.messages?.limit ?? 0 },
+        tokens: { used: status.tokens?.used ?? 0, limit: status.tokens?.limit ?? 0 },
+        resetAt: status.resetAt,
+        premium: status.premium,
       };
+      return { body };
     }),
   );
 
@@ -54,14 +82,13 @@ export function quotaRoutes(deps: ActiveAccountDependencies & { auth: BrowserAut
     withActiveAccount(deps, async ({ request, accessToken }) => {
       const query = parseQuery(dayQuery, request.query);
       const page = await deps.quota.getDayUsage({ tenantId: "", date: query.date ?? "", limit: query.limit, cursor: query.cursor ?? "" }, { accessToken });
-      return {
-        body: {
-          date: page.date,
-          items: page.items.map((item) => ({ userId: item.userId, username: item.username, email: item.email, messages: item.messages, tokens: item.tokens })),
-          nextCursor: page.nextCursor || null,
-          totals: { messages: page.totalMessages, tokens: page.totalTokens },
-        },
+      const body: z.output<typeof DayUsage> = {
+        date: page.date,
+        items: page.items.map((item) => ({ userId: item.userId, username: item.username, email: item.email, messages: item.messages, tokens: item.tokens })),
+        nextCursor: page.nextCursor || null,
+        totals: { messages: page.totalMessages, tokens: page.totalTokens },
       };
+      return { body };
     }),
   );
 

@@ -1,12 +1,12 @@
 import { ApiError, NETWORK_PROBLEM_TYPE, parseRetryAfter, toProblem } from './errors.ts';
 import type {
-	AuthProvider,
-	CsrfResponse,
-	LoginRequest,
-	Me,
-	RegisterRequest,
-	SignedInAccount,
-	UserResponse
+	ApiPath,
+	Body,
+	ChatStreamEvent,
+	MethodOf,
+	PathParams,
+	Query,
+	Reply
 } from './types.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -17,20 +17,26 @@ export interface RequestOptions {
 	headers?: Record<string, string>;
 }
 
+/** Options of a typed call: path parameters, query and body as the OpenAPI document says. */
+export type CallOptions<P extends ApiPath, M extends MethodOf<P>> = {
+	signal?: AbortSignal;
+} & ([PathParams<P, M>] extends [never] ? { params?: never } : { params: PathParams<P, M> }) &
+	([Query<P, M>] extends [never | undefined] ? { query?: never } : { query?: Query<P, M> }) &
+	([Body<P, M>] extends [never] ? { body?: never } : { body?: Body<P, M> });
+
 const STATE_CHANGING = new Set<Method>(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * The one HTTP client of the web app. It talks to the same-origin BFF with relative URLs,
  * sends the session cookie, turns every failure into an {@link ApiError} carrying an
- * RFC 9457 problem, and handles the CSRF token of state-changing requests.
+ * RFC 9457 problem, and handles the CSRF token of state-changing requests. Calls are typed
+ * by the generated OpenAPI types (`call('get', '/api/v1/chats', …)`).
  */
 export class ApiClient {
-	readonly #base: string;
 	readonly #fetch: typeof fetch;
 	#csrf: Promise<string> | null = null;
 
-	constructor(base = '/api/v1', fetchImpl: typeof fetch = (...args) => fetch(...args)) {
-		this.#base = base.replace(/\/$/, '');
+	constructor(fetchImpl: typeof fetch = (...args) => fetch(...args)) {
 		this.#fetch = fetchImpl;
 	}
 
@@ -39,13 +45,9 @@ export class ApiClient {
 	/** The CSRF token, fetched on first use and then reused. */
 	csrfToken(): Promise<string> {
 		if (!this.#csrf) {
-			const pending = this.#send<CsrfResponse>('GET', '/auth/csrf', {}, null).then((r) => {
+			const pending = this.call('get', '/api/v1/auth/csrf', {}).then((r) => {
 				if (!r || typeof r.token !== 'string' || !r.token) {
-					throw new ApiError({
-						type: 'about:blank',
-						title: 'Missing CSRF token',
-						status: 500
-					});
+					throw new ApiError({ type: 'about:blank', title: 'Missing CSRF token', status: 500, detail: '' });
 				}
 				return r.token;
 			});
@@ -69,37 +71,73 @@ export class ApiClient {
 		});
 	}
 
-	// ---- Generic requests -----------------------------------------------
+	// ---- Requests ---------------------------------------------------------
 
-	async request<T>(method: Method, path: string, options: RequestOptions = {}): Promise<T> {
-		if (!STATE_CHANGING.has(method)) return this.#send<T>(method, path, options, null);
+	/** A typed call of one operation of the OpenAPI document. */
+	async call<P extends ApiPath, M extends MethodOf<P>>(
+		method: M,
+		path: P,
+		options: CallOptions<P, M>
+	): Promise<Reply<P, M>> {
+		const res = await this.#request(method.toUpperCase() as Method, urlOf(path, options), {
+			body: options.body,
+			signal: options.signal
+		});
+		return (await readBody(res)) as Reply<P, M>;
+	}
 
+	/**
+	 * Sends a chat message and reads the answer stream: `onEvent` gets each Server-Sent Event
+	 * in order. Refusals before the stream (quota, silenced…) reject with an ApiError.
+	 */
+	async sendMessage(
+		chatId: string,
+		body: Body<'/api/v1/chats/{id}/messages', 'post'>,
+		onEvent: (event: ChatStreamEvent) => void,
+		signal?: AbortSignal
+	): Promise<void> {
+		const res = await this.#request(
+			'POST',
+			`/api/v1/chats/${encodeURIComponent(chatId)}/messages`,
+			{ body, signal, headers: { Accept: 'text/event-stream, application/problem+json' } }
+		);
+		if (!res.body) return;
+		const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+		let buffer = '';
+		for (;;) {
+			const { value, done } = await reader.read();
+			if (done) break;
+			buffer += value;
+			let end: number;
+			while ((end = buffer.indexOf('\n\n')) >= 0) {
+				const block = buffer.slice(0, end);
+				buffer = buffer.slice(end + 2);
+				const event = parseSseBlock(block);
+				if (event) onEvent(event);
+			}
+		}
+	}
+
+	async #request(method: Method, url: string, options: RequestOptions): Promise<Response> {
+		if (!STATE_CHANGING.has(method)) return this.#send(method, url, options, null);
 		let token = await this.csrfToken();
 		try {
-			return await this.#send<T>(method, path, options, token);
+			return await this.#send(method, url, options, token);
 		} catch (err) {
 			if (!(err instanceof ApiError) || !err.isCsrfFailure) throw err;
 			// the token expired or the session changed elsewhere: get a new one and retry once
 			this.#csrf = null;
 			token = await this.csrfToken();
-			return this.#send<T>(method, path, options, token);
+			return this.#send(method, url, options, token);
 		}
 	}
 
-	get<T>(path: string, options?: RequestOptions) {
-		return this.request<T>('GET', path, options);
-	}
-
-	post<T>(path: string, body?: unknown, options?: RequestOptions) {
-		return this.request<T>('POST', path, { ...options, body });
-	}
-
-	async #send<T>(
+	async #send(
 		method: Method,
-		path: string,
+		url: string,
 		{ body, signal, headers }: RequestOptions,
 		csrf: string | null
-	): Promise<T> {
+	): Promise<Response> {
 		const h: Record<string, string> = { Accept: 'application/json, application/problem+json' };
 		if (body !== undefined) h['Content-Type'] = 'application/json';
 		if (csrf) h['X-CSRF-Token'] = csrf;
@@ -107,7 +145,7 @@ export class ApiClient {
 
 		let res: Response;
 		try {
-			res = await this.#fetch(this.#base + path, {
+			res = await this.#fetch(url, {
 				method,
 				headers: h,
 				body: body === undefined ? undefined : JSON.stringify(body),
@@ -124,30 +162,28 @@ export class ApiClient {
 				detail: cause instanceof Error ? cause.message : String(cause)
 			});
 		}
-
-		const payload = await readBody(res);
 		if (!res.ok) {
 			throw new ApiError(
-				toProblem(payload, res.status, res.statusText),
+				toProblem(await readBody(res), res.status, res.statusText),
 				parseRetryAfter(res.headers.get('Retry-After'))
 			);
 		}
-		return payload as T;
+		return res;
 	}
 
-	// ---- Endpoints --------------------------------------------------------
+	// ---- Endpoints that change the session ---------------------------------
 
 	readonly auth = {
-		providers: () => this.get<AuthProvider[]>('/auth/providers'),
+		providers: () => this.call('get', '/api/v1/auth/providers', {}),
 
-		register: async (body: RegisterRequest) => {
-			const r = await this.post<UserResponse>('/auth/register', body);
+		register: async (body: Body<'/api/v1/auth/register', 'post'>) => {
+			const r = await this.call('post', '/api/v1/auth/register', { body });
 			this.refreshCsrf();
 			return r.user;
 		},
 
-		login: async (body: LoginRequest) => {
-			const r = await this.post<UserResponse>('/auth/login', body);
+		login: async (body: Body<'/api/v1/auth/login', 'post'>) => {
+			const r = await this.call('post', '/api/v1/auth/login', { body });
 			this.refreshCsrf();
 			return r.user;
 		},
@@ -155,16 +191,16 @@ export class ApiClient {
 		/** Signs out the active account only; other signed-in accounts stay. */
 		logout: async () => {
 			try {
-				await this.post<void>('/auth/logout');
+				await this.call('post', '/api/v1/auth/logout', {});
 			} finally {
 				this.refreshCsrf();
 			}
 		},
 
-		/** Signs out every account on this device. */
+		/** Revokes every session of the active user. */
 		logoutAll: async () => {
 			try {
-				await this.post<void>('/auth/logout-all');
+				await this.call('post', '/api/v1/auth/logout-all', {});
 			} finally {
 				this.refreshCsrf();
 			}
@@ -172,20 +208,50 @@ export class ApiClient {
 
 		/** Where the browser goes to sign in with an external provider. */
 		providerUrl: (providerId: string, returnTo = '/') =>
-			`${this.#base}/auth/oauth/${encodeURIComponent(providerId)}/authorize?intent=login&returnTo=${encodeURIComponent(returnTo).replace(/%2F/gi, '/')}`
+			`/api/v1/auth/oauth/${encodeURIComponent(providerId)}/authorize?intent=login&returnTo=${encodeURIComponent(returnTo).replace(/%2F/gi, '/')}`
 	};
 
-	readonly me = () => this.get<Me>('/me');
+	readonly me = () => this.call('get', '/api/v1/me', {});
 
 	readonly accounts = {
-		list: () => this.get<SignedInAccount[]>('/accounts'),
+		list: () => this.call('get', '/api/v1/accounts', {}),
 
 		switch: async (userId: string) => {
-			const r = await this.post<UserResponse>('/accounts/switch', { userId });
+			const r = await this.call('post', '/api/v1/accounts/switch', { body: { userId } });
 			this.refreshCsrf();
 			return r.user;
 		}
 	};
+}
+
+/** `/api/v1/chats/{id}` + params + query → the URL to fetch. */
+function urlOf(path: string, options: { params?: unknown; query?: unknown }): string {
+	const params = (options.params ?? {}) as Record<string, string>;
+	let url = path.replace(/\{(\w+)\}/g, (_m, name: string) => encodeURIComponent(String(params[name] ?? '')));
+	const query = new URLSearchParams();
+	for (const [key, value] of Object.entries((options.query ?? {}) as Record<string, unknown>)) {
+		if (value !== undefined && value !== null && value !== '') query.set(key, String(value));
+	}
+	const qs = query.toString();
+	if (qs) url += `?${qs}`;
+	return url;
+}
+
+/** One `event: …\ndata: …` block of a Server-Sent Events stream (comments and unknown events are skipped). */
+export function parseSseBlock(block: string): ChatStreamEvent | null {
+	let event = 'message';
+	const data: string[] = [];
+	for (const line of block.split('\n')) {
+		if (line.startsWith('event:')) event = line.slice(6).trim();
+		else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+	}
+	if (data.length === 0) return null;
+	if (!['message', 'delta', 'done', 'error'].includes(event)) return null;
+	try {
+		return { event, data: JSON.parse(data.join('\n')) } as ChatStreamEvent;
+	} catch {
+		return null;
+	}
 }
 
 async function readBody(res: Response): Promise<unknown> {

@@ -66,9 +66,9 @@ export function toProblem(body: unknown, status: number, statusText: string): Pr
 	const problem: Problem = {
 		type: typeof b.type === 'string' && b.type ? b.type : 'about:blank',
 		title: typeof b.title === 'string' && b.title ? b.title : statusText,
-		status: typeof b.status === 'number' ? b.status : status
+		status: typeof b.status === 'number' ? b.status : status,
+		detail: typeof b.detail === 'string' ? b.detail : ''
 	};
-	if (typeof b.detail === 'string' && b.detail) problem.detail = b.detail;
 	if (typeof b.instance === 'string') problem.instance = b.instance;
 	if (Array.isArray(b.errors)) problem.errors = b.errors.filter(isFieldProblem);
 	return problem;

@@ -1,79 +1,60 @@
-/** Types of the Tessera HTTP API (`/api/v1`) used by the web app. */
+/**
+ * Types of the Tessera HTTP API, taken from `generated/openapi.ts` (which openapi-typescript writes
+ * from the BFF's OpenAPI document, itself generated from the BFF's route schemas: `npm run api`).
+ * Only names are given here; no shape is written by hand.
+ */
+import type { components, paths } from './generated/openapi.ts';
 
-/** One validation failure inside a problem document. */
-export interface FieldProblem {
-	field: string;
-	message: string;
-}
+type Schemas = components['schemas'];
 
-/** RFC 9457 problem details (`application/problem+json`). */
-export interface Problem {
-	type: string;
-	title: string;
-	status: number;
-	detail?: string;
-	instance?: string;
-	errors?: FieldProblem[];
-}
+export type Problem = Schemas['Problem'];
+export type FieldProblem = NonNullable<Problem['errors']>[number];
+export type Me = Schemas['User'];
+export type User = Schemas['User'];
+export type UserRole = User['role'];
+export type UserStatus = User['status'];
+export type AdminUser = Schemas['AdminUser'];
+export type SignedInAccount = Schemas['Account'];
+export type Chat = Schemas['Chat'];
+export type Message = Schemas['Message'];
+export type Model = Schemas['Model'];
+export type Quota = Schemas['Quota'];
+export type Session = Schemas['Session'];
+export type ApiKey = Schemas['ApiKey'];
+export type UsageDay = Schemas['UsageDay'];
+export type UsageSeries = Schemas['UsageSeries'];
+export type ChatStreamEvent = Schemas['ChatStreamEvent'];
 
-export type UserRole = 'user' | 'admin' | 'owner' | 'moderator' | (string & {});
-export type UserStatus = 'active' | 'pending' | 'suspended' | 'banned' | (string & {});
+// ---- Per-operation types ---------------------------------------------------------------------
 
-/** `GET /api/v1/me` */
-export interface Me {
-	id: string;
-	tenantId: string;
-	email: string;
-	username: string;
-	fullName: string | null;
-	avatarUrl: string | null;
-	role: UserRole;
-	status: UserStatus;
-	trustLevel: number | string | null;
-	premiumUntil: string | null;
-	isPremium: boolean;
-	hasPassword: boolean;
-	createdAt: string;
-}
+export type ApiPath = keyof paths;
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+/** The methods a path serves. */
+export type MethodOf<P extends ApiPath> = {
+	[M in HttpMethod]: paths[P][M] extends { responses: unknown } ? M : never;
+}[HttpMethod];
+type Op<P extends ApiPath, M extends MethodOf<P>> = paths[P][M];
 
-/** The `user` object returned by register, login and account switch. */
-export type AuthUser = Partial<Me> & { id: string };
+/** The JSON request body of an operation (never when it takes none). */
+export type Body<P extends ApiPath, M extends MethodOf<P>> =
+	Op<P, M> extends { requestBody?: { content: { 'application/json': infer B } } } ? B : never;
+/** The query parameters of an operation. */
+export type Query<P extends ApiPath, M extends MethodOf<P>> =
+	Op<P, M> extends { parameters: { query?: infer Q } } ? Q : never;
+/** The path parameters of an operation. */
+export type PathParams<P extends ApiPath, M extends MethodOf<P>> =
+	Op<P, M> extends { parameters: { path: infer A } } ? A : never;
+/** The successful JSON answer of an operation (undefined for 204). */
+export type Reply<P extends ApiPath, M extends MethodOf<P>> =
+	Op<P, M> extends { responses: { 200: { content: { 'application/json': infer R } } } }
+		? R
+		: Op<P, M> extends { responses: { 201: { content: { 'application/json': infer R } } } }
+			? R
+			: undefined;
 
-export interface UserResponse {
-	user: AuthUser;
-}
-
-/** One entry of `GET /api/v1/accounts`: an account signed in on this device. */
-export interface SignedInAccount {
-	userId: string;
-	email: string;
-	username: string;
-	displayName: string | null;
-	avatarUrl: string | null;
-	active: boolean;
-}
-
-/** One entry of `GET /api/v1/auth/providers`. */
-export interface AuthProvider {
-	id: string;
-	name: string;
-	type: string;
-}
-
-export interface RegisterRequest {
-	email: string;
-	username: string;
-	password: string;
-	fullName?: string;
-}
-
-export interface LoginRequest {
-	/** Email or username. */
-	login: string;
-	password: string;
-	rememberMe?: boolean;
-}
-
-export interface CsrfResponse {
-	token: string;
-}
+export type AuthProvider = Reply<'/api/v1/auth/providers', 'get'>[number];
+export type RegisterRequest = Body<'/api/v1/auth/register', 'post'>;
+export type LoginRequest = Body<'/api/v1/auth/login', 'post'>;
+export type CreatedApiKey = Reply<'/api/v1/me/api-keys', 'post'>;
+export type DayUsage = Reply<'/api/v1/admin/usage', 'get'>;
+export type AdminUserPatch = Body<'/api/v1/admin/users/{id}', 'patch'>;
