@@ -32,6 +32,11 @@ export interface CheckAndReserveRequest {
   tenantId: string;
   userId: string;
   reservationId: string;
+  /**
+   * Tokens the request may use (prompt + max_tokens, bounded by the caller's tenant maximum),
+   * held with the message until settled. 0: no estimate (only the message is held).
+   */
+  estimatedTokens: number;
 }
 
 export interface Counter {
@@ -225,7 +230,7 @@ export const QuotaSubject: MessageFns<QuotaSubject> = {
 };
 
 function createBaseCheckAndReserveRequest(): CheckAndReserveRequest {
-  return { tenantId: "", userId: "", reservationId: "" };
+  return { tenantId: "", userId: "", reservationId: "", estimatedTokens: 0 };
 }
 
 export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
@@ -238,6 +243,9 @@ export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
     }
     if (message.reservationId !== "") {
       writer.uint32(26).string(message.reservationId);
+    }
+    if (message.estimatedTokens !== 0) {
+      writer.uint32(32).int64(message.estimatedTokens);
     }
     return writer;
   },
@@ -279,6 +287,14 @@ export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
             message.reservationId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.estimatedTokens = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -308,6 +324,11 @@ export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
         : isSet(object.reservation_id)
         ? globalThis.String(object.reservation_id)
         : "",
+      estimatedTokens: isSet(object.estimatedTokens)
+        ? globalThis.Number(object.estimatedTokens)
+        : isSet(object.estimated_tokens)
+        ? globalThis.Number(object.estimated_tokens)
+        : 0,
     };
   },
 
@@ -321,6 +342,9 @@ export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
     }
     if (message.reservationId !== "") {
       obj.reservationId = message.reservationId;
+    }
+    if (message.estimatedTokens !== 0) {
+      obj.estimatedTokens = Math.round(message.estimatedTokens);
     }
     return obj;
   },
@@ -1889,8 +1913,10 @@ export const UpdateTenantLimitsRequest: MessageFns<UpdateTenantLimitsRequest> = 
 export type QuotaServiceService = typeof QuotaServiceService;
 export const QuotaServiceService = {
   /**
-   * Atomically reserves one message of today's allowance; fails with RESOURCE_EXHAUSTED
-   * (details carry limits, used and resetAt) when the user is at a limit.
+   * Atomically reserves one message and the request's estimated tokens of today's allowance;
+   * fails with RESOURCE_EXHAUSTED (details carry limits, used and resetAt) when the user is at a
+   * limit. The usage event settles the estimate to the real usage; a reservation that is never
+   * settled nor released is charged at its estimate when it expires.
    */
   checkAndReserve: {
     path: "/tessera.quota.v1.QuotaService/CheckAndReserve" as const,
@@ -1966,8 +1992,10 @@ export const QuotaServiceService = {
 
 export interface QuotaServiceServer extends UntypedServiceImplementation {
   /**
-   * Atomically reserves one message of today's allowance; fails with RESOURCE_EXHAUSTED
-   * (details carry limits, used and resetAt) when the user is at a limit.
+   * Atomically reserves one message and the request's estimated tokens of today's allowance;
+   * fails with RESOURCE_EXHAUSTED (details carry limits, used and resetAt) when the user is at a
+   * limit. The usage event settles the estimate to the real usage; a reservation that is never
+   * settled nor released is charged at its estimate when it expires.
    */
   checkAndReserve: handleUnaryCall<CheckAndReserveRequest, Reservation>;
   /** Gives a reservation back when the send failed before anything was generated. */
@@ -1985,8 +2013,10 @@ export interface QuotaServiceServer extends UntypedServiceImplementation {
 
 export interface QuotaServiceClient extends Client {
   /**
-   * Atomically reserves one message of today's allowance; fails with RESOURCE_EXHAUSTED
-   * (details carry limits, used and resetAt) when the user is at a limit.
+   * Atomically reserves one message and the request's estimated tokens of today's allowance;
+   * fails with RESOURCE_EXHAUSTED (details carry limits, used and resetAt) when the user is at a
+   * limit. The usage event settles the estimate to the real usage; a reservation that is never
+   * settled nor released is charged at its estimate when it expires.
    */
   checkAndReserve(
     request: CheckAndReserveRequest,
