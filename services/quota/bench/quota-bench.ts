@@ -309,7 +309,7 @@ async function benchReservations() {
           const index = next++;
           if (index >= RESERVATIONS) return;
           const begin = performance.now();
-          await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "" }, { accessToken: tokens[index % tokens.length]! });
+          await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 0 }, { accessToken: tokens[index % tokens.length]! });
           latencies.push(performance.now() - begin);
         }
       }),

@@ -75,8 +75,11 @@ export interface UsagePublisher {
 }
 
 export interface QuotaGate {
-  /** Reserves one message of today's allowance; throws 429 `quota_exceeded` (limits, used, resetAt) when at a limit. */
-  reserve(caller: Caller, reservationId: string): Promise<void>;
+  /**
+   * Reserves one message and the request's estimated tokens (0: none) of today's allowance;
+   * throws 429 `quota_exceeded` (limits, used, resetAt) when at a limit.
+   */
+  reserve(caller: Caller, reservationId: string, estimatedTokens?: number): Promise<void>;
   release(caller: Caller, reservationId: string): Promise<void>;
 }
 

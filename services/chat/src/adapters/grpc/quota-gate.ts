@@ -5,8 +5,11 @@ import type { QuotaGate } from "../../domain/ports.ts";
 /** The quota service's reservation calls; its 429 quota_exceeded (limits, used, resetAt) passes through unchanged. */
 export function grpcQuotaGate(quota: GrpcClient<typeof QuotaServiceService>): QuotaGate {
   return {
-    async reserve(caller, reservationId) {
-      await quota.checkAndReserve({ tenantId: caller.tenantId, userId: caller.userId, reservationId }, { accessToken: caller.credential });
+    async reserve(caller, reservationId, estimatedTokens = 0) {
+      await quota.checkAndReserve(
+        { tenantId: caller.tenantId, userId: caller.userId, reservationId, estimatedTokens },
+        { accessToken: caller.credential },
+      );
     },
     async release(caller, reservationId) {
       await quota.release({ tenantId: caller.tenantId, userId: caller.userId, reservationId }, { accessToken: caller.credential });
