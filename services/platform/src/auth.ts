@@ -1,5 +1,5 @@
 import { createLocalJWKSet, jwtVerify, errors as joseErrors, type JSONWebKeySet } from "jose";
-import { unauthenticated, forbidden } from "./errors.ts";
+import { unauthenticated } from "./errors.ts";
 
 /** Claims of an access token (SPEC §4). */
 export interface AccessClaims {
@@ -89,8 +89,3 @@ export function createAccessTokenVerifier(ports: AccessTokenVerifierPorts, liveC
 }
 
 export type AccessTokenVerifier = ReturnType<typeof createAccessTokenVerifier>;
-
-/** Throws 403 unless the caller is an admin. */
-export function requireAdmin(claims: AccessClaims): void {
-  if (claims.role !== "admin") throw forbidden("Only administrators can do this.");
-}

@@ -44,3 +44,21 @@ describe("errors", () => {
     expect(wire.details).toBe("internal error");
   });
 });
+
+describe("outages", () => {
+  it("turn driver connection errors into 503 with Retry-After, never 500", async () => {
+    const { toAppError, toProblem } = await import("./errors.ts");
+    const samples = [
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:27017"), { name: "MongoNetworkError" }),
+      Object.assign(new Error("Server selection timed out after 30000 ms"), { name: "MongoServerSelectionError" }),
+      Object.assign(new Error("(InternalError) failed to connect to `host=127.0.0.1 user=ferret database=ferretdb`: dial error"), { name: "MongoServerError", code: 1 }),
+      Object.assign(new Error("FATAL: terminating connection due to administrator command (SQLSTATE 57P01)"), { name: "MongoServerError", code: 1 }),
+      new Error("Connection is closed."),
+    ];
+    for (const sample of samples) {
+      const error = toAppError(sample);
+      expect([error.status, error.retryAfterSeconds, toProblem(error).type]).toEqual([503, 2, "https://tessera.dev/problems/unavailable"]);
+    }
+    expect(toAppError(Object.assign(new Error("E11000 duplicate key"), { code: 11000 })).status).toBe(500);
+  });
+});

@@ -46,8 +46,8 @@ export const conflict = (code: string, message: string, errors?: FieldError[]) =
   new AppError(code, 409, message, errors ? { errors } : {});
 export const tooManyRequests = (message: string, retryAfterSeconds: number, code = "too_many_requests", extensions?: Record<string, unknown>) =>
   new AppError(code, 429, message, { retryAfterSeconds, ...(extensions ? { extensions } : {}) });
-export const unavailable = (what: string, cause?: unknown) =>
-  new AppError("unavailable", 503, `${what} is unavailable; try again shortly.`, { cause, expose: true });
+export const unavailable = (what: string, cause?: unknown, retryAfterSeconds = 2) =>
+  new AppError("unavailable", 503, `${what} is unavailable; try again shortly.`, { cause, expose: true, retryAfterSeconds });
 export const internal = (cause: unknown) =>
   new AppError("internal", 500, "Something went wrong on our side.", { cause, expose: false });
 
@@ -79,9 +79,29 @@ const grpcToStatus: Partial<Record<GrpcStatus, number>> = {
 
 const ERROR_METADATA_KEY = "x-app-error-bin";
 
-/** Turns any thrown value into an AppError (unknown errors become an unexposed internal error). */
+const OUTAGE_NAMES = /MongoNetwork|MongoServerSelection|MongoNotConnected|MongoTopologyClosed|PoolClosed|MongoPoolCleared|MaxRetriesPerRequest/;
+// Connection failures as the drivers, FerretDB (PostgreSQL underneath) and ioredis word them.
+const OUTAGE_MESSAGES =
+  /buffering timed out|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|connection refused|connection reset|failed to connect|terminating connection|server closed the connection|the database system is (starting up|shutting down|in recovery mode)|SQLSTATE 57P0|SQLSTATE 08|Connection is closed|Stream isn't writeable|connection pool .*closed/i;
+
+/** Whether an error means "a data store or broker cannot be reached right now" (answered 503, retried). */
+export function isOutage(error: unknown): boolean {
+  if (!error || typeof error !== "object") return false;
+  const { name, message, code } = error as { name?: unknown; message?: unknown; code?: unknown };
+  if (typeof name === "string" && OUTAGE_NAMES.test(name)) return true;
+  // HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, InterruptedAtShutdown.
+  if (code === 6 || code === 7 || code === 89 || code === 91 || code === 11600) return true;
+  if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|57P0\d|08\d\d\d)$/.test(code)) return true;
+  return typeof message === "string" && OUTAGE_MESSAGES.test(message);
+}
+
+/**
+ * Turns any thrown value into an AppError: the one translation, so an unreachable store is a 503
+ * with Retry-After everywhere and unknown errors become an unexposed internal error.
+ */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
+  if (isOutage(error)) return unavailable("A data store", error);
   return internal(error);
 }
 

@@ -17,3 +17,6 @@ export * from "./secret-box.ts";
 export * from "./events.ts";
 export * from "./keyed-serializer.ts";
 export * from "./stats.ts";
+export * from "./caller.ts";
+export * from "./cache.ts";
+export * from "./invalidation-bus.ts";
