@@ -10,7 +10,11 @@ import {
   startServiceRuntime,
   systemClock,
 } from "@tessera/platform";
-import { config } from "./config.ts";
+import { config, configuredProviders } from "./config.ts";
+import { createEnvironmentSignInPolicy } from "./adapters/oauth/environment-sign-in-policy.ts";
+import { createOpenIdClientGateway } from "./adapters/oauth/openid-client-gateway.ts";
+import { createMongoLinkedIdentityRepository } from "./adapters/mongo/mongo-linked-identity-repository.ts";
+import { createRedisOAuthFlowStore } from "./adapters/redis/redis-oauth-flow-store.ts";
 import { createArgon2PasswordHasher } from "./adapters/crypto/argon2-password-hasher.ts";
 import { loadCommonPasswords } from "./adapters/crypto/common-passwords.ts";
 import { identityGrpcHandlers } from "./adapters/grpc/identity-grpc-handlers.ts";
@@ -28,6 +32,9 @@ shutdown.add("redis", redis.close);
 
 const repositories = createMongoIdentityRepositories(mongo.connection);
 await repositories.ready();
+const identities = createMongoLinkedIdentityRepository(mongo.connection);
+await identities.ready();
+const providers = configuredProviders();
 const hasher = createArgon2PasswordHasher();
 const { verify, session } = createSessionAccessTokenVerifier({ address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 shutdown.add("session client", () => session.close());
@@ -45,7 +52,12 @@ const useCases = createIdentityUseCases({
     windowSeconds: config.LOGIN_THROTTLE_WINDOW_SECONDS,
   }),
   dummyHash: await hasher.hash(randomSecret()),
+  identities,
+  oauthFlows: createRedisOAuthFlowStore(redis.redis, config.REDIS_KEY_PREFIX),
+  oauthGateway: createOpenIdClientGateway(providers, logger),
+  signInPolicies: createEnvironmentSignInPolicy({ defaultTenantId: (await repositories.tenants.ensureDefault()).id, providerIds: providers.map((provider) => provider.id), autoLinkVerifiedEmail: config.OAUTH_AUTO_LINK_VERIFIED_EMAIL }),
 });
+if (providers.length > 0) logger.info({ providers: providers.map((provider) => provider.id) }, "sign-in providers configured");
 
 const firstAdmin =
   config.FIRST_ADMIN_EMAIL && config.FIRST_ADMIN_USERNAME && config.FIRST_ADMIN_PASSWORD

@@ -6,6 +6,10 @@ import { loadCommonPasswords } from "../src/adapters/crypto/common-passwords.ts"
 import { createMongoIdentityRepositories } from "../src/adapters/mongo/mongo-identity-repositories.ts";
 import { createRedisLoginThrottle } from "../src/adapters/redis/redis-login-throttle.ts";
 import { createIdentityUseCases } from "../src/application/identity-use-cases.ts";
+import { createMongoLinkedIdentityRepository } from "../src/adapters/mongo/mongo-linked-identity-repository.ts";
+import { createRedisOAuthFlowStore } from "../src/adapters/redis/redis-oauth-flow-store.ts";
+import { createOpenIdClientGateway } from "../src/adapters/oauth/openid-client-gateway.ts";
+import { createEnvironmentSignInPolicy } from "../src/adapters/oauth/environment-sign-in-policy.ts";
 
 const infrastructure = testInfrastructure("identity");
 const logger = createLogger("test", "silent");
@@ -27,8 +31,14 @@ const build = (hasher = createArgon2PasswordHasher(cheap), throttleWindowSeconds
     throttle: createRedisLoginThrottle(redisClient, infrastructure.redisKeyPrefix, { perAccount: 3, perIp: 100, windowSeconds: throttleWindowSeconds }),
     clock: systemClock,
     dummyHash: "$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$0u5vZ2S6Hq8YfOq6o2p0B4gYw0r0b8gk1ZpQ7dq0c2Q",
+    // Sign-in with providers is covered end to end in tests/e2e/oauth.test.ts.
+    identities,
+    oauthFlows: createRedisOAuthFlowStore(redisClient, infrastructure.redisKeyPrefix),
+    oauthGateway: createOpenIdClientGateway([], logger),
+    signInPolicies: createEnvironmentSignInPolicy({ defaultTenantId: "default", providerIds: [], autoLinkVerifiedEmail: true }),
   });
 let redisClient: ReturnType<typeof connectRedis>["redis"];
+let identities: ReturnType<typeof createMongoLinkedIdentityRepository>;
 
 beforeAll(async () => {
   const mongo = await connectMongo(infrastructure.mongoUrl, logger);
@@ -36,6 +46,7 @@ beforeAll(async () => {
   redisClient = redis.redis;
   repositories = createMongoIdentityRepositories(mongo.connection);
   await repositories.ready();
+  identities = createMongoLinkedIdentityRepository(mongo.connection);
   useCases = build();
   await useCases.seed({ email: "Admin@Example.com", username: "admin", password: "an admin passphrase" });
   closeAll = async () => {

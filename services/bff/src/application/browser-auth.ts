@@ -67,6 +67,24 @@ export function createBrowserAuth(deps: { identity: IdentityClient; session: Ses
       return user;
     },
 
+    /**
+     * The provider's callback. A "login" flow signs the user in exactly as a password sign-in does
+     * (a session, the account added to this browser and made active); a "link" flow links the
+     * identity to the active account and leaves the browser's accounts as they are.
+     */
+    async completeProviderSignIn(
+      browser: BrowserSession,
+      input: { tenantId: string; provider: string; callbackQuery: string; browserBinding: string },
+      client: ClientInfo,
+    ): Promise<{ user: User; intent: string; returnTo: string }> {
+      // The active account's token lets identity check that a "link" flow links to whoever started it.
+      const accessToken = activeAccount(browser, input.tenantId) ? await this.accessToken(browser, input.tenantId, client).catch(() => undefined) : undefined;
+      const completed = await deps.identity.completeOAuth(input, { accessToken });
+      const user = completed.user!;
+      if (completed.intent === "login") await addAccount(browser, user, false, client);
+      return { user, intent: completed.intent, returnTo: completed.returnTo };
+    },
+
     /** Signs out the active account only; the next remaining account (if any) becomes active. */
     async logout(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<void> {
       const account = activeAccount(browser, tenantId);

@@ -1,11 +1,15 @@
-import { Router } from "express";
+import { Router, type Request, type Response } from "express";
+import { parse as parseCookies, serialize as serializeCookie } from "cookie";
+import { randomSecret, toAppError, validationFailed, type Logger } from "@tessera/platform";
+import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { commitBrowserSession, contextOf, type CookieSettings } from "../http/request-context.ts";
 import { route } from "../http/problem.ts";
 import { operation } from "../http/contract.ts";
 import { UserEnvelope, userJson } from "../http/user-json.ts";
-import { parseBody, z } from "../http/validate.ts";
+import { parseBody, parseQuery, z } from "../http/validate.ts";
+import { safeReturnTo, withQueryParameter } from "../http/return-to.ts";
 
 const registerBody = z
   .object({
@@ -25,7 +29,20 @@ const loginBody = z
   .strict();
 
 const CsrfToken = z.object({ token: z.string() });
-const Provider = z.object({ id: z.string(), name: z.string(), type: z.string() });
+const Provider = z.object({ id: z.enum(["google", "discord", "github", "oidc"]), name: z.string(), type: z.enum(["oidc", "oauth2"]) });
+const authorizeQuery = z.object({
+  intent: z.enum(["login", "link"]).default("login").meta({ description: "`login` signs in and adds the account to this browser (like a password sign-in); `link` links the provider to the active account" }),
+  returnTo: z.string().max(2000).optional().meta({ description: "A path on this site (one leading `/`; no backslashes, whitespace or /api paths); default `/`" }),
+});
+const PROVIDER_ID = /^[a-z0-9-]{1,40}$/;
+/** How long the browser binding of a provider sign-in lives: as long as the flow state it guards. */
+const BINDING_MAX_AGE_SECONDS = 600;
+const toProvider = { description: "To the provider. On failure, back to the app instead: `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link)", content: {} };
+const backToReturnTo = {
+  description:
+    "To `returnTo` (signed in, or linked). On failure, to `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link). Codes: `oauth_state_invalid` (expired, used, tampered or another browser's), `oauth_denied`, `oauth_failed`, `oauth_provider_unavailable`, `oauth_provider_unknown`, `oauth_email_missing`, `oauth_email_unverified`, `oauth_account_exists` (same email, not verified or auto-linking off: sign in and link instead), `oauth_identity_taken` (linked to another user), `oauth_provider_already_linked`, `oauth_link_user_changed`, `unauthenticated`, `account_disabled`, `too_many_accounts`",
+  content: {},
+};
 
 export const authOperations = [
   operation({
@@ -57,11 +74,49 @@ export const authOperations = [
   }),
   operation({ method: "post", path: "/api/v1/auth/logout", auth: "browser", summary: "Sign out the active account of this browser only", responses: { 204: null }, errors: [403] }),
   operation({ method: "post", path: "/api/v1/auth/logout-all", auth: "browser", summary: "Revoke every session of the active user", responses: { 204: null }, errors: [401, 403] }),
-  operation({ method: "get", path: "/api/v1/auth/providers", auth: "none", summary: "Sign-in providers enabled for this tenant", responses: { 200: z.array(Provider) } }),
+  operation({ method: "get", path: "/api/v1/auth/providers", auth: "none", summary: "Sign-in providers enabled for this tenant", description: "`type` is `oidc` (OpenID Connect: discovery, ID token) or `oauth2` (OAuth 2 and the provider's user API).", responses: { 200: z.array(Provider) } }),
+  operation({
+    method: "get",
+    path: "/api/v1/auth/oauth/{provider}/authorize",
+    auth: "none",
+    summary: "Start signing in (or linking) with a provider",
+    description: "Authorization code with PKCE S256; state and nonce are kept server-side for 10 minutes, single use, bound to this browser by an httpOnly cookie. `intent=link` needs a signed-in browser. A `returnTo` that is not a path on this site is refused with 400.",
+    query: authorizeQuery,
+    responses: { 302: toProvider },
+    errors: [400],
+  }),
+  operation({
+    method: "get",
+    path: "/api/v1/auth/oauth/{provider}/callback",
+    auth: "none",
+    summary: "The provider's redirect back (exactly PUBLIC_BASE_URL + this path)",
+    description: "Checks the state, the browser binding, RFC 9207 `iss`, PKCE and the nonce; then signs in (adding the account to this browser), links, or creates the user. Provider tokens are never stored.",
+    responses: { 302: backToReturnTo },
+  }),
 ];
 
-export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore; cookie: CookieSettings }): Router {
+export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore; cookie: CookieSettings; identity: IdentityClient; publicBaseUrl: string; logger: Logger }): Router {
   const router = Router();
+  // A random value in an httpOnly cookie ties each provider flow to the browser that started it.
+  const bindingCookie = deps.cookie.secure ? "__Host-tessera_oauth" : "tessera_oauth";
+  const bindingOf = (request: Request) => {
+    const value = parseCookies(request.headers.cookie ?? "")[bindingCookie];
+    return value && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : undefined;
+  };
+  // Redirect URIs come from the configured public origin only, never from the request.
+  const redirectUriFor = (provider: string) => new URL(`/api/v1/auth/oauth/${provider}/callback`, deps.publicBaseUrl).href;
+  /** Provider failures go back to the app as a code it translates, never as a page of JSON. */
+  const backToApp = (response: Response, error: unknown, intent: unknown, returnTo: unknown) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500 && appError.status !== 503) deps.logger.error({ err: appError.cause ?? appError }, "provider sign-in failed");
+    const target = intent === "link" ? (safeReturnTo(returnTo) ?? "/") : "/login";
+    response.redirect(302, withQueryParameter(target, "oauthError", appError.expose ? appError.code : "oauth_failed"));
+  };
+  /** Saves the browser session when a handler changed it (a refreshed token, a dropped account). */
+  const persistIfChanged = async (response: Response, before: string) => {
+    const context = contextOf(response);
+    if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps, { keepEmpty: true });
+  };
 
   router.get(
     "/csrf",
@@ -127,10 +182,65 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
     }),
   );
 
-  // OAuth/OIDC providers are configured per tenant by a later capability; none is enabled yet.
-  router.get("/providers", (_request, response) => {
-    response.json([] satisfies z.output<typeof Provider>[]);
-  });
+  router.get(
+    "/providers",
+    route(async (_request, response) => {
+      const { items } = await deps.identity.listSignInProviders({ tenantId: contextOf(response).tenant.id });
+      response.json(items.map((provider) => ({ id: provider.id, name: provider.name, type: provider.type })) as z.output<typeof Provider>[]);
+    }),
+  );
+
+  router.get(
+    "/oauth/:provider/authorize",
+    route(async (request, response) => {
+      const query = parseQuery(authorizeQuery, request.query);
+      const returnTo = query.returnTo === undefined ? "/" : safeReturnTo(query.returnTo);
+      if (!returnTo) throw validationFailed([{ field: "returnTo", message: "Use a path on this site, such as /settings." }]);
+      const provider = String(request.params.provider);
+      const context = contextOf(response);
+      const before = JSON.stringify(context.browser);
+      try {
+        if (!PROVIDER_ID.test(provider)) throw validationFailed([{ field: "provider", message: "Unknown provider." }]);
+        const binding = bindingOf(request) ?? randomSecret(32);
+        const accessToken = query.intent === "link" ? await deps.auth.accessToken(context.browser, context.tenant.id, context.client) : undefined;
+        const { authorizationUrl } = await deps.identity.startOAuth(
+          { tenantId: context.tenant.id, provider, intent: query.intent, returnTo, redirectUri: redirectUriFor(provider), browserBinding: binding },
+          { accessToken },
+        );
+        await persistIfChanged(response, before);
+        response.append("Set-Cookie", serializeCookie(bindingCookie, binding, { httpOnly: true, secure: deps.cookie.secure, sameSite: "lax", path: "/", maxAge: BINDING_MAX_AGE_SECONDS }));
+        response.redirect(302, authorizationUrl);
+      } catch (error) {
+        await persistIfChanged(response, before);
+        backToApp(response, error, query.intent, returnTo);
+      }
+    }),
+  );
+
+  router.get(
+    "/oauth/:provider/callback",
+    route(async (request, response) => {
+      const context = contextOf(response);
+      const before = JSON.stringify(context.browser);
+      const callbackQuery = request.originalUrl.includes("?") ? request.originalUrl.slice(request.originalUrl.indexOf("?") + 1) : "";
+      try {
+        const binding = bindingOf(request) ?? "";
+        const completed = await deps.auth.completeProviderSignIn(
+          context.browser,
+          { tenantId: context.tenant.id, provider: String(request.params.provider), callbackQuery, browserBinding: binding },
+          context.client,
+        );
+        // Signing in issues a new cookie value (against session fixation), as a password sign-in does.
+        if (completed.intent === "login") await commitBrowserSession(response, deps, { rotate: true });
+        else await persistIfChanged(response, before);
+        response.redirect(302, safeReturnTo(completed.returnTo) ?? "/");
+      } catch (error) {
+        await persistIfChanged(response, before);
+        const extensions = toAppError(error).extensions;
+        backToApp(response, error, extensions?.intent, extensions?.returnTo);
+      }
+    }),
+  );
 
   return router;
 }

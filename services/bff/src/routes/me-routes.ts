@@ -19,6 +19,9 @@ const Session = z.object({ id: z.string(), deviceInfo: z.string(), ip: z.string(
 const ApiKeyInfo = z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: dateTime, lastUsedAt: dateTime.nullable() }).meta({ id: "ApiKey" });
 const CreatedApiKey = z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: dateTime, key: z.string().meta({ description: "The secret, shown only in this response" }) });
 const idPath = "{id}";
+const LinkedIdentity = z
+  .object({ provider: z.string(), email: z.string(), displayName: z.string(), avatarUrl: z.string().nullable(), linkedAt: dateTime })
+  .meta({ id: "LinkedIdentity" });
 
 const apiKeyJson = (key: ApiKey): z.output<typeof ApiKeyInfo> => ({ id: key.id, name: key.name, prefix: key.prefix, createdAt: key.createdAt, lastUsedAt: key.lastUsedAt ?? null });
 
@@ -37,6 +40,16 @@ export const meOperations = [
   }),
   operation({ method: "get", path: "/api/v1/me/sessions", auth: "account", summary: "My sessions on every device", responses: { 200: z.array(Session) }, errors: [401] }),
   operation({ method: "delete", path: `/api/v1/me/sessions/${idPath}`, auth: "account", summary: "Revoke one of my sessions", responses: { 204: null }, errors: [401, 403, 404] }),
+  operation({ method: "get", path: "/api/v1/me/identities", auth: "browser", summary: "The sign-in providers linked to my account", description: "Not with a personal API key: managing ways to sign in needs the browser session.", responses: { 200: z.array(LinkedIdentity) }, errors: [401] }),
+  operation({
+    method: "delete",
+    path: "/api/v1/me/identities/{provider}",
+    auth: "browser",
+    summary: "Unlink a sign-in provider",
+    description: "409 `last_sign_in_method` when it is the last way to sign in (no password and no other provider); 404 when it is not linked.",
+    responses: { 204: null },
+    errors: [401, 403, 404, 409],
+  }),
   operation({ method: "get", path: "/api/v1/me/api-keys", auth: "account", summary: "My personal API keys (without their secrets)", responses: { 200: z.array(ApiKeyInfo) }, errors: [401] }),
   operation({ method: "post", path: "/api/v1/me/api-keys", auth: "account", summary: "Create a personal API key; the secret is in this answer only", body: apiKeyBody, responses: { 201: CreatedApiKey }, errors: [400, 401, 403, 409] }),
   operation({ method: "delete", path: `/api/v1/me/api-keys/${idPath}`, auth: "account", summary: "Revoke one of my API keys", responses: { 204: null }, errors: [401, 403, 404] }),
@@ -92,6 +105,23 @@ export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; 
     "/sessions/:id",
     withActiveAccount(deps, async ({ request, accessToken }) => {
       await deps.session.revokeMySession({ sessionId: String(request.params.id) }, { accessToken });
+      return {};
+    }),
+  );
+
+  router.get(
+    "/identities",
+    withActiveAccount(deps, async ({ accessToken }) => ({
+      body: (await deps.identity.listIdentities({}, { accessToken })).items.map(
+        (identity): z.output<typeof LinkedIdentity> => ({ provider: identity.provider, email: identity.email, displayName: identity.displayName, avatarUrl: identity.avatarUrl || null, linkedAt: identity.linkedAt }),
+      ),
+    })),
+  );
+
+  router.delete(
+    "/identities/:provider",
+    withActiveAccount(deps, async ({ request, accessToken }) => {
+      await deps.identity.unlinkIdentity({ provider: String(request.params.provider) }, { accessToken });
       return {};
     }),
   );

@@ -1,7 +1,22 @@
 import type { Clock } from "@tessera/platform";
-import type { ApiKeyRepository, CommonPasswords, LoginThrottle, PasswordHasher, SessionRevoker, TenantRepository, UserRepository } from "../domain/ports.ts";
+import type {
+  ApiKeyRepository,
+  CommonPasswords,
+  LinkedIdentityRepository,
+  LoginThrottle,
+  OAuthFlowStore,
+  OAuthProviderGateway,
+  PasswordHasher,
+  SessionRevoker,
+  SignInPolicySource,
+  TenantRepository,
+  UserRepository,
+} from "../domain/ports.ts";
 import { createAccountUseCases } from "./account-use-cases.ts";
 import { createAdminUseCases } from "./admin-use-cases.ts";
+import { makeCompleteOAuth } from "./complete-oauth.ts";
+import { makeLinkedIdentities } from "./linked-identities.ts";
+import { makeListSignInProviders, makeStartOAuth } from "./start-oauth.ts";
 import { makeRegisterUser } from "./register-user.ts";
 import { makeResolveTenant } from "./resolve-tenant.ts";
 import { makeSeed } from "./seed.ts";
@@ -16,6 +31,10 @@ export interface IdentityPorts {
   commonPasswords: CommonPasswords;
   throttle: LoginThrottle;
   clock: Clock;
+  identities: LinkedIdentityRepository;
+  oauthFlows: OAuthFlowStore;
+  oauthGateway: OAuthProviderGateway;
+  signInPolicies: SignInPolicySource;
   /** A hash of a random password, verified against when the user does not exist (equal timing). */
   dummyHash: string;
 }
@@ -23,6 +42,8 @@ export interface IdentityPorts {
 /** Wires the identity use cases over their ports. */
 export function createIdentityUseCases(ports: IdentityPorts) {
   const registerUser = makeRegisterUser(ports);
+  const oauthDeps = { ...ports, flows: ports.oauthFlows, gateway: ports.oauthGateway, policies: ports.signInPolicies };
+  const listSignInProviders = makeListSignInProviders(oauthDeps);
   return {
     users: ports.users,
     registerUser,
@@ -31,6 +52,10 @@ export function createIdentityUseCases(ports: IdentityPorts) {
     seed: makeSeed({ ...ports, registerUser }),
     account: createAccountUseCases(ports),
     admin: createAdminUseCases(ports),
+    listSignInProviders,
+    startOAuth: makeStartOAuth({ ...oauthDeps, listSignInProviders }),
+    completeOAuth: makeCompleteOAuth(oauthDeps),
+    linkedIdentities: makeLinkedIdentities(ports),
   };
 }
 

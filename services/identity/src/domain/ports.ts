@@ -1,4 +1,5 @@
 import type { Tenant } from "./tenant.ts";
+import type { ExternalProfile, LinkedIdentity, OAuthFlow, ProviderKind, SignInPolicy, SignInProvider } from "./oauth.ts";
 import type { User } from "./user.ts";
 
 export interface NewUser {
@@ -78,4 +79,55 @@ export interface LoginThrottle {
   retryAfterSeconds(keys: string[]): Promise<number>;
   recordFailure(keys: string[]): Promise<void>;
   reset(keys: string[]): Promise<void>;
+}
+
+/** Linked OAuth/OIDC identities, unique per tenant on (provider, subject) and on (user, provider). */
+export interface LinkedIdentityRepository {
+  /** Throws IdentityConflictError when (provider, subject) or (user, provider) is taken. */
+  create(identity: LinkedIdentity): Promise<void>;
+  findBySubject(tenantId: string, provider: ProviderKind, subject: string): Promise<LinkedIdentity | null>;
+  listForUser(tenantId: string, userId: string): Promise<LinkedIdentity[]>;
+  /** Refreshes the profile shown in settings after a sign-in. */
+  updateProfile(id: string, profile: Pick<LinkedIdentity, "email" | "displayName" | "avatarUrl">): Promise<void>;
+  remove(tenantId: string, userId: string, provider: ProviderKind): Promise<boolean>;
+}
+
+export class IdentityConflictError extends Error {
+  readonly on: "subject" | "user_provider";
+  constructor(on: "subject" | "user_provider") {
+    super(`linked identity conflict on ${on}`);
+    this.on = on;
+  }
+}
+
+/** Short-lived, single-use authorization request state (Redis). */
+export interface OAuthFlowStore {
+  save(flow: OAuthFlow, ttlSeconds: number): Promise<void>;
+  /** Returns the flow and forgets it in one step: a second call with the same state gets null. */
+  take(state: string): Promise<OAuthFlow | null>;
+}
+
+/** The parameters of one authorization request. */
+export interface AuthorizationRequest {
+  redirectUri: string;
+  state: string;
+  nonce: string;
+  codeChallenge: string;
+}
+
+/** The provider side of the authorization-code flow (openid-client); tokens never leave it. */
+export interface OAuthProviderGateway {
+  /** The providers the installation configures (whatever tenants enable). */
+  configured(): SignInProvider[];
+  authorizationUrl(provider: ProviderKind, request: AuthorizationRequest): Promise<string>;
+  /**
+   * Checks the callback (state, issuer, PKCE, nonce), exchanges the code and reads the profile.
+   * Fails with the oauthErrors family (denied, failed, provider unavailable).
+   */
+  exchange(provider: ProviderKind, callbackQuery: string, flow: OAuthFlow): Promise<ExternalProfile>;
+}
+
+/** The tenant's sign-in settings (owned by tenant administration). */
+export interface SignInPolicySource {
+  forTenant(tenantId: string): Promise<SignInPolicy>;
 }

@@ -171,6 +171,72 @@ export interface UpdateTenantRequest {
   minPasswordLength?: number | undefined;
 }
 
+export interface SignInProvider {
+  id: string;
+  name: string;
+  /** "oidc" (OpenID Connect through discovery) or "oauth2" (OAuth 2 endpoints and a user API). */
+  type: string;
+}
+
+export interface ListSignInProvidersRequest {
+  tenantId: string;
+}
+
+export interface SignInProviderList {
+  items: SignInProvider[];
+}
+
+export interface StartOAuthRequest {
+  tenantId: string;
+  provider: string;
+  /** "login" or "link". */
+  intent: string;
+  /** A same-origin path, already checked by the BFF. */
+  returnTo: string;
+  /** Built by the BFF from PUBLIC_BASE_URL only. */
+  redirectUri: string;
+  /** A random value kept in an httpOnly cookie of the browser that starts the flow; stored hashed. */
+  browserBinding: string;
+}
+
+export interface StartOAuthResponse {
+  authorizationUrl: string;
+}
+
+export interface CompleteOAuthRequest {
+  tenantId: string;
+  provider: string;
+  /** The query string the provider sent to the callback (without "?"). */
+  callbackQuery: string;
+  browserBinding: string;
+}
+
+/**
+ * Errors carry "intent" and "returnTo" extensions once the flow is known, so the BFF can send the
+ * browser back to where it came from with the error code.
+ */
+export interface CompleteOAuthResponse {
+  user?: User | undefined;
+  intent: string;
+  returnTo: string;
+}
+
+export interface LinkedIdentity {
+  provider: string;
+  email: string;
+  displayName: string;
+  avatarUrl: string;
+  linkedAt: string;
+}
+
+export interface LinkedIdentityList {
+  items: LinkedIdentity[];
+}
+
+export interface UnlinkIdentityRequest {
+  provider: string;
+}
+
 function createBaseTenant(): Tenant {
   return { id: "", slug: "", name: "", domains: [], timeZone: "", minPasswordLength: 0, createdAt: "", updatedAt: "" };
 }
@@ -2552,6 +2618,896 @@ export const UpdateTenantRequest: MessageFns<UpdateTenantRequest> = {
   },
 };
 
+function createBaseSignInProvider(): SignInProvider {
+  return { id: "", name: "", type: "" };
+}
+
+export const SignInProvider: MessageFns<SignInProvider> = {
+  encode(message: SignInProvider, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.type !== "") {
+      writer.uint32(26).string(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignInProvider {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignInProvider();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignInProvider {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+    };
+  },
+
+  toJSON(message: SignInProvider): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    return obj;
+  },
+};
+
+function createBaseListSignInProvidersRequest(): ListSignInProvidersRequest {
+  return { tenantId: "" };
+}
+
+export const ListSignInProvidersRequest: MessageFns<ListSignInProvidersRequest> = {
+  encode(message: ListSignInProvidersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListSignInProvidersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListSignInProvidersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListSignInProvidersRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListSignInProvidersRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    return obj;
+  },
+};
+
+function createBaseSignInProviderList(): SignInProviderList {
+  return { items: [] };
+}
+
+export const SignInProviderList: MessageFns<SignInProviderList> = {
+  encode(message: SignInProviderList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      SignInProvider.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignInProviderList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignInProviderList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(SignInProvider.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignInProviderList {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => SignInProvider.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SignInProviderList): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => SignInProvider.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseStartOAuthRequest(): StartOAuthRequest {
+  return { tenantId: "", provider: "", intent: "", returnTo: "", redirectUri: "", browserBinding: "" };
+}
+
+export const StartOAuthRequest: MessageFns<StartOAuthRequest> = {
+  encode(message: StartOAuthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.provider !== "") {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.intent !== "") {
+      writer.uint32(26).string(message.intent);
+    }
+    if (message.returnTo !== "") {
+      writer.uint32(34).string(message.returnTo);
+    }
+    if (message.redirectUri !== "") {
+      writer.uint32(42).string(message.redirectUri);
+    }
+    if (message.browserBinding !== "") {
+      writer.uint32(50).string(message.browserBinding);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartOAuthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartOAuthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.intent = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.returnTo = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.redirectUri = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.browserBinding = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartOAuthRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      intent: isSet(object.intent) ? globalThis.String(object.intent) : "",
+      returnTo: isSet(object.returnTo)
+        ? globalThis.String(object.returnTo)
+        : isSet(object.return_to)
+        ? globalThis.String(object.return_to)
+        : "",
+      redirectUri: isSet(object.redirectUri)
+        ? globalThis.String(object.redirectUri)
+        : isSet(object.redirect_uri)
+        ? globalThis.String(object.redirect_uri)
+        : "",
+      browserBinding: isSet(object.browserBinding)
+        ? globalThis.String(object.browserBinding)
+        : isSet(object.browser_binding)
+        ? globalThis.String(object.browser_binding)
+        : "",
+    };
+  },
+
+  toJSON(message: StartOAuthRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    if (message.intent !== "") {
+      obj.intent = message.intent;
+    }
+    if (message.returnTo !== "") {
+      obj.returnTo = message.returnTo;
+    }
+    if (message.redirectUri !== "") {
+      obj.redirectUri = message.redirectUri;
+    }
+    if (message.browserBinding !== "") {
+      obj.browserBinding = message.browserBinding;
+    }
+    return obj;
+  },
+};
+
+function createBaseStartOAuthResponse(): StartOAuthResponse {
+  return { authorizationUrl: "" };
+}
+
+export const StartOAuthResponse: MessageFns<StartOAuthResponse> = {
+  encode(message: StartOAuthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authorizationUrl !== "") {
+      writer.uint32(10).string(message.authorizationUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartOAuthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartOAuthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authorizationUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartOAuthResponse {
+    return {
+      authorizationUrl: isSet(object.authorizationUrl)
+        ? globalThis.String(object.authorizationUrl)
+        : isSet(object.authorization_url)
+        ? globalThis.String(object.authorization_url)
+        : "",
+    };
+  },
+
+  toJSON(message: StartOAuthResponse): unknown {
+    const obj: any = {};
+    if (message.authorizationUrl !== "") {
+      obj.authorizationUrl = message.authorizationUrl;
+    }
+    return obj;
+  },
+};
+
+function createBaseCompleteOAuthRequest(): CompleteOAuthRequest {
+  return { tenantId: "", provider: "", callbackQuery: "", browserBinding: "" };
+}
+
+export const CompleteOAuthRequest: MessageFns<CompleteOAuthRequest> = {
+  encode(message: CompleteOAuthRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.provider !== "") {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.callbackQuery !== "") {
+      writer.uint32(26).string(message.callbackQuery);
+    }
+    if (message.browserBinding !== "") {
+      writer.uint32(34).string(message.browserBinding);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteOAuthRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteOAuthRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.callbackQuery = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.browserBinding = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteOAuthRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      callbackQuery: isSet(object.callbackQuery)
+        ? globalThis.String(object.callbackQuery)
+        : isSet(object.callback_query)
+        ? globalThis.String(object.callback_query)
+        : "",
+      browserBinding: isSet(object.browserBinding)
+        ? globalThis.String(object.browserBinding)
+        : isSet(object.browser_binding)
+        ? globalThis.String(object.browser_binding)
+        : "",
+    };
+  },
+
+  toJSON(message: CompleteOAuthRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    if (message.callbackQuery !== "") {
+      obj.callbackQuery = message.callbackQuery;
+    }
+    if (message.browserBinding !== "") {
+      obj.browserBinding = message.browserBinding;
+    }
+    return obj;
+  },
+};
+
+function createBaseCompleteOAuthResponse(): CompleteOAuthResponse {
+  return { user: undefined, intent: "", returnTo: "" };
+}
+
+export const CompleteOAuthResponse: MessageFns<CompleteOAuthResponse> = {
+  encode(message: CompleteOAuthResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.intent !== "") {
+      writer.uint32(18).string(message.intent);
+    }
+    if (message.returnTo !== "") {
+      writer.uint32(26).string(message.returnTo);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CompleteOAuthResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCompleteOAuthResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.intent = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.returnTo = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CompleteOAuthResponse {
+    return {
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
+      intent: isSet(object.intent) ? globalThis.String(object.intent) : "",
+      returnTo: isSet(object.returnTo)
+        ? globalThis.String(object.returnTo)
+        : isSet(object.return_to)
+        ? globalThis.String(object.return_to)
+        : "",
+    };
+  },
+
+  toJSON(message: CompleteOAuthResponse): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    if (message.intent !== "") {
+      obj.intent = message.intent;
+    }
+    if (message.returnTo !== "") {
+      obj.returnTo = message.returnTo;
+    }
+    return obj;
+  },
+};
+
+function createBaseLinkedIdentity(): LinkedIdentity {
+  return { provider: "", email: "", displayName: "", avatarUrl: "", linkedAt: "" };
+}
+
+export const LinkedIdentity: MessageFns<LinkedIdentity> = {
+  encode(message: LinkedIdentity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.provider !== "") {
+      writer.uint32(10).string(message.provider);
+    }
+    if (message.email !== "") {
+      writer.uint32(18).string(message.email);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(26).string(message.displayName);
+    }
+    if (message.avatarUrl !== "") {
+      writer.uint32(34).string(message.avatarUrl);
+    }
+    if (message.linkedAt !== "") {
+      writer.uint32(42).string(message.linkedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkedIdentity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkedIdentity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.email = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.avatarUrl = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.linkedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkedIdentity {
+    return {
+      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      email: isSet(object.email) ? globalThis.String(object.email) : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      avatarUrl: isSet(object.avatarUrl)
+        ? globalThis.String(object.avatarUrl)
+        : isSet(object.avatar_url)
+        ? globalThis.String(object.avatar_url)
+        : "",
+      linkedAt: isSet(object.linkedAt)
+        ? globalThis.String(object.linkedAt)
+        : isSet(object.linked_at)
+        ? globalThis.String(object.linked_at)
+        : "",
+    };
+  },
+
+  toJSON(message: LinkedIdentity): unknown {
+    const obj: any = {};
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    if (message.email !== "") {
+      obj.email = message.email;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.avatarUrl !== "") {
+      obj.avatarUrl = message.avatarUrl;
+    }
+    if (message.linkedAt !== "") {
+      obj.linkedAt = message.linkedAt;
+    }
+    return obj;
+  },
+};
+
+function createBaseLinkedIdentityList(): LinkedIdentityList {
+  return { items: [] };
+}
+
+export const LinkedIdentityList: MessageFns<LinkedIdentityList> = {
+  encode(message: LinkedIdentityList, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      LinkedIdentity.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LinkedIdentityList {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLinkedIdentityList();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(LinkedIdentity.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LinkedIdentityList {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => LinkedIdentity.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: LinkedIdentityList): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => LinkedIdentity.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseUnlinkIdentityRequest(): UnlinkIdentityRequest {
+  return { provider: "" };
+}
+
+export const UnlinkIdentityRequest: MessageFns<UnlinkIdentityRequest> = {
+  encode(message: UnlinkIdentityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.provider !== "") {
+      writer.uint32(10).string(message.provider);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnlinkIdentityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnlinkIdentityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnlinkIdentityRequest {
+    return { provider: isSet(object.provider) ? globalThis.String(object.provider) : "" };
+  },
+
+  toJSON(message: UnlinkIdentityRequest): unknown {
+    const obj: any = {};
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    return obj;
+  },
+};
+
 /**
  * Calls that act for a signed-in user carry "authorization: Bearer <access token>" metadata and
  * are authorised by the identity service itself from that token (never from request fields).
@@ -2727,6 +3683,63 @@ export const IdentityServiceService = {
     responseSerialize: (value: Tenant): Buffer => Buffer.from(Tenant.encode(value).finish()),
     responseDeserialize: (value: Buffer): Tenant => Tenant.decode(value),
   },
+  /**
+   * OAuth / OIDC sign-in. The BFF owns the browser redirects; identity owns the flow state
+   * (single use, short-lived, bound to the browser) and the linked identities.
+   */
+  listSignInProviders: {
+    path: "/tessera.identity.v1.IdentityService/ListSignInProviders" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListSignInProvidersRequest): Buffer =>
+      Buffer.from(ListSignInProvidersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListSignInProvidersRequest => ListSignInProvidersRequest.decode(value),
+    responseSerialize: (value: SignInProviderList): Buffer => Buffer.from(SignInProviderList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SignInProviderList => SignInProviderList.decode(value),
+  },
+  /** intent "link" needs the signed-in user's bearer token (the identity is linked to that user). */
+  startOAuth: {
+    path: "/tessera.identity.v1.IdentityService/StartOAuth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartOAuthRequest): Buffer => Buffer.from(StartOAuthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartOAuthRequest => StartOAuthRequest.decode(value),
+    responseSerialize: (value: StartOAuthResponse): Buffer => Buffer.from(StartOAuthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartOAuthResponse => StartOAuthResponse.decode(value),
+  },
+  /**
+   * The bearer token, when present, is the browser's active account; a "link" flow needs it to be
+   * the user who started the flow.
+   */
+  completeOAuth: {
+    path: "/tessera.identity.v1.IdentityService/CompleteOAuth" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CompleteOAuthRequest): Buffer => Buffer.from(CompleteOAuthRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CompleteOAuthRequest => CompleteOAuthRequest.decode(value),
+    responseSerialize: (value: CompleteOAuthResponse): Buffer =>
+      Buffer.from(CompleteOAuthResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CompleteOAuthResponse => CompleteOAuthResponse.decode(value),
+  },
+  listIdentities: {
+    path: "/tessera.identity.v1.IdentityService/ListIdentities" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    requestDeserialize: (value: Buffer): Empty => Empty.decode(value),
+    responseSerialize: (value: LinkedIdentityList): Buffer => Buffer.from(LinkedIdentityList.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LinkedIdentityList => LinkedIdentityList.decode(value),
+  },
+  unlinkIdentity: {
+    path: "/tessera.identity.v1.IdentityService/UnlinkIdentity" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnlinkIdentityRequest): Buffer =>
+      Buffer.from(UnlinkIdentityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnlinkIdentityRequest => UnlinkIdentityRequest.decode(value),
+    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -2751,6 +3764,20 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   getTenant: handleUnaryCall<GetTenantRequest, Tenant>;
   createTenant: handleUnaryCall<CreateTenantRequest, Tenant>;
   updateTenant: handleUnaryCall<UpdateTenantRequest, Tenant>;
+  /**
+   * OAuth / OIDC sign-in. The BFF owns the browser redirects; identity owns the flow state
+   * (single use, short-lived, bound to the browser) and the linked identities.
+   */
+  listSignInProviders: handleUnaryCall<ListSignInProvidersRequest, SignInProviderList>;
+  /** intent "link" needs the signed-in user's bearer token (the identity is linked to that user). */
+  startOAuth: handleUnaryCall<StartOAuthRequest, StartOAuthResponse>;
+  /**
+   * The bearer token, when present, is the browser's active account; a "link" flow needs it to be
+   * the user who started the flow.
+   */
+  completeOAuth: handleUnaryCall<CompleteOAuthRequest, CompleteOAuthResponse>;
+  listIdentities: handleUnaryCall<Empty, LinkedIdentityList>;
+  unlinkIdentity: handleUnaryCall<UnlinkIdentityRequest, Empty>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -3011,6 +4038,90 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  /**
+   * OAuth / OIDC sign-in. The BFF owns the browser redirects; identity owns the flow state
+   * (single use, short-lived, bound to the browser) and the linked identities.
+   */
+  listSignInProviders(
+    request: ListSignInProvidersRequest,
+    callback: (error: ServiceError | null, response: SignInProviderList) => void,
+  ): ClientUnaryCall;
+  listSignInProviders(
+    request: ListSignInProvidersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SignInProviderList) => void,
+  ): ClientUnaryCall;
+  listSignInProviders(
+    request: ListSignInProvidersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SignInProviderList) => void,
+  ): ClientUnaryCall;
+  /** intent "link" needs the signed-in user's bearer token (the identity is linked to that user). */
+  startOAuth(
+    request: StartOAuthRequest,
+    callback: (error: ServiceError | null, response: StartOAuthResponse) => void,
+  ): ClientUnaryCall;
+  startOAuth(
+    request: StartOAuthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartOAuthResponse) => void,
+  ): ClientUnaryCall;
+  startOAuth(
+    request: StartOAuthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartOAuthResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The bearer token, when present, is the browser's active account; a "link" flow needs it to be
+   * the user who started the flow.
+   */
+  completeOAuth(
+    request: CompleteOAuthRequest,
+    callback: (error: ServiceError | null, response: CompleteOAuthResponse) => void,
+  ): ClientUnaryCall;
+  completeOAuth(
+    request: CompleteOAuthRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CompleteOAuthResponse) => void,
+  ): ClientUnaryCall;
+  completeOAuth(
+    request: CompleteOAuthRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CompleteOAuthResponse) => void,
+  ): ClientUnaryCall;
+  listIdentities(
+    request: Empty,
+    callback: (error: ServiceError | null, response: LinkedIdentityList) => void,
+  ): ClientUnaryCall;
+  listIdentities(
+    request: Empty,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LinkedIdentityList) => void,
+  ): ClientUnaryCall;
+  listIdentities(
+    request: Empty,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LinkedIdentityList) => void,
+  ): ClientUnaryCall;
+  unlinkIdentity(
+    request: UnlinkIdentityRequest,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  unlinkIdentity(
+    request: UnlinkIdentityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  unlinkIdentity(
+    request: UnlinkIdentityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Empty) => void,
   ): ClientUnaryCall;
 }
 

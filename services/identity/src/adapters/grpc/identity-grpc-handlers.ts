@@ -1,6 +1,7 @@
 import type { ApiKey, IdentityServiceService, Tenant as TenantMessage, User as UserMessage } from "@tessera/proto/tessera/identity/v1/identity";
 import { API_KEY_PREFIX, notFound, type AccessClaims, type AccessTokenVerifier, type ServiceHandlers } from "@tessera/platform";
 import type { ApiKeyRecord } from "../../domain/ports.ts";
+import type { LinkedIdentity } from "../../domain/oauth.ts";
 import type { Tenant } from "../../domain/tenant.ts";
 import type { User } from "../../domain/user.ts";
 import type { IdentityUseCases } from "../../application/identity-use-cases.ts";
@@ -47,6 +48,14 @@ const toApiKeyMessage = (record: ApiKeyRecord): ApiKey => ({
   lastUsedAt: record.lastUsedAt?.toISOString(),
 });
 
+const toIdentityMessage = (identity: LinkedIdentity) => ({
+  provider: identity.provider,
+  email: identity.email,
+  displayName: identity.displayName,
+  avatarUrl: identity.avatarUrl,
+  linkedAt: identity.linkedAt.toISOString(),
+});
+
 const pageLimit = (limit: number) => Math.min(Math.max(limit || 50, 1), 100);
 
 /** Thin translation between gRPC messages and the identity use cases; every user-facing call checks the caller's token. */
@@ -59,6 +68,29 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
     return { userId: user.id, tenantId: user.tenantId, role: user.role, sessionId: "api-key", tokenId: "api-key" };
   };
   return {
+    listSignInProviders: async (request) => ({ items: await useCases.listSignInProviders(request.tenantId) }),
+    startOAuth: async (request, context) => ({
+      authorizationUrl: await useCases.startOAuth({
+        tenantId: request.tenantId,
+        provider: request.provider,
+        intent: request.intent,
+        returnTo: request.returnTo,
+        redirectUri: request.redirectUri,
+        browserBinding: request.browserBinding,
+        claims: request.intent === "link" ? await verify(context.bearerToken) : null,
+      }),
+    }),
+    completeOAuth: async (request, context) => {
+      // The active account only matters to a "link" flow, which checks it is the user who started it.
+      const claims = context.bearerToken ? await verify(context.bearerToken).catch(() => null) : null;
+      const completed = await useCases.completeOAuth({ tenantId: request.tenantId, provider: request.provider, callbackQuery: request.callbackQuery, browserBinding: request.browserBinding, claims });
+      return { user: toUserMessage(completed.user), intent: completed.intent, returnTo: completed.returnTo };
+    },
+    listIdentities: async (_request, context) => ({ items: (await useCases.linkedIdentities.list(await verify(context.bearerToken))).map(toIdentityMessage) }),
+    unlinkIdentity: async (request, context) => {
+      await useCases.linkedIdentities.unlink(await verify(context.bearerToken), request.provider);
+      return {};
+    },
     resolveTenant: async (request) => toTenantMessage(await useCases.resolveTenant(request.host)),
     register: async (request) =>
       toUserMessage(await useCases.registerUser({ tenantId: request.tenantId, email: request.email, username: request.username, password: request.password, fullName: request.fullName })),

@@ -198,6 +198,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/oauth/{provider}/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start signing in (or linking) with a provider
+         * @description Authorization code with PKCE S256; state and nonce are kept server-side for 10 minutes, single use, bound to this browser by an httpOnly cookie. `intent=link` needs a signed-in browser. A `returnTo` that is not a path on this site is refused with 400.
+         */
+        get: operations["getApiV1AuthOauthByProviderAuthorize"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider's redirect back (exactly PUBLIC_BASE_URL + this path)
+         * @description Checks the state, the browser binding, RFC 9207 `iss`, PKCE and the nonce; then signs in (adding the account to this browser), links, or creates the user. Provider tokens are never stored.
+         */
+        get: operations["getApiV1AuthOauthByProviderCallback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/providers": {
         parameters: {
             query?: never;
@@ -205,7 +245,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Sign-in providers enabled for this tenant */
+        /**
+         * Sign-in providers enabled for this tenant
+         * @description `type` is `oidc` (OpenID Connect: discovery, ID token) or `oauth2` (OAuth 2 and the provider's user API).
+         */
         get: operations["getApiV1AuthProviders"];
         put?: never;
         post?: never;
@@ -358,6 +401,46 @@ export interface paths {
         post?: never;
         /** Revoke one of my API keys */
         delete: operations["deleteApiV1MeApiKeysById"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The sign-in providers linked to my account
+         * @description Not with a personal API key: managing ways to sign in needs the browser session.
+         */
+        get: operations["getApiV1MeIdentities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/identities/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink a sign-in provider
+         * @description 409 `last_sign_in_method` when it is the last way to sign in (no password and no other provider); 404 when it is not linked.
+         */
+        delete: operations["deleteApiV1MeIdentitiesByProvider"];
         options?: never;
         head?: never;
         patch?: never;
@@ -722,6 +805,14 @@ export interface components {
             /** @constant */
             event: "error";
             data: components["schemas"]["Problem"];
+        };
+        LinkedIdentity: {
+            provider: string;
+            email: string;
+            displayName: string;
+            avatarUrl: string | null;
+            /** Format: date-time */
+            linkedAt: string;
         };
         Message: {
             id: string;
@@ -1420,6 +1511,58 @@ export interface operations {
             };
         };
     };
+    getApiV1AuthOauthByProviderAuthorize: {
+        parameters: {
+            query?: {
+                intent?: "login" | "link";
+                returnTo?: string;
+            };
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider. On failure, back to the app instead: `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getApiV1AuthOauthByProviderCallback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To `returnTo` (signed in, or linked). On failure, to `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link). Codes: `oauth_state_invalid` (expired, used, tampered or another browser's), `oauth_denied`, `oauth_failed`, `oauth_provider_unavailable`, `oauth_provider_unknown`, `oauth_email_missing`, `oauth_email_unverified`, `oauth_account_exists` (same email, not verified or auto-linking off: sign in and link instead), `oauth_identity_taken` (linked to another user), `oauth_provider_already_linked`, `oauth_link_user_changed`, `unauthenticated`, `account_disabled`, `too_many_accounts` */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     getApiV1AuthProviders: {
         parameters: {
             query?: never;
@@ -1436,9 +1579,11 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        id: string;
+                        /** @enum {string} */
+                        id: "google" | "discord" | "github" | "oidc";
                         name: string;
-                        type: string;
+                        /** @enum {string} */
+                        type: "oidc" | "oauth2";
                     }[];
                 };
             };
@@ -2204,6 +2349,91 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getApiV1MeIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkedIdentity"][];
+                };
+            };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteApiV1MeIdentitiesByProvider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
