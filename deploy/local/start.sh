@@ -25,15 +25,25 @@ if [ ! -f web/build/index.html ] || [ -n "$(find web/src web/static web/svelte.c
   npm run build -w web --silent
 fi
 
+# Helpers started below stop with the system.
+BACKGROUND_PIDS=""
+trap 'for pid in $BACKGROUND_PIDS; do kill "$pid" 2>/dev/null || true; done' EXIT
+
 # No upstream LLM configured: run the local demo one (model "demo-echo", an echo, not a real model).
 if [ -z "${DEFAULT_LLM_BASE_URL:-}" ]; then
   DEMO_LLM_PORT="${DEMO_LLM_PORT:-8099}"
   node services/chat/src/demo-upstream/main.ts &
-  DEMO_LLM_PID=$!
-  trap 'kill "$DEMO_LLM_PID" 2>/dev/null || true' EXIT
+  BACKGROUND_PIDS="$BACKGROUND_PIDS $!"
   export DEMO_LLM_PORT DEFAULT_LLM_BASE_URL="http://127.0.0.1:${DEMO_LLM_PORT}/v1" DEFAULT_LLM_API_KEYS="demo" DEFAULT_LLM_MODELS="demo-echo=Demo echo (local demo server; not a real model)"
-  node deploy/local/run-all.ts
-  exit $?
 fi
 
-exec node deploy/local/run-all.ts
+# OAUTH_DEV_PROVIDER=1: the local OpenID provider of the tests, offered as "Local test SSO" (README).
+if [ "${OAUTH_DEV_PROVIDER:-}" = "1" ] && [ -z "${OAUTH_OIDC_ISSUER:-}" ]; then
+  OAUTH_DEV_PROVIDER_PORT="${OAUTH_DEV_PROVIDER_PORT:-8097}"
+  export OAUTH_DEV_PROVIDER_PORT OAUTH_OIDC_ISSUER="http://127.0.0.1:${OAUTH_DEV_PROVIDER_PORT}" OAUTH_OIDC_CLIENT_ID="tessera-local" OAUTH_OIDC_CLIENT_SECRET="tessera-local-secret" OAUTH_OIDC_NAME="Local test SSO"
+  node deploy/local/oidc-dev-provider.ts &
+  BACKGROUND_PIDS="$BACKGROUND_PIDS $!"
+fi
+
+node deploy/local/run-all.ts
+exit $?

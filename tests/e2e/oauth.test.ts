@@ -1,6 +1,8 @@
 // Sign-in with providers end to end: a real OpenID provider (oidc-provider) stands in for Google and
 // a community SSO, local servers reproduce GitHub's and Discord's endpoints, and the whole system
 // runs as real processes. Browsers are cookie jars driven through every redirect.
+import { existsSync } from "node:fs";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient, startTestSystem, type TestSystem } from "@tessera/platform/testing";
 import { startTestOidcProvider, throughProvider, type TestOidcProvider } from "./support/oidc-test-provider.ts";
@@ -327,5 +329,33 @@ describe("an attacker", () => {
     const final = await signInWith(client, "oidc", account.id, `?returnTo=${returnTo}`);
     expect(final.startsWith("/") && !final.startsWith("//") && !final.includes("\\")).toBe(true);
     expect(new URL(final, system.baseUrl).origin).toBe(new URL(system.baseUrl).origin);
+  });
+});
+
+describe("in the browser", () => {
+  const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+  it("signs in by clicking the provider button, and shows a translated message when the person refuses", async () => {
+    if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath} (npm test installs Debian's chromium)`);
+    const chrome = await chromium.launch({ executablePath, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+    try {
+      const context = await chrome.newContext({ viewport: { width: 390, height: 844 } });
+      const page = await context.newPage();
+      idp.nextSignIn = "deny";
+      await page.goto(`${system.baseUrl}/login`);
+      await page.getByTestId("provider-oidc").click();
+      await page.waitForURL(/\/login\?oauthError=oauth_denied/, { timeout: 15_000 });
+      await expect.poll(() => page.getByTestId("oauth-error").textContent(), { timeout: 15_000 }).toContain("cancelled at the provider");
+
+      const account = oidcAccount();
+      idp.nextSignIn = account.id;
+      await page.getByTestId("provider-oidc").click();
+      await page.waitForURL((url) => url.pathname === "/", { timeout: 15_000 });
+      const me = await page.evaluate(async () => (await fetch("/api/v1/me")).json());
+      expect(me).toMatchObject({ email: account.email, hasPassword: false });
+      await context.close();
+    } finally {
+      await chrome.close();
+    }
   });
 });

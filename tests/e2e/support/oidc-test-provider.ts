@@ -73,6 +73,7 @@ export async function startTestOidcProvider(options: { port?: number; host?: str
           return grant;
         },
         pkce: { required: () => true },
+        ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
         cookies: { keys: ["a test provider's cookie key"] },
       });
       const callback = provider.callback();

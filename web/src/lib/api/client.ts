@@ -206,9 +206,12 @@ export class ApiClient {
 			}
 		},
 
-		/** Where the browser goes to sign in with an external provider. */
-		providerUrl: (providerId: string, returnTo = '/') =>
-			`/api/v1/auth/oauth/${encodeURIComponent(providerId)}/authorize?intent=login&returnTo=${encodeURIComponent(returnTo).replace(/%2F/gi, '/')}`
+		/**
+		 * Where the browser goes to sign in with an external provider (`login`), or to link one to
+		 * the active account (`link`); it comes back to `returnTo`.
+		 */
+		providerUrl: (providerId: string, returnTo = '/', intent: 'login' | 'link' = 'login') =>
+			`/api/v1/auth/oauth/${encodeURIComponent(providerId)}/authorize?intent=${intent}&returnTo=${encodeURIComponent(returnTo).replace(/%2F/gi, '/')}`
 	};
 
 	readonly me = () => this.call('get', '/api/v1/me', {});

@@ -21,6 +21,7 @@ export type Model = Schemas['Model'];
 export type Quota = Schemas['Quota'];
 export type Session = Schemas['Session'];
 export type ApiKey = Schemas['ApiKey'];
+export type LinkedIdentity = Schemas['LinkedIdentity'];
 export type UsageDay = Schemas['UsageDay'];
 export type UsageSeries = Schemas['UsageSeries'];
 export type ChatStreamEvent = Schemas['ChatStreamEvent'];

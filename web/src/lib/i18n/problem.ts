@@ -16,3 +16,27 @@ export function problemMessage(err: unknown, t: Translate): string {
 	}
 	return err.summary || t('errors.unknown');
 }
+
+/** Codes the BFF sends back as `?oauthError=` after a provider sign-in or link failed. */
+const OAUTH_ERRORS = new Set([
+	'oauth_state_invalid',
+	'oauth_denied',
+	'oauth_failed',
+	'oauth_provider_unavailable',
+	'oauth_provider_unknown',
+	'oauth_email_missing',
+	'oauth_email_unverified',
+	'oauth_account_exists',
+	'oauth_identity_taken',
+	'oauth_provider_already_linked',
+	'oauth_link_user_changed',
+	'unauthenticated',
+	'account_disabled',
+	'too_many_accounts',
+	'last_sign_in_method'
+]);
+
+/** The translated sentence for a provider sign-in error code (unknown codes get a general one). */
+export function oauthErrorMessage(code: string, t: Translate): string {
+	return t(OAUTH_ERRORS.has(code) ? `oauth.errors.${code}` : 'oauth.errors.default');
+}
