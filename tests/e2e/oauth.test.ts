@@ -241,6 +241,19 @@ describe("linked identities", () => {
     expect(await json(await other.get("/api/v1/me/identities"))).toEqual([]);
   });
 
+  it("links to the user who started linking, not to whoever is active when the provider answers", async () => {
+    const client = browser();
+    const first = await register(client);
+    await register(client);
+    expect((await client.post("/api/v1/accounts/switch", { userId: first.id })).status).toBe(200);
+    const location = await authorize(client, "oidc", "?intent=link&returnTo=/settings");
+    const second = (await json<Array<{ userId: string; active: boolean }>>(await client.get("/api/v1/accounts"))).find((account) => !account.active)!;
+    expect((await client.post("/api/v1/accounts/switch", { userId: second.userId })).status).toBe(200);
+    idp.nextSignIn = oidcAccount().id;
+    expect(await callback(client, await throughProvider(location, system.baseUrl))).toBe("/settings?oauthError=oauth_link_user_changed");
+    expect(await json(await client.get("/api/v1/me/identities"))).toEqual([]);
+  });
+
   it("needs a signed-in user to link", async () => {
     const response = await browser().get("/api/v1/auth/oauth/oidc/authorize?intent=link&returnTo=/settings");
     expect(response.status).toBe(302);
