@@ -437,7 +437,8 @@ describe("the OpenAI-compatible API with the official client", () => {
     const ops = new HttpClient(system.baseUrl);
     expect((await ops.post("/api/v1/auth/login", { login: operator.email, password: operator.password })).status).toBe(200);
     const slug = `t${Date.now().toString(36)}`;
-    expect((await ops.post("/api/v1/operator/tenants", { slug, name: "Other", domains: [`${slug}.localhost`] })).status).toBe(201);
+    // The operator grants it the platform's shared upstream (never given silently).
+    expect((await ops.post("/api/v1/operator/tenants", { slug, name: "Other", domains: [`${slug}.localhost`], sharedUpstream: true })).status).toBe(201);
     const otherHost = `${slug}.localhost:${new URL(system.baseUrl).port}`;
 
     const { browser } = await signedIn();
@@ -447,7 +448,7 @@ describe("the OpenAI-compatible API with the official client", () => {
     expect(refused.status).toBe(401);
     expect(await json(refused)).toMatchObject({ error: { code: "invalid_api_key" } });
 
-    // The other tenant's user chats with the default provider, and its key works on its host only.
+    // The other tenant's user chats with the shared upstream, and its key works on its host only.
     const registered = await onOtherHost.post("/api/v1/auth/register", {
       email: `b${slug}@example.com`,
       username: `b${slug}`,

@@ -181,7 +181,7 @@ describe("quota through the BFF", () => {
       expect(await rejection(quota.checkAndReserve({ tenantId: "default", userId: other.id, reservationId: "", estimatedTokens: 0 }, { accessToken }))).toBe(403);
       expect(await rejection(quota.getUsage({ tenantId: "default", userId: other.id, from: "", to: "", asAdmin: false }, { accessToken }))).toBe(403);
       expect(await rejection(quota.getDayUsage({ tenantId: "", date: "", limit: 10, cursor: "" }, { accessToken }))).toBe(403);
-      expect(await rejection(quota.updateTenantLimits({ tenantId: "", timeZone: "Asia/Tokyo" }, { accessToken }))).toBe(403);
+      expect(await rejection(quota.getModelUsage({ from: "", to: "", limit: 10, cursor: "" }, { accessToken }))).toBe(403);
 
       const adminBrowser = await asAdmin();
       expect((await adminBrowser.request("PATCH", `/api/v1/admin/users/${user.id}`, { body: { maxMessagesPerDay: 2 } })).status).toBe(200);

@@ -13,6 +13,8 @@ import { authRoutes } from "./routes/auth-routes.ts";
 import { meRoutes } from "./routes/me-routes.ts";
 import { adminUserRoutes } from "./routes/admin-user-routes.ts";
 import { operatorRoutes } from "./routes/operator-routes.ts";
+import { adminRoutes } from "./routes/admin-routes.ts";
+import type { AdminClient } from "./adapters/admin-client.ts";
 import type { ChatClient } from "./adapters/chat-client.ts";
 import { chatRoutes, modelRoutes } from "./routes/chat-routes.ts";
 import { openAiErrorMiddleware, openAiRoutes } from "./routes/openai-routes.ts";
@@ -34,6 +36,7 @@ export interface AppDependencies {
   isShuttingDown: () => boolean;
   chat: ChatClient;
   quota: QuotaClient;
+  admin: AdminClient;
   /** Verifies a personal API key for the OpenAI-compatible API. */
   verifyApiKey(key: string): Promise<AccessClaims>;
 }
@@ -84,6 +87,7 @@ export function createApp(deps: AppDependencies): Express {
   api.use("/accounts", accountRoutes(deps));
   api.use("/me", meRoutes(deps));
   api.use("/admin/users", adminUserRoutes(deps));
+  api.use("/admin", adminRoutes(deps));
   api.use("/operator", operatorRoutes(deps));
   api.use("/models", modelRoutes(deps));
   api.use("/chats", chatRoutes(deps));

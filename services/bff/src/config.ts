@@ -9,6 +9,7 @@ export const config = parseConfig("bff", {
   SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
   CHAT_GRPC_ADDRESS: serviceAddressEnv("chat"),
   QUOTA_GRPC_ADDRESS: serviceAddressEnv("quota"),
+  ADMIN_GRPC_ADDRESS: serviceAddressEnv("admin"),
   // Express "trust proxy" value: hop count, or comma-separated addresses/CIDRs of trusted proxies.
   // Empty (default): the socket address is the client IP and X-Forwarded-For is ignored.
   TRUSTED_PROXIES: z.string().default(""),

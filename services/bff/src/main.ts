@@ -8,6 +8,7 @@ import { cookieSettingsFor } from "./http/request-context.ts";
 import { createCallerVerifier } from "@tessera/platform";
 import { createChatClient } from "./adapters/chat-client.ts";
 import { createQuotaClient } from "./adapters/quota-client.ts";
+import { createAdminClient } from "./adapters/admin-client.ts";
 
 const logger = createLogger("bff", config.LOG_LEVEL);
 const shutdown = createShutdown(logger);
@@ -20,10 +21,13 @@ const serviceDependencies = [
   grpcServiceDependency("session", config.SESSION_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
   grpcServiceDependency("chat", config.CHAT_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
   grpcServiceDependency("quota", config.QUOTA_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
+  grpcServiceDependency("admin", config.ADMIN_GRPC_ADDRESS, config.INTERNAL_GRPC_TOKEN),
 ];
 const chat = createChatClient({ address: config.CHAT_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 const quota = createQuotaClient({ address: config.QUOTA_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 shutdown.add("quota client", () => quota.close());
+const admin = createAdminClient({ address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+shutdown.add("admin client", () => admin.close());
 // API keys of /v1 requests are checked here too, to match them with the Host's tenant.
 const apiKeys = createCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, identityAddress: config.IDENTITY_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 shutdown.add("chat clients", () => {
@@ -51,6 +55,7 @@ const app = createApp({
   isShuttingDown: shutdown.isShuttingDown,
   chat,
   quota,
+  admin,
   verifyApiKey: apiKeys.verifyCaller,
 });
 

@@ -4,6 +4,9 @@ const parsed = parseConfig("chat", {
   ...commonServiceEnv,
   MONGO_URL: env.mongoUrl,
   AMQP_URL: env.amqpUrl,
+  // Tenant settings (shared-upstream grant, models offered) are read from Redis on every request.
+  REDIS_URL: env.redisUrl,
+  ADMIN_GRPC_ADDRESS: serviceAddressEnv("admin"),
   // Prefix of exchange and queue names (isolates installations or test runs sharing a broker).
   AMQP_NAME_PREFIX: z.string().default(""),
   CHAT_GRPC_PORT: env.port(defaultPorts.chat.grpc),

@@ -4,11 +4,13 @@ import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
 import {
   connectAmqp,
   connectMongo,
+  connectRedis,
   createCallerVerifier,
   createGrpcClient,
   createLogger,
   createSecretBox,
   createShutdown,
+  createTenantSettingsReader,
   implement,
   newId,
   newUuid,
@@ -45,6 +47,8 @@ const shutdown = createShutdown(logger);
 
 const mongo = await connectMongo(config.MONGO_URL, logger);
 shutdown.add("mongodb", mongo.close);
+const redis = connectRedis(config.REDIS_URL, logger);
+shutdown.add("redis", redis.close);
 const amqp = connectAmqp(config.AMQP_URL, logger);
 shutdown.add("rabbitmq", amqp.close);
 const exchange = eventsExchange(config.AMQP_NAME_PREFIX);
@@ -54,7 +58,9 @@ const grpcOptions = { internalToken: config.INTERNAL_GRPC_TOKEN };
 const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
 const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: config.QUOTA_GRPC_ADDRESS, ...grpcOptions });
 const callers = createCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, identityAddress: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
+const tenantSettings = createTenantSettingsReader({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, admin: { address: config.ADMIN_GRPC_ADDRESS, ...grpcOptions } });
 shutdown.add("grpc clients", () => {
+  tenantSettings.close();
   identity.close();
   quota.close();
   callers.close();
@@ -63,7 +69,7 @@ shutdown.add("grpc clients", () => {
 const messages = createMongoMessageRepository(mongo.connection);
 const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
 const completions = createMongoCompletionRecordRepository(mongo.connection);
-const providers = createMongoProviderRepository(mongo.connection, createSecretBox(config.SECRETS_KEYRING));
+const providers = createMongoProviderRepository(mongo.connection, createSecretBox(config.SECRETS_KEYRING), (tenantId) => tenantSettings.get(tenantId));
 await Promise.all([messages.ready(), chats.ready(), completions.ready(), providers.ready()]);
 if (config.DEFAULT_LLM_BASE_URL) {
   await providers.ensureEnvironmentProvider({
@@ -135,7 +141,7 @@ await startServiceRuntime({
   shutdown,
   grpcPort: config.CHAT_GRPC_PORT,
   probePort: config.CHAT_PROBE_PORT,
-  dependencies: [mongo.dependency, amqp.dependency],
+  dependencies: [mongo.dependency, redis.dependency, amqp.dependency],
   services: [
     {
       definition: ChatServiceService,

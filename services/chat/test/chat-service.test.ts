@@ -28,6 +28,8 @@ let upstream: DemoUpstream;
 let mongo: { connection: Connection; close: () => Promise<void> };
 let mongoUrl: string;
 let providers: ReturnType<typeof createMongoProviderRepository>;
+// Each test tenant here runs on its own environment provider (the shared upstream), granted.
+const grantedEverywhere = async () => ({ sharedUpstream: true, models: [] });
 let messages: ReturnType<typeof createMongoMessageRepository>;
 let deps: ChatDependencies;
 const quotaCalls: string[] = [];
@@ -41,7 +43,7 @@ beforeAll(async () => {
   upstream = await startDemoUpstream({ tokenDelayMs: 1 });
   mongoUrl = testInfrastructure("chat").mongoUrl;
   mongo = await connectMongo(mongoUrl, logger);
-  providers = createMongoProviderRepository(mongo.connection, createSecretBox(firstKey), 0);
+  providers = createMongoProviderRepository(mongo.connection, createSecretBox(firstKey), grantedEverywhere, 0);
   messages = createMongoMessageRepository(mongo.connection);
   const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
   const completions = createMongoCompletionRecordRepository(mongo.connection);
@@ -97,7 +99,7 @@ describe("upstream providers", () => {
     // A new current key first, the old one still listed for decryption.
     const second = await connectMongo(mongoUrl, logger);
     try {
-      const rotated = createMongoProviderRepository(second.connection, createSecretBox(`${keyring("k2")},${firstKey}`), 0);
+      const rotated = createMongoProviderRepository(second.connection, createSecretBox(`${keyring("k2")},${firstKey}`), grantedEverywhere, 0);
       expect(await rotated.reencryptStaleKeys()).toBeGreaterThan(0);
       const after = await mongo.connection.collection("upstream_providers").findOne({ tenantId });
       expect((after!.keys as Array<{ box: string }>).every((key) => key.box.startsWith("v1:k2:"))).toBe(true);

@@ -23,6 +23,8 @@ export interface CallContext {
   signal: AbortSignal;
   /** The bearer token from "authorization" metadata, if any. */
   bearerToken: string | undefined;
+  /** The public request this call serves ("x-request-id" metadata), for audit records and logs. */
+  requestId: string | undefined;
 }
 
 interface MethodDefinition<Req, Res> {
@@ -65,7 +67,8 @@ function contextOf(call: { metadata: Metadata; cancelled: boolean; on(event: "ca
   const authorization = call.metadata.get("authorization")[0];
   const bearerToken =
     typeof authorization === "string" && authorization.startsWith("Bearer ") ? authorization.slice(7) : undefined;
-  return { metadata: call.metadata, signal: controller.signal, bearerToken };
+  const requestId = call.metadata.get("x-request-id")[0];
+  return { metadata: call.metadata, signal: controller.signal, bearerToken, requestId: typeof requestId === "string" && requestId ? requestId : undefined };
 }
 
 function checkInternalToken(metadata: Metadata, expected: string): void {
@@ -156,6 +159,8 @@ export async function startGrpcServer(
 export interface CallOptions {
   /** Access token of the user this call acts for. */
   accessToken?: string | undefined;
+  /** The public request this call serves, passed on as "x-request-id". */
+  requestId?: string | undefined;
   deadlineMs?: number;
   signal?: AbortSignal;
 }
@@ -198,6 +203,7 @@ export function createGrpcClient<D extends AnyDefinition>(definition: D, options
     const metadata = new Metadata();
     metadata.set("x-internal-token", options.internalToken);
     if (callOptions?.accessToken) metadata.set("authorization", `Bearer ${callOptions.accessToken}`);
+    if (callOptions?.requestId) metadata.set("x-request-id", callOptions.requestId);
     return metadata;
   };
   const client: Record<string, unknown> = { raw, close: () => raw.close() };

@@ -20,3 +20,4 @@ export * from "./stats.ts";
 export * from "./caller.ts";
 export * from "./cache.ts";
 export * from "./invalidation-bus.ts";
+export * from "./tenant-settings.ts";

@@ -15,6 +15,7 @@ import type { ConfirmChannel } from "amqplib";
 import { connectAmqp, connectMongo, connectRedis, createGrpcClient, createLogger, encodeUsageEvent, newUuid, percentile, USAGE_EVENT_TYPE } from "@tessera/platform";
 import { startSystem } from "@tessera/platform/launcher";
 import { createUsageEventConsumer, usageTopology } from "../src/adapters/amqp/usage-event-consumer.ts";
+import { defaultTenantSettings } from "../src/domain/limits.ts";
 import { createQuotaCore } from "../src/wiring.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -63,6 +64,7 @@ async function benchEvents() {
     redis: redis.redis,
     keyPrefix,
     users: { get: async () => null },
+    settings: { get: async (tenantId) => defaultTenantSettings(tenantId) },
     logger,
     quota: { failOpen: false, reservationTtlSeconds: 900, cacheMs: 2_000 },
   });

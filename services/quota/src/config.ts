@@ -9,6 +9,8 @@ export const config = parseConfig("quota", {
   QUOTA_PROBE_PORT: env.port(defaultPorts.quota.probe),
   IDENTITY_GRPC_ADDRESS: serviceAddressEnv("identity"),
   SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
+  // Tenant settings (limits, time zone) are read from Redis; the admin service answers when they are missing there.
+  ADMIN_GRPC_ADDRESS: serviceAddressEnv("admin"),
   // Prefix of the events exchange and of quota's queues, so several installations (or test runs)
   // can share one broker. Publishers of usage events must use the same prefix.
   AMQP_NAME_PREFIX: z.string().default(""),
@@ -17,7 +19,7 @@ export const config = parseConfig("quota", {
   QUOTA_REDIS_FAILURE_MODE: z.enum(["closed", "open"]).default("closed"),
   // A reservation neither settled by its usage event nor released is given back after this.
   QUOTA_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
-  // How long tenant settings and user limits are reused before asking again.
+  // How long user limits are reused before asking identity again (tenant settings are read on every request).
   QUOTA_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
   // Consumer tuning: see services/quota/README.md.
   QUOTA_CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(5_000).default(64),

@@ -1,8 +1,9 @@
 import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
-import { connectAmqp, connectMongo, connectRedis, createLogger, createShutdown, implement, startServiceRuntime } from "@tessera/platform";
+import { connectAmqp, connectMongo, connectRedis, createLogger, createShutdown, createTenantSettingsReader, implement, startServiceRuntime } from "@tessera/platform";
 import { config } from "./config.ts";
 import { createUsageEventConsumer, usageTopology } from "./adapters/amqp/usage-event-consumer.ts";
 import { quotaGrpcHandlers } from "./adapters/grpc/quota-grpc-handlers.ts";
+import { publishedTenantSettings } from "./adapters/redis/published-tenant-settings.ts";
 import { createPlatformDirectory, createQuotaCore } from "./wiring.ts";
 
 const logger = createLogger("quota", config.LOG_LEVEL);
@@ -20,13 +21,18 @@ const directory = createPlatformDirectory({
   sessionAddress: config.SESSION_GRPC_ADDRESS,
   internalToken: config.INTERNAL_GRPC_TOKEN,
 });
-shutdown.add("grpc clients", directory.close);
+const settings = createTenantSettingsReader({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, admin: { address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN } });
+shutdown.add("grpc clients", () => {
+  directory.close();
+  settings.close();
+});
 
 const useCases = await createQuotaCore({
   mongo: mongo.connection,
   redis: redis.redis,
   keyPrefix: config.REDIS_KEY_PREFIX,
   users: directory.users,
+  settings: publishedTenantSettings(settings),
   logger,
   quota: { failOpen: config.QUOTA_REDIS_FAILURE_MODE === "open", reservationTtlSeconds: config.QUOTA_RESERVATION_TTL_SECONDS, cacheMs: config.QUOTA_CACHE_MS },
 });

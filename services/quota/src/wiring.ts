@@ -1,12 +1,11 @@
 import type { Connection, Redis } from "@tessera/platform";
 import { createCallerVerifier, systemClock, type Logger } from "@tessera/platform";
-import { createMongoTenantSettings } from "./adapters/mongo/mongo-tenant-settings.ts";
 import { createMongoUsageRollups } from "./adapters/mongo/mongo-usage-rollups.ts";
 import { createRedisLiveCounters } from "./adapters/redis/redis-live-counters.ts";
 import { createQuotaObserver } from "./adapters/telemetry/quota-observer.ts";
 import { createIdentityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
 import { createQuotaUseCases, type QuotaOptions } from "./application/quota-use-cases.ts";
-import type { CallerVerifier, QuotaObserver, UserDirectory } from "./domain/ports.ts";
+import type { CallerVerifier, QuotaObserver, TenantSettingsRepository, UserDirectory } from "./domain/ports.ts";
 
 /** The concrete stores behind the quota use cases (shared by the service, the rebuild command and the benchmark). */
 export async function createQuotaCore(options: {
@@ -14,6 +13,7 @@ export async function createQuotaCore(options: {
   redis: Redis;
   keyPrefix: string;
   users: UserDirectory;
+  settings: TenantSettingsRepository;
   logger: Logger;
   quota: QuotaOptions;
   observer?: QuotaObserver;
@@ -24,7 +24,7 @@ export async function createQuotaCore(options: {
     {
       counters: createRedisLiveCounters(options.redis, options.keyPrefix),
       rollups,
-      settings: createMongoTenantSettings(options.mongo),
+      settings: options.settings,
       users: options.users,
       observer: options.observer ?? createQuotaObserver(options.logger),
       clock: systemClock,

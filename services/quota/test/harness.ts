@@ -1,5 +1,6 @@
 import type { ConfirmChannel } from "amqplib";
-import { connectAmqp, connectMongo, connectRedis, createLogger, encodeUsageEvent, newUuid, USAGE_EVENT_TYPE, type AmqpConnection } from "@tessera/platform";
+import { connectAmqp, connectMongo, connectRedis, createLogger, createTenantSettingsReader, defaultTenantSettings, encodeUsageEvent, newUuid, tenantSettingsKey, USAGE_EVENT_TYPE, type AmqpConnection, type TenantSettingsSnapshot } from "@tessera/platform";
+import { publishedTenantSettings } from "../src/adapters/redis/published-tenant-settings.ts";
 import { testInfrastructure } from "@tessera/platform/testing";
 import { createUsageEventConsumer, usageTopology, type UsageConsumerOptions } from "../src/adapters/amqp/usage-event-consumer.ts";
 import type { QuotaUser } from "../src/domain/limits.ts";
@@ -59,6 +60,8 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
           overrides: { messages: null, tokens: null },
         },
     },
+    // Tenant settings as the admin service publishes them (no admin service here: missing = defaults).
+    settings: publishedTenantSettings(createTenantSettingsReader({ redis: redis.redis, keyPrefix: infrastructure.redisKeyPrefix })),
     logger,
     quota: { failOpen: options.failOpen ?? false, reservationTtlSeconds: options.reservationTtlSeconds ?? 900, cacheMs: 0 },
     observer,
@@ -169,6 +172,10 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
       return messages;
     });
 
+  /** Publishes a tenant's settings where quota reads them, as the admin service does. */
+  const publishSettings = async (tenantId: string, changes: Partial<TenantSettingsSnapshot>) =>
+    void (await redis.redis.set(tenantSettingsKey(infrastructure.redisKeyPrefix, tenantId), JSON.stringify({ ...defaultTenantSettings(tenantId), ...changes })));
+
   /** Deletes every Redis key of this file (what "Redis lost its data" looks like to us). */
   const flushRedis = async () => {
     let cursor = "0";
@@ -212,6 +219,7 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
     queueDepth,
     drain,
     flushRedis,
+    publishSettings,
     close,
   };
 }

@@ -78,14 +78,13 @@ describe("CheckAndReserve enforces limits exactly", () => {
     expect((await rejection(harness.useCases.checkAndReserve(userCaller(userId), ""))).code).toBe("quota_exceeded");
   });
 
-  it("applies the tenant's time zone and defaults", async () => {
-    const admin = { userId: "admin", tenantId: "t-zone", role: "admin" as const };
-    const settings = await harness.useCases.updateTenantLimits(admin, { defaultLimits: { messages: 2, tokens: null }, timeZone: "Asia/Kolkata" });
-    expect(settings.effective.standard).toEqual({ messages: 2, tokens: 500_000 });
-    const status = await harness.useCases.getQuota({ userId: uniqueUserId(), tenantId: "t-zone", role: "user" });
+  it("applies the tenant's published time zone and defaults from the very next call", async () => {
+    const userId = uniqueUserId();
+    expect((await harness.useCases.getQuota({ userId, tenantId: "t-zone", role: "user" })).limits).toEqual({ messages: 100, tokens: 500_000 });
+    await harness.publishSettings("t-zone", { defaultLimits: { messages: 2, tokens: null }, timeZone: "Asia/Kolkata" });
+    const status = await harness.useCases.getQuota({ userId, tenantId: "t-zone", role: "user" });
     expect(status.limits).toEqual({ messages: 2, tokens: 500_000 });
     expect(status.resetAt.getUTCHours() * 60 + status.resetAt.getUTCMinutes()).toBe(18 * 60 + 30);
-    expect((await rejection(harness.useCases.updateTenantLimits({ ...admin, role: "user" }, { timeZone: "UTC" }))).status).toBe(403);
   });
 });
 

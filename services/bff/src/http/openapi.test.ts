@@ -43,6 +43,7 @@ const app = createApp({
   isShuttingDown: () => false,
   chat: stubs,
   quota: stubs,
+  admin: stubs,
   verifyApiKey: async () => {
     throw new Error("unused");
   },

@@ -5,6 +5,7 @@
  */
 import { accountOperations } from "../routes/account-routes.ts";
 import { adminUserOperations } from "../routes/admin-user-routes.ts";
+import { adminOperations } from "../routes/admin-routes.ts";
 import { authOperations } from "../routes/auth-routes.ts";
 import { chatOperations } from "../routes/chat-routes.ts";
 import { meOperations } from "../routes/me-routes.ts";
@@ -41,6 +42,7 @@ export const operations: readonly Operation[] = [
   ...accountOperations,
   ...meOperations,
   ...adminUserOperations,
+  ...adminOperations,
   ...operatorOperations,
   ...chatOperations,
   ...quotaOperations,

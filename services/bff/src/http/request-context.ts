@@ -1,4 +1,4 @@
-import { timingSafeEqual } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import { parse as parseCookies, serialize as serializeCookie } from "cookie";
 import { API_KEY_PREFIX, forbidden, randomSecret, toAppError, unauthenticated, type AccessClaims } from "@tessera/platform";
@@ -11,6 +11,8 @@ import { route } from "./problem.ts";
 
 export interface RequestContext {
   tenant: Tenant;
+  /** This request's id (the client's X-Request-Id when it is a sane one), echoed in the response and kept in audit entries. */
+  requestId: string;
   client: ClientInfo;
   /** The cookie value naming this browser's session, when it has one. */
   cookie: string | undefined;
@@ -46,8 +48,12 @@ export function requestContextMiddleware(deps: { identity: IdentityClient; store
     // A request with a bearer credential is an API client's: the cookie is not consulted at all.
     const cookie = bearerCredential(request) ? undefined : parseCookies(request.headers.cookie ?? "")[deps.cookie.name];
     const stored = cookie ? await deps.store.load(cookie) : null;
+    const incoming = request.get("x-request-id") ?? "";
+    const requestId = /^[A-Za-z0-9._:-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    response.setHeader("X-Request-Id", requestId);
     const context: RequestContext = {
       tenant: cached.tenant,
+      requestId,
       client: { ip: request.ip ?? "", userAgent: String(request.headers["user-agent"] ?? "").slice(0, 300) },
       cookie: stored ? cookie : undefined,
       browser: stored ?? emptyBrowserSession(),

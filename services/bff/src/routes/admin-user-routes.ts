@@ -1,10 +1,8 @@
 import { Router } from "express";
 import type { User as UserMessage } from "@tessera/proto/tessera/identity/v1/identity";
-import type { IdentityClient } from "../adapters/service-clients.ts";
-import type { BrowserAuth } from "../application/browser-auth.ts";
-import type { BrowserSessionStore } from "../application/browser-session.ts";
+import type { AdminClient } from "../adapters/admin-client.ts";
 import { pageQuery } from "../http/pagination.ts";
-import { withActiveAccount, type ActiveAccountDependencies, type CookieSettings } from "../http/request-context.ts";
+import { withActiveAccount, type ActiveAccountDependencies } from "../http/request-context.ts";
 import { nextCursor, operation } from "../http/contract.ts";
 import { User, userJson } from "../http/user-json.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
@@ -47,23 +45,24 @@ export const adminUserOperations = [
     method: "patch",
     path: "/api/v1/admin/users/{id}",
     auth: "account",
-    summary: "Admins: change a user's role, status, premium, trust level or limits (null clears an override)",
+    summary: "Admins: change a user's role, status, premium, trust level or limits (null clears an override); audited",
     body: patchBody,
     responses: { 200: AdminUser },
     errors: [400, 401, 403, 404],
   }),
 ];
 
-export function adminUserRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
+/** User administration, through the admin service (which authorizes and audits every change). */
+export function adminUserRoutes(deps: ActiveAccountDependencies & { admin: AdminClient }): Router {
   const router = Router();
 
   router.get(
     "/",
-    withActiveAccount(deps, async ({ request, accessToken }) => {
+    withActiveAccount(deps, async ({ request, context, accessToken }) => {
       const query = parseQuery(listQuery, request.query);
-      const page = await deps.identity.adminListUsers(
+      const page = await deps.admin.listUsers(
         { query: query.q ?? "", status: query.status ?? "", role: query.role ?? "", page: { limit: query.limit, cursor: query.cursor ?? "" } },
-        { accessToken },
+        { accessToken, requestId: context.requestId },
       );
       return { body: { items: page.items.map(adminUserJson), nextCursor: page.nextCursor || null } satisfies z.output<typeof AdminUserPage> };
     }),
@@ -72,15 +71,15 @@ export function adminUserRoutes(deps: ActiveAccountDependencies & { auth: Browse
   router.get(
     "/:id",
     withActiveAccount(deps, async ({ request, context, accessToken }) => ({
-      body: adminUserJson(await deps.identity.adminGetUser({ tenantId: context.tenant.id, userId: String(request.params.id) }, { accessToken })),
+      body: adminUserJson(await deps.admin.getUser({ userId: String(request.params.id) }, { accessToken, requestId: context.requestId })),
     })),
   );
 
   router.patch(
     "/:id",
-    withActiveAccount(deps, async ({ request, accessToken }) => {
+    withActiveAccount(deps, async ({ request, context, accessToken }) => {
       const body = parseBody(patchBody, request.body);
-      const user = await deps.identity.adminUpdateUser(
+      const user = await deps.admin.updateUser(
         {
           userId: String(request.params.id),
           role: body.role,
@@ -94,7 +93,7 @@ export function adminUserRoutes(deps: ActiveAccountDependencies & { auth: Browse
           clearMaxTokensPerDay: body.maxTokensPerDay === null,
           maxChats: body.maxChats,
         },
-        { accessToken },
+        { accessToken, requestId: context.requestId },
       );
       return { body: adminUserJson(user) };
     }),

@@ -3,26 +3,18 @@ import type { UsageDay } from "@tessera/proto/tessera/quota/v1/quota";
 import type { QuotaClient } from "../adapters/quota-client.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
-import { pageQuery } from "../http/pagination.ts";
 import { withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
-import { isoDate as date, nextCursor, operation } from "../http/contract.ts";
+import { isoDate as date, operation } from "../http/contract.ts";
 import { parseQuery, z } from "../http/validate.ts";
 const rangeQuery = z.object({ from: date.optional(), to: date.optional() });
-const dayQuery = z.object({ date: date.optional(), ...pageQuery });
 
 const Used = z.object({ used: z.number().int(), limit: z.number().int() });
 const Quota = z
   .object({ messages: Used, tokens: Used, resetAt: z.string().meta({ format: "date-time" }), premium: z.boolean() })
   .meta({ id: "Quota" });
 const count = { messages: z.number().int(), tokens: z.number().int() };
-const UsageDayJson = z.object({ date: z.string().meta({ format: "date" }), ...count, byModel: z.array(z.object({ model: z.string(), ...count })) }).meta({ id: "UsageDay" });
-const UsageSeries = z.object({ days: z.array(UsageDayJson) }).meta({ id: "UsageSeries" });
-const DayUsage = z.object({
-  date: z.string().meta({ format: "date" }),
-  items: z.array(z.object({ userId: z.string(), username: z.string(), email: z.string(), ...count })),
-  nextCursor,
-  totals: z.object(count),
-});
+export const UsageDayJson = z.object({ date: z.string().meta({ format: "date" }), ...count, byModel: z.array(z.object({ model: z.string(), ...count })) }).meta({ id: "UsageDay" });
+export const UsageSeries = z.object({ days: z.array(UsageDayJson) }).meta({ id: "UsageSeries" });
 
 export const quotaOperations = [
   operation({ method: "get", path: "/api/v1/quota", auth: "account", summary: "Today's usage and limits of the active account, and when they reset", responses: { 200: Quota }, errors: [401] }),
@@ -36,11 +28,9 @@ export const quotaOperations = [
     responses: { 200: UsageSeries },
     errors: [400, 401],
   }),
-  operation({ method: "get", path: "/api/v1/admin/usage", auth: "account", summary: "Admins: every user's usage of this tenant on a day (default today), with the day's totals", query: dayQuery, responses: { 200: DayUsage }, errors: [400, 401, 403] }),
-  operation({ method: "get", path: "/api/v1/admin/usage/{userId}", auth: "account", summary: "Admins: a user's daily usage (same tenant only)", query: rangeQuery, responses: { 200: UsageSeries }, errors: [400, 401, 403, 404] }),
 ];
 
-const dayJson = (day: UsageDay): z.output<typeof UsageDayJson> => ({
+export const dayJson = (day: UsageDay): z.output<typeof UsageDayJson> => ({
   date: day.date,
   messages: day.messages,
   tokens: day.tokens,
@@ -48,8 +38,8 @@ const dayJson = (day: UsageDay): z.output<typeof UsageDayJson> => ({
 });
 
 /**
- * Quota and usage: the user's own (cookie session) and, for admins, their tenant's. The quota
- * service decides who may see what from the access token (admin role, same tenant; else 403).
+ * Quota and usage of the signed-in user (cookie session or API key). Admins' usage views are
+ * admin routes (admin-routes.ts), through the admin service.
  */
 export function quotaRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; quota: QuotaClient; store: BrowserSessionStore; cookie: CookieSettings }): Router {
   const router = Router();
@@ -73,31 +63,6 @@ export function quotaRoutes(deps: ActiveAccountDependencies & { auth: BrowserAut
     withActiveAccount(deps, async ({ request, accessToken }) => {
       const query = parseQuery(rangeQuery, request.query);
       const series = await deps.quota.getUsage({ tenantId: "", userId: "", from: query.from ?? "", to: query.to ?? "", asAdmin: false }, { accessToken });
-      return { body: { days: series.days.map(dayJson) } };
-    }),
-  );
-
-  router.get(
-    "/admin/usage",
-    withActiveAccount(deps, async ({ request, accessToken }) => {
-      const query = parseQuery(dayQuery, request.query);
-      const page = await deps.quota.getDayUsage({ tenantId: "", date: query.date ?? "", limit: query.limit, cursor: query.cursor ?? "" }, { accessToken });
-      const body: z.output<typeof DayUsage> = {
-        date: page.date,
-        items: page.items.map((item) => ({ userId: item.userId, username: item.username, email: item.email, messages: item.messages, tokens: item.tokens })),
-        nextCursor: page.nextCursor || null,
-        totals: { messages: page.totalMessages, tokens: page.totalTokens },
-      };
-      return { body };
-    }),
-  );
-
-  router.get(
-    "/admin/usage/:userId",
-    withActiveAccount(deps, async ({ request, accessToken }) => {
-      const query = parseQuery(rangeQuery, request.query);
-      const userId = String(request.params.userId);
-      const series = await deps.quota.getUsage({ tenantId: "", userId, from: query.from ?? "", to: query.to ?? "", asAdmin: true }, { accessToken });
       return { body: { days: series.days.map(dayJson) } };
     }),
   );

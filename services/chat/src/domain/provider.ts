@@ -10,8 +10,23 @@ export interface UpstreamProvider {
 }
 
 export interface ProviderDirectory {
-  /** The tenant's providers; a tenant without its own uses the default tenant's. */
+  /** The tenant's own providers, and the platform's shared upstream only when the operator granted it. */
   providersFor(tenantId: string): Promise<UpstreamProvider[]>;
+}
+
+/** What the tenant's settings say about upstreams (the admin service owns them). */
+export interface UpstreamPolicy {
+  /** The operator lets the tenant use the platform's shared upstream (DEFAULT_LLM_*). */
+  sharedUpstream: boolean;
+  /** Model ids offered to users; empty offers every model of the providers. */
+  models: string[];
+}
+
+/** The models a tenant offers: its providers' models, narrowed to the admin's choice when there is one. */
+export function offeredModels(providers: Array<{ models: ModelInfo[] }>, policy: UpstreamPolicy): ModelInfo[] {
+  const seen = new Set<string>();
+  const all = providers.flatMap((provider) => provider.models).filter((model) => !seen.has(model.id) && (seen.add(model.id), true));
+  return policy.models.length === 0 ? all : all.filter((model) => policy.models.includes(model.id));
 }
 
 export const DEFAULT_TENANT_ID = "default";
@@ -39,6 +54,7 @@ export interface ProviderChanges {
 }
 
 export interface ProviderAdministration {
+  /** The tenant's own providers and, when granted, the shared upstream (read-only). */
   listOwn(tenantId: string): Promise<ProviderSummary[]>;
   findOwn(tenantId: string, id: string): Promise<ProviderSummary | null>;
   /** Creates or replaces a provider; new keys are encrypted, removed ones dropped. */

@@ -81,6 +81,21 @@ export function createAdminUseCases(deps: { users: UserRepository; tenants: Tena
       return { before, after };
     },
 
+    /** Internal (the admin service authorizes): a tenant's sign-in policy. */
+    async tenantPolicy(tenantId: string): Promise<Tenant> {
+      const tenant = await deps.tenants.findById(tenantId);
+      if (!tenant) throw notFound("tenant");
+      return tenant;
+    },
+
+    async updateTenantPolicy(tenantId: string, changes: { minPasswordLength?: number }): Promise<Tenant> {
+      const problems = tenantProblems(changes);
+      if (problems.length > 0) throw validationFailed(problems);
+      const tenant = await deps.tenants.update(tenantId, changes);
+      if (!tenant) throw notFound("tenant");
+      return tenant;
+    },
+
     async listTenants(claims: AccessClaims, limit: number, after?: string): Promise<Tenant[]> {
       await requireOperator(claims);
       return deps.tenants.list(limit, after);

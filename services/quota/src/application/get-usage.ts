@@ -73,3 +73,32 @@ export function getDayUsage(context: QuotaContext) {
     return { date, items, nextCursor: page.hasMore && last ? encodeCursor(last.userId) : "", totals };
   };
 }
+
+export interface ModelUsageView {
+  from: Day;
+  to: Day;
+  items: Array<{ model: string } & ModelUsage>;
+  nextCursor: string;
+  totals: { messages: number; tokens: number };
+}
+
+/** Admins: the tenant's usage per model over a range (today included), most tokens first, a page at a time. */
+export function getModelUsage(context: QuotaContext) {
+  return async (caller: Caller, request: { from: string; to: string; limit: number; cursor: string }): Promise<ModelUsageView> => {
+    requireAdmin(caller);
+    const settings = await context.settingsOf(caller.tenantId);
+    const range = dayRange(request.from, request.to, dayOf(context.ports.clock.now(), settings.timeZone));
+    const totals = await context.ports.rollups.modelTotals(caller.tenantId, range.from, range.to);
+    const all = [...totals.entries()].map(([model, usage]) => ({ model, ...usage })).sort((a, b) => b.tokens - a.tokens || a.model.localeCompare(b.model));
+    const limit = Math.min(MAX_PAGE_SIZE, request.limit > 0 ? request.limit : DEFAULT_PAGE_SIZE);
+    const offset = request.cursor ? Number.parseInt(decodeCursor(request.cursor) ?? "0", 10) || 0 : 0;
+    const items = all.slice(offset, offset + limit);
+    return {
+      from: range.from,
+      to: range.to,
+      items,
+      nextCursor: offset + limit < all.length ? encodeCursor(String(offset + limit)) : "",
+      totals: all.reduce((sum, row) => ({ messages: sum.messages + row.messages, tokens: sum.tokens + row.tokens }), { messages: 0, tokens: 0 }),
+    };
+  };
+}

@@ -18,7 +18,7 @@ export interface QuotaOptions {
   failOpen: boolean;
   /** How long a reservation is held when neither its usage event nor a release arrives. */
   reservationTtlSeconds: number;
-  /** How long answers about tenants and users are reused (limits changes apply within this). */
+  /** How long answers about users are reused (limit overrides apply within this). */
   cacheMs: number;
 }
 
@@ -37,7 +37,6 @@ const MIN_COUNTER_TTL_SECONDS = 3_600;
 
 /** Shared steps of the quota use cases: settings and users (briefly cached), days, counters. */
 export function createQuotaContext(ports: QuotaPorts, options: QuotaOptions) {
-  const settingsCache = new Map<string, { value: TenantLimitSettings; at: number }>();
   const userCache = new Map<string, { value: QuotaUser; at: number }>();
 
   const cached = async <T>(cache: Map<string, { value: T; at: number }>, key: string, load: () => Promise<T>): Promise<T> => {
@@ -49,7 +48,8 @@ export function createQuotaContext(ports: QuotaPorts, options: QuotaOptions) {
     return value;
   };
 
-  const settingsOf = (tenantId: string) => cached(settingsCache, tenantId, () => ports.settings.get(tenantId));
+  // Read on every call (one Redis GET): a settings change applies to the very next request.
+  const settingsOf = (tenantId: string): Promise<TenantLimitSettings> => ports.settings.get(tenantId);
 
   const userOf = (tenantId: string, userId: string) =>
     cached(userCache, `${tenantId}\u0000${userId}`, async () => {
@@ -109,7 +109,6 @@ export function createQuotaContext(ports: QuotaPorts, options: QuotaOptions) {
     ensureCounters,
     withCounters,
     subjectOf,
-    forgetSettings: (tenantId: string) => settingsCache.delete(tenantId),
   };
 }
 

@@ -1,11 +1,10 @@
 import { checkAndReserve } from "./check-and-reserve.ts";
 import { getQuota } from "./get-quota.ts";
-import { getDayUsage, getUsage } from "./get-usage.ts";
+import { getDayUsage, getModelUsage, getUsage } from "./get-usage.ts";
 import { createQuotaContext, type QuotaOptions, type QuotaPorts } from "./quota-context.ts";
 import { rebuildCounters } from "./rebuild-counters.ts";
 import { recordUsage } from "./record-usage.ts";
 import { releaseReservation } from "./release-reservation.ts";
-import { getTenantLimits, updateTenantLimits } from "./tenant-limits.ts";
 
 /** Every quota use case, wired to one set of ports. */
 export function createQuotaUseCases(ports: QuotaPorts, options: QuotaOptions) {
@@ -17,8 +16,7 @@ export function createQuotaUseCases(ports: QuotaPorts, options: QuotaOptions) {
     getUsage: getUsage(context),
     getDayUsage: getDayUsage(context),
     recordUsage: recordUsage(context),
-    getTenantLimits: getTenantLimits(context),
-    updateTenantLimits: updateTenantLimits(context),
+    getModelUsage: getModelUsage(context),
     rebuildCounters: rebuildCounters(context),
   };
 }

@@ -1,5 +1,3 @@
-import { validationFailed, type FieldError } from "@tessera/platform";
-
 /** A user's daily allowance. */
 export interface Limits {
   messages: number;
@@ -12,7 +10,7 @@ export interface LimitOverrides {
   tokens: number | null;
 }
 
-/** What a tenant configures (quota owns these; identity keeps the per-user overrides). */
+/** What a tenant configures (the admin service owns these; identity keeps the per-user overrides). */
 export interface TenantLimitSettings {
   tenantId: string;
   defaultLimits: LimitOverrides;
@@ -33,7 +31,6 @@ export interface QuotaUser {
 
 export const PLATFORM_DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ messages: 100, tokens: 500_000 });
 export const DEFAULT_TIME_ZONE = "UTC";
-const MAX_LIMIT = 1_000_000_000_000;
 
 export const noOverrides = (): LimitOverrides => ({ messages: null, tokens: null });
 
@@ -70,32 +67,4 @@ export function resolveLimits(user: Pick<QuotaUser, "premiumUntil" | "overrides"
     messages: pick(user.overrides.messages, tier.messages),
     tokens: pick(user.overrides.tokens, tier.tokens),
   };
-}
-
-function limitProblem(field: string, value: number | null): FieldError | undefined {
-  if (value === null) return undefined;
-  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_LIMIT) return { field, message: "Use a whole number from 0 upwards." };
-  return undefined;
-}
-
-export function isValidTimeZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone }).format(0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Validates new tenant settings; throws 400 listing every bad field. */
-export function validateTenantSettings(settings: TenantLimitSettings): TenantLimitSettings {
-  const problems = [
-    limitProblem("defaultLimits.messages", settings.defaultLimits.messages),
-    limitProblem("defaultLimits.tokens", settings.defaultLimits.tokens),
-    limitProblem("premiumLimits.messages", settings.premiumLimits.messages),
-    limitProblem("premiumLimits.tokens", settings.premiumLimits.tokens),
-    isValidTimeZone(settings.timeZone) ? undefined : { field: "timeZone", message: "Use an IANA time zone such as Europe/Berlin." },
-  ].filter((problem): problem is FieldError => problem !== undefined);
-  if (problems.length > 0) throw validationFailed(problems);
-  return settings;
 }

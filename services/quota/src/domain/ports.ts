@@ -1,7 +1,7 @@
 import { forbidden } from "@tessera/platform";
 import type { Limits, QuotaUser, TenantLimitSettings } from "./limits.ts";
 import type { Day } from "./quota-day.ts";
-import type { DayUsage, UsageEffect, UserDay } from "./usage.ts";
+import type { DayUsage, ModelUsage, UsageEffect, UserDay } from "./usage.ts";
 
 export interface CounterValues {
   messages: number;
@@ -43,14 +43,16 @@ export interface UsageRollups {
   /** A page of a tenant's day, ordered by user id. */
   dayPage(tenantId: string, day: Day, limit: number, afterUserId: string | null): Promise<{ rows: UserDayRow[]; hasMore: boolean }>;
   dayTotals(tenantId: string, day: Day): Promise<CounterValues>;
+  /** Usage per model of a tenant over an inclusive range of days. */
+  modelTotals(tenantId: string, from: Day, to: Day): Promise<Map<string, ModelUsage>>;
   /** Every rollup of the given days (for rebuilding live counters). */
   rowsOfDays(days: Day[]): AsyncIterable<UserDayRow>;
 }
 
+/** Tenant limits and time zone (the admin service owns them; quota only reads). */
 export interface TenantSettingsRepository {
-  /** The stored settings, or the defaults when the tenant never changed them. */
+  /** The tenant's settings, or the defaults when it never changed them. */
   get(tenantId: string): Promise<TenantLimitSettings>;
-  save(settings: TenantLimitSettings): Promise<TenantLimitSettings>;
 }
 
 export interface UserDirectory {

@@ -18,43 +18,111 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Model } from "../../chat/v1/chat.ts";
 import { Empty, PageRequest } from "../../common/v1/common.ts";
+import { AdminListUsersRequest, AdminUpdateUserRequest, User, UserPage } from "../../identity/v1/identity.ts";
+import { DayUsage, DayUsageRequest, ModelUsagePage, ModelUsageRequest, UsageSeries } from "../../quota/v1/quota.ts";
 
 export const protobufPackage = "tessera.admin.v1";
 
 export const protobufFileName = "tessera/admin/v1/admin.proto";
 
+/** A daily limit pair; an unset member falls back (premium -> default -> 100 messages / 500,000 tokens). */
 export interface Limits {
-  messagesPerDay?: number | undefined;
-  tokensPerDay?: number | undefined;
+  messages?: number | undefined;
+  tokens?: number | undefined;
 }
 
-export interface TenantSettings {
+export interface ProviderKey {
+  id: string;
+  /** The key's last four characters; the key itself is never returned. */
+  last4: string;
+}
+
+export interface Provider {
+  id: string;
+  name: string;
+  baseUrl: string;
+  models: Model[];
+  keys: ProviderKey[];
+  /** "admin" (the tenant's own) or "environment" (the platform's shared upstream, read-only). */
+  origin: string;
+  updatedAt: string;
+}
+
+export interface Settings {
   defaultLimits?: Limits | undefined;
   premiumLimits?: Limits | undefined;
   timeZone: string;
-  providers: string[];
+  minPasswordLength: number;
+  /** The tenant's own upstream providers. */
+  providers: Provider[];
+  /** Model ids offered to users; empty offers every model of the providers. */
   models: string[];
+  /** Every model the tenant's providers (and the shared upstream, when granted) serve. */
+  availableModels: Model[];
+  /** Granted by the operator only: the tenant may use the platform's shared upstream. */
+  sharedUpstream: boolean;
+  updatedAt: string;
+}
+
+export interface ProviderChange {
+  /** Empty creates a provider. */
+  id: string;
+  name: string;
+  baseUrl: string;
+  models: Model[];
+  addKeys: string[];
+  removeKeyIds: string[];
 }
 
 export interface UpdateSettingsRequest {
   defaultLimits?: Limits | undefined;
   premiumLimits?: Limits | undefined;
   timeZone?: string | undefined;
+  minPasswordLength?:
+    | number
+    | undefined;
+  /**
+   * When set, the list replaces the tenant's providers: listed ids are updated, entries without an
+   * id are created, providers not listed are deleted.
+   */
   setProviders: boolean;
-  providers: string[];
+  providers: ProviderChange[];
   setModels: boolean;
   models: string[];
 }
 
+export interface UserRef {
+  userId: string;
+}
+
+export interface UserUsageRequest {
+  userId: string;
+  from: string;
+  to: string;
+}
+
 export interface AuditEntry {
+  id: string;
   at: string;
+  tenantId: string;
+  actorId: string;
+  action: string;
+  targetType: string;
+  targetId: string;
+  /** JSON of the state before and after the change, secrets redacted ("" when there is none). */
+  beforeJson: string;
+  afterJson: string;
+  requestId: string;
+}
+
+export interface ListAuditRequest {
+  limit: number;
+  cursor: string;
   actorId: string;
   action: string;
   targetId: string;
-  beforeJson: string;
-  afterJson: string;
-  tenantId: string;
 }
 
 export interface AuditPage {
@@ -62,17 +130,66 @@ export interface AuditPage {
   nextCursor: string;
 }
 
+export interface Tenant {
+  id: string;
+  slug: string;
+  name: string;
+  domains: string[];
+  timeZone: string;
+  minPasswordLength: number;
+  sharedUpstream: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TenantPage {
+  items: Tenant[];
+  nextCursor: string;
+}
+
+export interface TenantRef {
+  id: string;
+}
+
+export interface CreateTenantRequest {
+  slug: string;
+  name: string;
+  domains: string[];
+  timeZone?: string | undefined;
+  sharedUpstream?: boolean | undefined;
+}
+
+export interface UpdateTenantRequest {
+  id: string;
+  name?: string | undefined;
+  setDomains: boolean;
+  domains: string[];
+  timeZone?: string | undefined;
+  minPasswordLength?: number | undefined;
+  sharedUpstream?: boolean | undefined;
+}
+
+/** What quota and chat apply on every request (JSON of the same shape is kept in Redis). */
+export interface TenantSettingsSnapshot {
+  tenantId: string;
+  defaultLimits?: Limits | undefined;
+  premiumLimits?: Limits | undefined;
+  timeZone: string;
+  models: string[];
+  sharedUpstream: boolean;
+}
+
 function createBaseLimits(): Limits {
-  return { messagesPerDay: undefined, tokensPerDay: undefined };
+  return { messages: undefined, tokens: undefined };
 }
 
 export const Limits: MessageFns<Limits> = {
   encode(message: Limits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.messagesPerDay !== undefined) {
-      writer.uint32(8).int64(message.messagesPerDay);
+    if (message.messages !== undefined) {
+      writer.uint32(8).int64(message.messages);
     }
-    if (message.tokensPerDay !== undefined) {
-      writer.uint32(16).int64(message.tokensPerDay);
+    if (message.tokens !== undefined) {
+      writer.uint32(16).int64(message.tokens);
     }
     return writer;
   },
@@ -95,7 +212,7 @@ export const Limits: MessageFns<Limits> = {
               break;
             }
 
-            message.messagesPerDay = longToNumber(reader.int64());
+            message.messages = longToNumber(reader.int64());
             continue;
           }
           case 2: {
@@ -103,7 +220,7 @@ export const Limits: MessageFns<Limits> = {
               break;
             }
 
-            message.tokensPerDay = longToNumber(reader.int64());
+            message.tokens = longToNumber(reader.int64());
             continue;
           }
         }
@@ -120,37 +237,272 @@ export const Limits: MessageFns<Limits> = {
 
   fromJSON(object: any): Limits {
     return {
-      messagesPerDay: isSet(object.messagesPerDay)
-        ? globalThis.Number(object.messagesPerDay)
-        : isSet(object.messages_per_day)
-        ? globalThis.Number(object.messages_per_day)
-        : undefined,
-      tokensPerDay: isSet(object.tokensPerDay)
-        ? globalThis.Number(object.tokensPerDay)
-        : isSet(object.tokens_per_day)
-        ? globalThis.Number(object.tokens_per_day)
-        : undefined,
+      messages: isSet(object.messages) ? globalThis.Number(object.messages) : undefined,
+      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : undefined,
     };
   },
 
   toJSON(message: Limits): unknown {
     const obj: any = {};
-    if (message.messagesPerDay !== undefined) {
-      obj.messagesPerDay = Math.round(message.messagesPerDay);
+    if (message.messages !== undefined) {
+      obj.messages = Math.round(message.messages);
     }
-    if (message.tokensPerDay !== undefined) {
-      obj.tokensPerDay = Math.round(message.tokensPerDay);
+    if (message.tokens !== undefined) {
+      obj.tokens = Math.round(message.tokens);
     }
     return obj;
   },
 };
 
-function createBaseTenantSettings(): TenantSettings {
-  return { defaultLimits: undefined, premiumLimits: undefined, timeZone: "", providers: [], models: [] };
+function createBaseProviderKey(): ProviderKey {
+  return { id: "", last4: "" };
 }
 
-export const TenantSettings: MessageFns<TenantSettings> = {
-  encode(message: TenantSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const ProviderKey: MessageFns<ProviderKey> = {
+  encode(message: ProviderKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.last4 !== "") {
+      writer.uint32(18).string(message.last4);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProviderKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProviderKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.last4 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProviderKey {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      last4: isSet(object.last4) ? globalThis.String(object.last4) : "",
+    };
+  },
+
+  toJSON(message: ProviderKey): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.last4 !== "") {
+      obj.last4 = message.last4;
+    }
+    return obj;
+  },
+};
+
+function createBaseProvider(): Provider {
+  return { id: "", name: "", baseUrl: "", models: [], keys: [], origin: "", updatedAt: "" };
+}
+
+export const Provider: MessageFns<Provider> = {
+  encode(message: Provider, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.baseUrl !== "") {
+      writer.uint32(26).string(message.baseUrl);
+    }
+    for (const v of message.models) {
+      Model.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.keys) {
+      ProviderKey.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.origin !== "") {
+      writer.uint32(50).string(message.origin);
+    }
+    if (message.updatedAt !== "") {
+      writer.uint32(58).string(message.updatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Provider {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProvider();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.baseUrl = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.models.push(Model.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.keys.push(ProviderKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Provider {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      baseUrl: isSet(object.baseUrl)
+        ? globalThis.String(object.baseUrl)
+        : isSet(object.base_url)
+        ? globalThis.String(object.base_url)
+        : "",
+      models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => Model.fromJSON(e)) : [],
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => ProviderKey.fromJSON(e)) : [],
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : "",
+      updatedAt: isSet(object.updatedAt)
+        ? globalThis.String(object.updatedAt)
+        : isSet(object.updated_at)
+        ? globalThis.String(object.updated_at)
+        : "",
+    };
+  },
+
+  toJSON(message: Provider): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.baseUrl !== "") {
+      obj.baseUrl = message.baseUrl;
+    }
+    if (message.models?.length) {
+      obj.models = message.models.map((e) => Model.toJSON(e));
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => ProviderKey.toJSON(e));
+    }
+    if (message.origin !== "") {
+      obj.origin = message.origin;
+    }
+    if (message.updatedAt !== "") {
+      obj.updatedAt = message.updatedAt;
+    }
+    return obj;
+  },
+};
+
+function createBaseSettings(): Settings {
+  return {
+    defaultLimits: undefined,
+    premiumLimits: undefined,
+    timeZone: "",
+    minPasswordLength: 0,
+    providers: [],
+    models: [],
+    availableModels: [],
+    sharedUpstream: false,
+    updatedAt: "",
+  };
+}
+
+export const Settings: MessageFns<Settings> = {
+  encode(message: Settings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.defaultLimits !== undefined) {
       Limits.encode(message.defaultLimits, writer.uint32(10).fork()).join();
     }
@@ -160,16 +512,28 @@ export const TenantSettings: MessageFns<TenantSettings> = {
     if (message.timeZone !== "") {
       writer.uint32(26).string(message.timeZone);
     }
+    if (message.minPasswordLength !== 0) {
+      writer.uint32(32).int32(message.minPasswordLength);
+    }
     for (const v of message.providers) {
-      writer.uint32(34).string(v!);
+      Provider.encode(v!, writer.uint32(42).fork()).join();
     }
     for (const v of message.models) {
-      writer.uint32(42).string(v!);
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.availableModels) {
+      Model.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.sharedUpstream !== false) {
+      writer.uint32(64).bool(message.sharedUpstream);
+    }
+    if (message.updatedAt !== "") {
+      writer.uint32(74).string(message.updatedAt);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): TenantSettings {
+  decode(input: BinaryReader | Uint8Array, length?: number): Settings {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -178,7 +542,7 @@ export const TenantSettings: MessageFns<TenantSettings> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseTenantSettings();
+      const message = createBaseSettings();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -207,11 +571,11 @@ export const TenantSettings: MessageFns<TenantSettings> = {
             continue;
           }
           case 4: {
-            if (tag !== 34) {
+            if (tag !== 32) {
               break;
             }
 
-            message.providers.push(reader.string());
+            message.minPasswordLength = reader.int32();
             continue;
           }
           case 5: {
@@ -219,7 +583,39 @@ export const TenantSettings: MessageFns<TenantSettings> = {
               break;
             }
 
+            message.providers.push(Provider.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
             message.models.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.availableModels.push(Model.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.sharedUpstream = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
             continue;
           }
         }
@@ -234,7 +630,7 @@ export const TenantSettings: MessageFns<TenantSettings> = {
     }
   },
 
-  fromJSON(object: any): TenantSettings {
+  fromJSON(object: any): Settings {
     return {
       defaultLimits: isSet(object.defaultLimits)
         ? Limits.fromJSON(object.defaultLimits)
@@ -251,16 +647,34 @@ export const TenantSettings: MessageFns<TenantSettings> = {
         : isSet(object.time_zone)
         ? globalThis.String(object.time_zone)
         : "",
+      minPasswordLength: isSet(object.minPasswordLength)
+        ? globalThis.Number(object.minPasswordLength)
+        : isSet(object.min_password_length)
+        ? globalThis.Number(object.min_password_length)
+        : 0,
       providers: globalThis.Array.isArray(object?.providers)
-        ? object.providers.map((e: any) => globalThis.String(e))
+        ? object.providers.map((e: any) => Provider.fromJSON(e))
         : [],
-      models: globalThis.Array.isArray(object?.models)
-        ? object.models.map((e: any) => globalThis.String(e))
+      models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => globalThis.String(e)) : [],
+      availableModels: globalThis.Array.isArray(object?.availableModels)
+        ? object.availableModels.map((e: any) => Model.fromJSON(e))
+        : globalThis.Array.isArray(object?.available_models)
+        ? object.available_models.map((e: any) => Model.fromJSON(e))
         : [],
+      sharedUpstream: isSet(object.sharedUpstream)
+        ? globalThis.Boolean(object.sharedUpstream)
+        : isSet(object.shared_upstream)
+        ? globalThis.Boolean(object.shared_upstream)
+        : false,
+      updatedAt: isSet(object.updatedAt)
+        ? globalThis.String(object.updatedAt)
+        : isSet(object.updated_at)
+        ? globalThis.String(object.updated_at)
+        : "",
     };
   },
 
-  toJSON(message: TenantSettings): unknown {
+  toJSON(message: Settings): unknown {
     const obj: any = {};
     if (message.defaultLimits !== undefined) {
       obj.defaultLimits = Limits.toJSON(message.defaultLimits);
@@ -271,11 +685,170 @@ export const TenantSettings: MessageFns<TenantSettings> = {
     if (message.timeZone !== "") {
       obj.timeZone = message.timeZone;
     }
+    if (message.minPasswordLength !== 0) {
+      obj.minPasswordLength = Math.round(message.minPasswordLength);
+    }
     if (message.providers?.length) {
-      obj.providers = message.providers;
+      obj.providers = message.providers.map((e) => Provider.toJSON(e));
     }
     if (message.models?.length) {
       obj.models = message.models;
+    }
+    if (message.availableModels?.length) {
+      obj.availableModels = message.availableModels.map((e) => Model.toJSON(e));
+    }
+    if (message.sharedUpstream !== false) {
+      obj.sharedUpstream = message.sharedUpstream;
+    }
+    if (message.updatedAt !== "") {
+      obj.updatedAt = message.updatedAt;
+    }
+    return obj;
+  },
+};
+
+function createBaseProviderChange(): ProviderChange {
+  return { id: "", name: "", baseUrl: "", models: [], addKeys: [], removeKeyIds: [] };
+}
+
+export const ProviderChange: MessageFns<ProviderChange> = {
+  encode(message: ProviderChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.baseUrl !== "") {
+      writer.uint32(26).string(message.baseUrl);
+    }
+    for (const v of message.models) {
+      Model.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.addKeys) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.removeKeyIds) {
+      writer.uint32(50).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProviderChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProviderChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.baseUrl = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.models.push(Model.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.addKeys.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.removeKeyIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProviderChange {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      baseUrl: isSet(object.baseUrl)
+        ? globalThis.String(object.baseUrl)
+        : isSet(object.base_url)
+        ? globalThis.String(object.base_url)
+        : "",
+      models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => Model.fromJSON(e)) : [],
+      addKeys: globalThis.Array.isArray(object?.addKeys)
+        ? object.addKeys.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.add_keys)
+        ? object.add_keys.map((e: any) => globalThis.String(e))
+        : [],
+      removeKeyIds: globalThis.Array.isArray(object?.removeKeyIds)
+        ? object.removeKeyIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.remove_key_ids)
+        ? object.remove_key_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ProviderChange): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.baseUrl !== "") {
+      obj.baseUrl = message.baseUrl;
+    }
+    if (message.models?.length) {
+      obj.models = message.models.map((e) => Model.toJSON(e));
+    }
+    if (message.addKeys?.length) {
+      obj.addKeys = message.addKeys;
+    }
+    if (message.removeKeyIds?.length) {
+      obj.removeKeyIds = message.removeKeyIds;
     }
     return obj;
   },
@@ -286,6 +859,7 @@ function createBaseUpdateSettingsRequest(): UpdateSettingsRequest {
     defaultLimits: undefined,
     premiumLimits: undefined,
     timeZone: undefined,
+    minPasswordLength: undefined,
     setProviders: false,
     providers: [],
     setModels: false,
@@ -304,17 +878,20 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     if (message.timeZone !== undefined) {
       writer.uint32(26).string(message.timeZone);
     }
+    if (message.minPasswordLength !== undefined) {
+      writer.uint32(32).int32(message.minPasswordLength);
+    }
     if (message.setProviders !== false) {
-      writer.uint32(32).bool(message.setProviders);
+      writer.uint32(40).bool(message.setProviders);
     }
     for (const v of message.providers) {
-      writer.uint32(42).string(v!);
+      ProviderChange.encode(v!, writer.uint32(50).fork()).join();
     }
     if (message.setModels !== false) {
-      writer.uint32(48).bool(message.setModels);
+      writer.uint32(56).bool(message.setModels);
     }
     for (const v of message.models) {
-      writer.uint32(58).string(v!);
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -361,27 +938,35 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
               break;
             }
 
-            message.setProviders = reader.bool();
+            message.minPasswordLength = reader.int32();
             continue;
           }
           case 5: {
-            if (tag !== 42) {
+            if (tag !== 40) {
               break;
             }
 
-            message.providers.push(reader.string());
+            message.setProviders = reader.bool();
             continue;
           }
           case 6: {
-            if (tag !== 48) {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.providers.push(ProviderChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
               break;
             }
 
             message.setModels = reader.bool();
             continue;
           }
-          case 7: {
-            if (tag !== 58) {
+          case 8: {
+            if (tag !== 66) {
               break;
             }
 
@@ -417,13 +1002,18 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
         : isSet(object.time_zone)
         ? globalThis.String(object.time_zone)
         : undefined,
+      minPasswordLength: isSet(object.minPasswordLength)
+        ? globalThis.Number(object.minPasswordLength)
+        : isSet(object.min_password_length)
+        ? globalThis.Number(object.min_password_length)
+        : undefined,
       setProviders: isSet(object.setProviders)
         ? globalThis.Boolean(object.setProviders)
         : isSet(object.set_providers)
         ? globalThis.Boolean(object.set_providers)
         : false,
       providers: globalThis.Array.isArray(object?.providers)
-        ? object.providers.map((e: any) => globalThis.String(e))
+        ? object.providers.map((e: any) => ProviderChange.fromJSON(e))
         : [],
       setModels: isSet(object.setModels)
         ? globalThis.Boolean(object.setModels)
@@ -447,11 +1037,14 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     if (message.timeZone !== undefined) {
       obj.timeZone = message.timeZone;
     }
+    if (message.minPasswordLength !== undefined) {
+      obj.minPasswordLength = Math.round(message.minPasswordLength);
+    }
     if (message.setProviders !== false) {
       obj.setProviders = message.setProviders;
     }
     if (message.providers?.length) {
-      obj.providers = message.providers;
+      obj.providers = message.providers.map((e) => ProviderChange.toJSON(e));
     }
     if (message.setModels !== false) {
       obj.setModels = message.setModels;
@@ -463,32 +1056,210 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
   },
 };
 
+function createBaseUserRef(): UserRef {
+  return { userId: "" };
+}
+
+export const UserRef: MessageFns<UserRef> = {
+  encode(message: UserRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UserRef {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UserRef): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    return obj;
+  },
+};
+
+function createBaseUserUsageRequest(): UserUsageRequest {
+  return { userId: "", from: "", to: "" };
+}
+
+export const UserUsageRequest: MessageFns<UserUsageRequest> = {
+  encode(message: UserUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.from !== "") {
+      writer.uint32(18).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(26).string(message.to);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UserUsageRequest {
+    return {
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+    };
+  },
+
+  toJSON(message: UserUsageRequest): unknown {
+    const obj: any = {};
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    return obj;
+  },
+};
+
 function createBaseAuditEntry(): AuditEntry {
-  return { at: "", actorId: "", action: "", targetId: "", beforeJson: "", afterJson: "", tenantId: "" };
+  return {
+    id: "",
+    at: "",
+    tenantId: "",
+    actorId: "",
+    action: "",
+    targetType: "",
+    targetId: "",
+    beforeJson: "",
+    afterJson: "",
+    requestId: "",
+  };
 }
 
 export const AuditEntry: MessageFns<AuditEntry> = {
   encode(message: AuditEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
     if (message.at !== "") {
-      writer.uint32(10).string(message.at);
-    }
-    if (message.actorId !== "") {
-      writer.uint32(18).string(message.actorId);
-    }
-    if (message.action !== "") {
-      writer.uint32(26).string(message.action);
-    }
-    if (message.targetId !== "") {
-      writer.uint32(34).string(message.targetId);
-    }
-    if (message.beforeJson !== "") {
-      writer.uint32(42).string(message.beforeJson);
-    }
-    if (message.afterJson !== "") {
-      writer.uint32(50).string(message.afterJson);
+      writer.uint32(18).string(message.at);
     }
     if (message.tenantId !== "") {
-      writer.uint32(58).string(message.tenantId);
+      writer.uint32(26).string(message.tenantId);
+    }
+    if (message.actorId !== "") {
+      writer.uint32(34).string(message.actorId);
+    }
+    if (message.action !== "") {
+      writer.uint32(42).string(message.action);
+    }
+    if (message.targetType !== "") {
+      writer.uint32(50).string(message.targetType);
+    }
+    if (message.targetId !== "") {
+      writer.uint32(58).string(message.targetId);
+    }
+    if (message.beforeJson !== "") {
+      writer.uint32(66).string(message.beforeJson);
+    }
+    if (message.afterJson !== "") {
+      writer.uint32(74).string(message.afterJson);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(82).string(message.requestId);
     }
     return writer;
   },
@@ -511,7 +1282,7 @@ export const AuditEntry: MessageFns<AuditEntry> = {
               break;
             }
 
-            message.at = reader.string();
+            message.id = reader.string();
             continue;
           }
           case 2: {
@@ -519,7 +1290,7 @@ export const AuditEntry: MessageFns<AuditEntry> = {
               break;
             }
 
-            message.actorId = reader.string();
+            message.at = reader.string();
             continue;
           }
           case 3: {
@@ -527,7 +1298,7 @@ export const AuditEntry: MessageFns<AuditEntry> = {
               break;
             }
 
-            message.action = reader.string();
+            message.tenantId = reader.string();
             continue;
           }
           case 4: {
@@ -535,7 +1306,7 @@ export const AuditEntry: MessageFns<AuditEntry> = {
               break;
             }
 
-            message.targetId = reader.string();
+            message.actorId = reader.string();
             continue;
           }
           case 5: {
@@ -543,7 +1314,7 @@ export const AuditEntry: MessageFns<AuditEntry> = {
               break;
             }
 
-            message.beforeJson = reader.string();
+            message.action = reader.string();
             continue;
           }
           case 6: {
@@ -551,7 +1322,7 @@ export const AuditEntry: MessageFns<AuditEntry> = {
               break;
             }
 
-            message.afterJson = reader.string();
+            message.targetType = reader.string();
             continue;
           }
           case 7: {
@@ -559,7 +1330,31 @@ export const AuditEntry: MessageFns<AuditEntry> = {
               break;
             }
 
-            message.tenantId = reader.string();
+            message.targetId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.beforeJson = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.afterJson = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.requestId = reader.string();
             continue;
           }
         }
@@ -576,13 +1371,24 @@ export const AuditEntry: MessageFns<AuditEntry> = {
 
   fromJSON(object: any): AuditEntry {
     return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
       at: isSet(object.at) ? globalThis.String(object.at) : "",
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
       actorId: isSet(object.actorId)
         ? globalThis.String(object.actorId)
         : isSet(object.actor_id)
         ? globalThis.String(object.actor_id)
         : "",
       action: isSet(object.action) ? globalThis.String(object.action) : "",
+      targetType: isSet(object.targetType)
+        ? globalThis.String(object.targetType)
+        : isSet(object.target_type)
+        ? globalThis.String(object.target_type)
+        : "",
       targetId: isSet(object.targetId)
         ? globalThis.String(object.targetId)
         : isSet(object.target_id)
@@ -598,24 +1404,33 @@ export const AuditEntry: MessageFns<AuditEntry> = {
         : isSet(object.after_json)
         ? globalThis.String(object.after_json)
         : "",
-      tenantId: isSet(object.tenantId)
-        ? globalThis.String(object.tenantId)
-        : isSet(object.tenant_id)
-        ? globalThis.String(object.tenant_id)
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
         : "",
     };
   },
 
   toJSON(message: AuditEntry): unknown {
     const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
     if (message.at !== "") {
       obj.at = message.at;
+    }
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
     }
     if (message.actorId !== "") {
       obj.actorId = message.actorId;
     }
     if (message.action !== "") {
       obj.action = message.action;
+    }
+    if (message.targetType !== "") {
+      obj.targetType = message.targetType;
     }
     if (message.targetId !== "") {
       obj.targetId = message.targetId;
@@ -626,8 +1441,136 @@ export const AuditEntry: MessageFns<AuditEntry> = {
     if (message.afterJson !== "") {
       obj.afterJson = message.afterJson;
     }
-    if (message.tenantId !== "") {
-      obj.tenantId = message.tenantId;
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+};
+
+function createBaseListAuditRequest(): ListAuditRequest {
+  return { limit: 0, cursor: "", actorId: "", action: "", targetId: "" };
+}
+
+export const ListAuditRequest: MessageFns<ListAuditRequest> = {
+  encode(message: ListAuditRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.limit !== 0) {
+      writer.uint32(8).int32(message.limit);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(18).string(message.cursor);
+    }
+    if (message.actorId !== "") {
+      writer.uint32(26).string(message.actorId);
+    }
+    if (message.action !== "") {
+      writer.uint32(34).string(message.action);
+    }
+    if (message.targetId !== "") {
+      writer.uint32(42).string(message.targetId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAuditRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAuditRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.actorId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.targetId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAuditRequest {
+    return {
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      actorId: isSet(object.actorId)
+        ? globalThis.String(object.actorId)
+        : isSet(object.actor_id)
+        ? globalThis.String(object.actor_id)
+        : "",
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      targetId: isSet(object.targetId)
+        ? globalThis.String(object.targetId)
+        : isSet(object.target_id)
+        ? globalThis.String(object.target_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAuditRequest): unknown {
+    const obj: any = {};
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    if (message.actorId !== "") {
+      obj.actorId = message.actorId;
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.targetId !== "") {
+      obj.targetId = message.targetId;
     }
     return obj;
   },
@@ -712,7 +1655,824 @@ export const AuditPage: MessageFns<AuditPage> = {
   },
 };
 
-/** Every call acts for an admin of the access token's tenant. */
+function createBaseTenant(): Tenant {
+  return {
+    id: "",
+    slug: "",
+    name: "",
+    domains: [],
+    timeZone: "",
+    minPasswordLength: 0,
+    sharedUpstream: false,
+    createdAt: "",
+    updatedAt: "",
+  };
+}
+
+export const Tenant: MessageFns<Tenant> = {
+  encode(message: Tenant, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.slug !== "") {
+      writer.uint32(18).string(message.slug);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    for (const v of message.domains) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(42).string(message.timeZone);
+    }
+    if (message.minPasswordLength !== 0) {
+      writer.uint32(48).int32(message.minPasswordLength);
+    }
+    if (message.sharedUpstream !== false) {
+      writer.uint32(56).bool(message.sharedUpstream);
+    }
+    if (message.createdAt !== "") {
+      writer.uint32(66).string(message.createdAt);
+    }
+    if (message.updatedAt !== "") {
+      writer.uint32(74).string(message.updatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tenant {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTenant();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.slug = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.domains.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.minPasswordLength = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sharedUpstream = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.createdAt = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.updatedAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tenant {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      slug: isSet(object.slug) ? globalThis.String(object.slug) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      domains: globalThis.Array.isArray(object?.domains) ? object.domains.map((e: any) => globalThis.String(e)) : [],
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
+      minPasswordLength: isSet(object.minPasswordLength)
+        ? globalThis.Number(object.minPasswordLength)
+        : isSet(object.min_password_length)
+        ? globalThis.Number(object.min_password_length)
+        : 0,
+      sharedUpstream: isSet(object.sharedUpstream)
+        ? globalThis.Boolean(object.sharedUpstream)
+        : isSet(object.shared_upstream)
+        ? globalThis.Boolean(object.shared_upstream)
+        : false,
+      createdAt: isSet(object.createdAt)
+        ? globalThis.String(object.createdAt)
+        : isSet(object.created_at)
+        ? globalThis.String(object.created_at)
+        : "",
+      updatedAt: isSet(object.updatedAt)
+        ? globalThis.String(object.updatedAt)
+        : isSet(object.updated_at)
+        ? globalThis.String(object.updated_at)
+        : "",
+    };
+  },
+
+  toJSON(message: Tenant): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.slug !== "") {
+      obj.slug = message.slug;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.domains?.length) {
+      obj.domains = message.domains;
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
+    if (message.minPasswordLength !== 0) {
+      obj.minPasswordLength = Math.round(message.minPasswordLength);
+    }
+    if (message.sharedUpstream !== false) {
+      obj.sharedUpstream = message.sharedUpstream;
+    }
+    if (message.createdAt !== "") {
+      obj.createdAt = message.createdAt;
+    }
+    if (message.updatedAt !== "") {
+      obj.updatedAt = message.updatedAt;
+    }
+    return obj;
+  },
+};
+
+function createBaseTenantPage(): TenantPage {
+  return { items: [], nextCursor: "" };
+}
+
+export const TenantPage: MessageFns<TenantPage> = {
+  encode(message: TenantPage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      Tenant.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextCursor !== "") {
+      writer.uint32(18).string(message.nextCursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TenantPage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTenantPage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(Tenant.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextCursor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TenantPage {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => Tenant.fromJSON(e)) : [],
+      nextCursor: isSet(object.nextCursor)
+        ? globalThis.String(object.nextCursor)
+        : isSet(object.next_cursor)
+        ? globalThis.String(object.next_cursor)
+        : "",
+    };
+  },
+
+  toJSON(message: TenantPage): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => Tenant.toJSON(e));
+    }
+    if (message.nextCursor !== "") {
+      obj.nextCursor = message.nextCursor;
+    }
+    return obj;
+  },
+};
+
+function createBaseTenantRef(): TenantRef {
+  return { id: "" };
+}
+
+export const TenantRef: MessageFns<TenantRef> = {
+  encode(message: TenantRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TenantRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTenantRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TenantRef {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: TenantRef): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+};
+
+function createBaseCreateTenantRequest(): CreateTenantRequest {
+  return { slug: "", name: "", domains: [], timeZone: undefined, sharedUpstream: undefined };
+}
+
+export const CreateTenantRequest: MessageFns<CreateTenantRequest> = {
+  encode(message: CreateTenantRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.slug !== "") {
+      writer.uint32(10).string(message.slug);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    for (const v of message.domains) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.timeZone !== undefined) {
+      writer.uint32(34).string(message.timeZone);
+    }
+    if (message.sharedUpstream !== undefined) {
+      writer.uint32(40).bool(message.sharedUpstream);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateTenantRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateTenantRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.slug = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.domains.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sharedUpstream = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateTenantRequest {
+    return {
+      slug: isSet(object.slug) ? globalThis.String(object.slug) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      domains: globalThis.Array.isArray(object?.domains) ? object.domains.map((e: any) => globalThis.String(e)) : [],
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : undefined,
+      sharedUpstream: isSet(object.sharedUpstream)
+        ? globalThis.Boolean(object.sharedUpstream)
+        : isSet(object.shared_upstream)
+        ? globalThis.Boolean(object.shared_upstream)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CreateTenantRequest): unknown {
+    const obj: any = {};
+    if (message.slug !== "") {
+      obj.slug = message.slug;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.domains?.length) {
+      obj.domains = message.domains;
+    }
+    if (message.timeZone !== undefined) {
+      obj.timeZone = message.timeZone;
+    }
+    if (message.sharedUpstream !== undefined) {
+      obj.sharedUpstream = message.sharedUpstream;
+    }
+    return obj;
+  },
+};
+
+function createBaseUpdateTenantRequest(): UpdateTenantRequest {
+  return {
+    id: "",
+    name: undefined,
+    setDomains: false,
+    domains: [],
+    timeZone: undefined,
+    minPasswordLength: undefined,
+    sharedUpstream: undefined,
+  };
+}
+
+export const UpdateTenantRequest: MessageFns<UpdateTenantRequest> = {
+  encode(message: UpdateTenantRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== undefined) {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.setDomains !== false) {
+      writer.uint32(24).bool(message.setDomains);
+    }
+    for (const v of message.domains) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.timeZone !== undefined) {
+      writer.uint32(42).string(message.timeZone);
+    }
+    if (message.minPasswordLength !== undefined) {
+      writer.uint32(48).int32(message.minPasswordLength);
+    }
+    if (message.sharedUpstream !== undefined) {
+      writer.uint32(56).bool(message.sharedUpstream);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTenantRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTenantRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.setDomains = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.domains.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.minPasswordLength = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sharedUpstream = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateTenantRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : undefined,
+      setDomains: isSet(object.setDomains)
+        ? globalThis.Boolean(object.setDomains)
+        : isSet(object.set_domains)
+        ? globalThis.Boolean(object.set_domains)
+        : false,
+      domains: globalThis.Array.isArray(object?.domains) ? object.domains.map((e: any) => globalThis.String(e)) : [],
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : undefined,
+      minPasswordLength: isSet(object.minPasswordLength)
+        ? globalThis.Number(object.minPasswordLength)
+        : isSet(object.min_password_length)
+        ? globalThis.Number(object.min_password_length)
+        : undefined,
+      sharedUpstream: isSet(object.sharedUpstream)
+        ? globalThis.Boolean(object.sharedUpstream)
+        : isSet(object.shared_upstream)
+        ? globalThis.Boolean(object.shared_upstream)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateTenantRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== undefined) {
+      obj.name = message.name;
+    }
+    if (message.setDomains !== false) {
+      obj.setDomains = message.setDomains;
+    }
+    if (message.domains?.length) {
+      obj.domains = message.domains;
+    }
+    if (message.timeZone !== undefined) {
+      obj.timeZone = message.timeZone;
+    }
+    if (message.minPasswordLength !== undefined) {
+      obj.minPasswordLength = Math.round(message.minPasswordLength);
+    }
+    if (message.sharedUpstream !== undefined) {
+      obj.sharedUpstream = message.sharedUpstream;
+    }
+    return obj;
+  },
+};
+
+function createBaseTenantSettingsSnapshot(): TenantSettingsSnapshot {
+  return {
+    tenantId: "",
+    defaultLimits: undefined,
+    premiumLimits: undefined,
+    timeZone: "",
+    models: [],
+    sharedUpstream: false,
+  };
+}
+
+export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
+  encode(message: TenantSettingsSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.defaultLimits !== undefined) {
+      Limits.encode(message.defaultLimits, writer.uint32(18).fork()).join();
+    }
+    if (message.premiumLimits !== undefined) {
+      Limits.encode(message.premiumLimits, writer.uint32(26).fork()).join();
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(34).string(message.timeZone);
+    }
+    for (const v of message.models) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.sharedUpstream !== false) {
+      writer.uint32(48).bool(message.sharedUpstream);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TenantSettingsSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTenantSettingsSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.defaultLimits = Limits.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.premiumLimits = Limits.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.models.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sharedUpstream = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TenantSettingsSnapshot {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      defaultLimits: isSet(object.defaultLimits)
+        ? Limits.fromJSON(object.defaultLimits)
+        : isSet(object.default_limits)
+        ? Limits.fromJSON(object.default_limits)
+        : undefined,
+      premiumLimits: isSet(object.premiumLimits)
+        ? Limits.fromJSON(object.premiumLimits)
+        : isSet(object.premium_limits)
+        ? Limits.fromJSON(object.premium_limits)
+        : undefined,
+      timeZone: isSet(object.timeZone)
+        ? globalThis.String(object.timeZone)
+        : isSet(object.time_zone)
+        ? globalThis.String(object.time_zone)
+        : "",
+      models: globalThis.Array.isArray(object?.models)
+        ? object.models.map((e: any) => globalThis.String(e))
+        : [],
+      sharedUpstream: isSet(object.sharedUpstream)
+        ? globalThis.Boolean(object.sharedUpstream)
+        : isSet(object.shared_upstream)
+        ? globalThis.Boolean(object.shared_upstream)
+        : false,
+    };
+  },
+
+  toJSON(message: TenantSettingsSnapshot): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.defaultLimits !== undefined) {
+      obj.defaultLimits = Limits.toJSON(message.defaultLimits);
+    }
+    if (message.premiumLimits !== undefined) {
+      obj.premiumLimits = Limits.toJSON(message.premiumLimits);
+    }
+    if (message.timeZone !== "") {
+      obj.timeZone = message.timeZone;
+    }
+    if (message.models?.length) {
+      obj.models = message.models;
+    }
+    if (message.sharedUpstream !== false) {
+      obj.sharedUpstream = message.sharedUpstream;
+    }
+    return obj;
+  },
+};
+
+/**
+ * The one place that authorizes admin use cases: tenant admins (role "admin", always the caller's
+ * own tenant) and the platform operator (tenants). Every call that acts for someone carries their
+ * bearer token; personal API keys are refused. Every change is written to the audit log.
+ */
 export type AdminServiceService = typeof AdminServiceService;
 export const AdminServiceService = {
   getSettings: {
@@ -721,8 +2481,8 @@ export const AdminServiceService = {
     responseStream: false as const,
     requestSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
     requestDeserialize: (value: Buffer): Empty => Empty.decode(value),
-    responseSerialize: (value: TenantSettings): Buffer => Buffer.from(TenantSettings.encode(value).finish()),
-    responseDeserialize: (value: Buffer): TenantSettings => TenantSettings.decode(value),
+    responseSerialize: (value: Settings): Buffer => Buffer.from(Settings.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Settings => Settings.decode(value),
   },
   updateSettings: {
     path: "/tessera.admin.v1.AdminService/UpdateSettings" as const,
@@ -731,90 +2491,371 @@ export const AdminServiceService = {
     requestSerialize: (value: UpdateSettingsRequest): Buffer =>
       Buffer.from(UpdateSettingsRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): UpdateSettingsRequest => UpdateSettingsRequest.decode(value),
-    responseSerialize: (value: TenantSettings): Buffer => Buffer.from(TenantSettings.encode(value).finish()),
-    responseDeserialize: (value: Buffer): TenantSettings => TenantSettings.decode(value),
+    responseSerialize: (value: Settings): Buffer => Buffer.from(Settings.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Settings => Settings.decode(value),
+  },
+  listUsers: {
+    path: "/tessera.admin.v1.AdminService/ListUsers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdminListUsersRequest): Buffer =>
+      Buffer.from(AdminListUsersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdminListUsersRequest => AdminListUsersRequest.decode(value),
+    responseSerialize: (value: UserPage): Buffer => Buffer.from(UserPage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UserPage => UserPage.decode(value),
+  },
+  getUser: {
+    path: "/tessera.admin.v1.AdminService/GetUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UserRef): Buffer => Buffer.from(UserRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UserRef => UserRef.decode(value),
+    responseSerialize: (value: User): Buffer => Buffer.from(User.encode(value).finish()),
+    responseDeserialize: (value: Buffer): User => User.decode(value),
+  },
+  updateUser: {
+    path: "/tessera.admin.v1.AdminService/UpdateUser" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AdminUpdateUserRequest): Buffer =>
+      Buffer.from(AdminUpdateUserRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AdminUpdateUserRequest => AdminUpdateUserRequest.decode(value),
+    responseSerialize: (value: User): Buffer => Buffer.from(User.encode(value).finish()),
+    responseDeserialize: (value: Buffer): User => User.decode(value),
+  },
+  getDayUsage: {
+    path: "/tessera.admin.v1.AdminService/GetDayUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DayUsageRequest): Buffer => Buffer.from(DayUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DayUsageRequest => DayUsageRequest.decode(value),
+    responseSerialize: (value: DayUsage): Buffer => Buffer.from(DayUsage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DayUsage => DayUsage.decode(value),
+  },
+  getUserUsage: {
+    path: "/tessera.admin.v1.AdminService/GetUserUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UserUsageRequest): Buffer => Buffer.from(UserUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UserUsageRequest => UserUsageRequest.decode(value),
+    responseSerialize: (value: UsageSeries): Buffer => Buffer.from(UsageSeries.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UsageSeries => UsageSeries.decode(value),
+  },
+  getModelUsage: {
+    path: "/tessera.admin.v1.AdminService/GetModelUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ModelUsageRequest): Buffer => Buffer.from(ModelUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ModelUsageRequest => ModelUsageRequest.decode(value),
+    responseSerialize: (value: ModelUsagePage): Buffer => Buffer.from(ModelUsagePage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelUsagePage => ModelUsagePage.decode(value),
   },
   listAudit: {
     path: "/tessera.admin.v1.AdminService/ListAudit" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: PageRequest): Buffer => Buffer.from(PageRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): PageRequest => PageRequest.decode(value),
+    requestSerialize: (value: ListAuditRequest): Buffer => Buffer.from(ListAuditRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAuditRequest => ListAuditRequest.decode(value),
     responseSerialize: (value: AuditPage): Buffer => Buffer.from(AuditPage.encode(value).finish()),
     responseDeserialize: (value: Buffer): AuditPage => AuditPage.decode(value),
   },
-  recordAudit: {
-    path: "/tessera.admin.v1.AdminService/RecordAudit" as const,
+  /** Platform operator. */
+  listTenants: {
+    path: "/tessera.admin.v1.AdminService/ListTenants" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: AuditEntry): Buffer => Buffer.from(AuditEntry.encode(value).finish()),
-    requestDeserialize: (value: Buffer): AuditEntry => AuditEntry.decode(value),
-    responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
-    responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
+    requestSerialize: (value: PageRequest): Buffer => Buffer.from(PageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PageRequest => PageRequest.decode(value),
+    responseSerialize: (value: TenantPage): Buffer => Buffer.from(TenantPage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TenantPage => TenantPage.decode(value),
+  },
+  getTenant: {
+    path: "/tessera.admin.v1.AdminService/GetTenant" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TenantRef): Buffer => Buffer.from(TenantRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TenantRef => TenantRef.decode(value),
+    responseSerialize: (value: Tenant): Buffer => Buffer.from(Tenant.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Tenant => Tenant.decode(value),
+  },
+  createTenant: {
+    path: "/tessera.admin.v1.AdminService/CreateTenant" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateTenantRequest): Buffer => Buffer.from(CreateTenantRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateTenantRequest => CreateTenantRequest.decode(value),
+    responseSerialize: (value: Tenant): Buffer => Buffer.from(Tenant.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Tenant => Tenant.decode(value),
+  },
+  updateTenant: {
+    path: "/tessera.admin.v1.AdminService/UpdateTenant" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateTenantRequest): Buffer => Buffer.from(UpdateTenantRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateTenantRequest => UpdateTenantRequest.decode(value),
+    responseSerialize: (value: Tenant): Buffer => Buffer.from(Tenant.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Tenant => Tenant.decode(value),
+  },
+  listPlatformAudit: {
+    path: "/tessera.admin.v1.AdminService/ListPlatformAudit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAuditRequest): Buffer => Buffer.from(ListAuditRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAuditRequest => ListAuditRequest.decode(value),
+    responseSerialize: (value: AuditPage): Buffer => Buffer.from(AuditPage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuditPage => AuditPage.decode(value),
+  },
+  /** Internal (no caller): the settings other services apply, as cached in Redis. */
+  getTenantSettings: {
+    path: "/tessera.admin.v1.AdminService/GetTenantSettings" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TenantRef): Buffer => Buffer.from(TenantRef.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TenantRef => TenantRef.decode(value),
+    responseSerialize: (value: TenantSettingsSnapshot): Buffer =>
+      Buffer.from(TenantSettingsSnapshot.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TenantSettingsSnapshot => TenantSettingsSnapshot.decode(value),
   },
 } as const;
 
 export interface AdminServiceServer extends UntypedServiceImplementation {
-  getSettings: handleUnaryCall<Empty, TenantSettings>;
-  updateSettings: handleUnaryCall<UpdateSettingsRequest, TenantSettings>;
-  listAudit: handleUnaryCall<PageRequest, AuditPage>;
-  recordAudit: handleUnaryCall<AuditEntry, Empty>;
+  getSettings: handleUnaryCall<Empty, Settings>;
+  updateSettings: handleUnaryCall<UpdateSettingsRequest, Settings>;
+  listUsers: handleUnaryCall<AdminListUsersRequest, UserPage>;
+  getUser: handleUnaryCall<UserRef, User>;
+  updateUser: handleUnaryCall<AdminUpdateUserRequest, User>;
+  getDayUsage: handleUnaryCall<DayUsageRequest, DayUsage>;
+  getUserUsage: handleUnaryCall<UserUsageRequest, UsageSeries>;
+  getModelUsage: handleUnaryCall<ModelUsageRequest, ModelUsagePage>;
+  listAudit: handleUnaryCall<ListAuditRequest, AuditPage>;
+  /** Platform operator. */
+  listTenants: handleUnaryCall<PageRequest, TenantPage>;
+  getTenant: handleUnaryCall<TenantRef, Tenant>;
+  createTenant: handleUnaryCall<CreateTenantRequest, Tenant>;
+  updateTenant: handleUnaryCall<UpdateTenantRequest, Tenant>;
+  listPlatformAudit: handleUnaryCall<ListAuditRequest, AuditPage>;
+  /** Internal (no caller): the settings other services apply, as cached in Redis. */
+  getTenantSettings: handleUnaryCall<TenantRef, TenantSettingsSnapshot>;
 }
 
 export interface AdminServiceClient extends Client {
-  getSettings(
-    request: Empty,
-    callback: (error: ServiceError | null, response: TenantSettings) => void,
-  ): ClientUnaryCall;
+  getSettings(request: Empty, callback: (error: ServiceError | null, response: Settings) => void): ClientUnaryCall;
   getSettings(
     request: Empty,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: TenantSettings) => void,
+    callback: (error: ServiceError | null, response: Settings) => void,
   ): ClientUnaryCall;
   getSettings(
     request: Empty,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: TenantSettings) => void,
+    callback: (error: ServiceError | null, response: Settings) => void,
   ): ClientUnaryCall;
   updateSettings(
     request: UpdateSettingsRequest,
-    callback: (error: ServiceError | null, response: TenantSettings) => void,
+    callback: (error: ServiceError | null, response: Settings) => void,
   ): ClientUnaryCall;
   updateSettings(
     request: UpdateSettingsRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: TenantSettings) => void,
+    callback: (error: ServiceError | null, response: Settings) => void,
   ): ClientUnaryCall;
   updateSettings(
     request: UpdateSettingsRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: TenantSettings) => void,
+    callback: (error: ServiceError | null, response: Settings) => void,
   ): ClientUnaryCall;
-  listAudit(request: PageRequest, callback: (error: ServiceError | null, response: AuditPage) => void): ClientUnaryCall;
+  listUsers(
+    request: AdminListUsersRequest,
+    callback: (error: ServiceError | null, response: UserPage) => void,
+  ): ClientUnaryCall;
+  listUsers(
+    request: AdminListUsersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UserPage) => void,
+  ): ClientUnaryCall;
+  listUsers(
+    request: AdminListUsersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UserPage) => void,
+  ): ClientUnaryCall;
+  getUser(request: UserRef, callback: (error: ServiceError | null, response: User) => void): ClientUnaryCall;
+  getUser(
+    request: UserRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: User) => void,
+  ): ClientUnaryCall;
+  getUser(
+    request: UserRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: User) => void,
+  ): ClientUnaryCall;
+  updateUser(
+    request: AdminUpdateUserRequest,
+    callback: (error: ServiceError | null, response: User) => void,
+  ): ClientUnaryCall;
+  updateUser(
+    request: AdminUpdateUserRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: User) => void,
+  ): ClientUnaryCall;
+  updateUser(
+    request: AdminUpdateUserRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: User) => void,
+  ): ClientUnaryCall;
+  getDayUsage(
+    request: DayUsageRequest,
+    callback: (error: ServiceError | null, response: DayUsage) => void,
+  ): ClientUnaryCall;
+  getDayUsage(
+    request: DayUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DayUsage) => void,
+  ): ClientUnaryCall;
+  getDayUsage(
+    request: DayUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DayUsage) => void,
+  ): ClientUnaryCall;
+  getUserUsage(
+    request: UserUsageRequest,
+    callback: (error: ServiceError | null, response: UsageSeries) => void,
+  ): ClientUnaryCall;
+  getUserUsage(
+    request: UserUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UsageSeries) => void,
+  ): ClientUnaryCall;
+  getUserUsage(
+    request: UserUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UsageSeries) => void,
+  ): ClientUnaryCall;
+  getModelUsage(
+    request: ModelUsageRequest,
+    callback: (error: ServiceError | null, response: ModelUsagePage) => void,
+  ): ClientUnaryCall;
+  getModelUsage(
+    request: ModelUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ModelUsagePage) => void,
+  ): ClientUnaryCall;
+  getModelUsage(
+    request: ModelUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ModelUsagePage) => void,
+  ): ClientUnaryCall;
   listAudit(
-    request: PageRequest,
+    request: ListAuditRequest,
+    callback: (error: ServiceError | null, response: AuditPage) => void,
+  ): ClientUnaryCall;
+  listAudit(
+    request: ListAuditRequest,
     metadata: Metadata,
     callback: (error: ServiceError | null, response: AuditPage) => void,
   ): ClientUnaryCall;
   listAudit(
-    request: PageRequest,
+    request: ListAuditRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AuditPage) => void,
   ): ClientUnaryCall;
-  recordAudit(request: AuditEntry, callback: (error: ServiceError | null, response: Empty) => void): ClientUnaryCall;
-  recordAudit(
-    request: AuditEntry,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: Empty) => void,
+  /** Platform operator. */
+  listTenants(
+    request: PageRequest,
+    callback: (error: ServiceError | null, response: TenantPage) => void,
   ): ClientUnaryCall;
-  recordAudit(
-    request: AuditEntry,
+  listTenants(
+    request: PageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TenantPage) => void,
+  ): ClientUnaryCall;
+  listTenants(
+    request: PageRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: Empty) => void,
+    callback: (error: ServiceError | null, response: TenantPage) => void,
+  ): ClientUnaryCall;
+  getTenant(request: TenantRef, callback: (error: ServiceError | null, response: Tenant) => void): ClientUnaryCall;
+  getTenant(
+    request: TenantRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  getTenant(
+    request: TenantRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  createTenant(
+    request: CreateTenantRequest,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  createTenant(
+    request: CreateTenantRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  createTenant(
+    request: CreateTenantRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  updateTenant(
+    request: UpdateTenantRequest,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  updateTenant(
+    request: UpdateTenantRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  updateTenant(
+    request: UpdateTenantRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  listPlatformAudit(
+    request: ListAuditRequest,
+    callback: (error: ServiceError | null, response: AuditPage) => void,
+  ): ClientUnaryCall;
+  listPlatformAudit(
+    request: ListAuditRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AuditPage) => void,
+  ): ClientUnaryCall;
+  listPlatformAudit(
+    request: ListAuditRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AuditPage) => void,
+  ): ClientUnaryCall;
+  /** Internal (no caller): the settings other services apply, as cached in Redis. */
+  getTenantSettings(
+    request: TenantRef,
+    callback: (error: ServiceError | null, response: TenantSettingsSnapshot) => void,
+  ): ClientUnaryCall;
+  getTenantSettings(
+    request: TenantRef,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TenantSettingsSnapshot) => void,
+  ): ClientUnaryCall;
+  getTenantSettings(
+    request: TenantRef,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TenantSettingsSnapshot) => void,
   ): ClientUnaryCall;
 }
 

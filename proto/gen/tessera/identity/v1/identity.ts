@@ -52,6 +52,8 @@ export interface User {
   maxChats: number;
   createdAt: string;
   updatedAt: string;
+  /** "operator" for the platform operator, else empty. */
+  platformRole: string;
 }
 
 export interface ResolveTenantRequest {
@@ -235,6 +237,11 @@ export interface LinkedIdentityList {
 
 export interface UnlinkIdentityRequest {
   provider: string;
+}
+
+export interface UpdateTenantPolicyRequest {
+  tenantId: string;
+  minPasswordLength?: number | undefined;
 }
 
 function createBaseTenant(): Tenant {
@@ -436,6 +443,7 @@ function createBaseUser(): User {
     maxChats: 0,
     createdAt: "",
     updatedAt: "",
+    platformRole: "",
   };
 }
 
@@ -488,6 +496,9 @@ export const User: MessageFns<User> = {
     }
     if (message.updatedAt !== "") {
       writer.uint32(130).string(message.updatedAt);
+    }
+    if (message.platformRole !== "") {
+      writer.uint32(138).string(message.platformRole);
     }
     return writer;
   },
@@ -633,6 +644,14 @@ export const User: MessageFns<User> = {
             message.updatedAt = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.platformRole = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -707,6 +726,11 @@ export const User: MessageFns<User> = {
         : isSet(object.updated_at)
         ? globalThis.String(object.updated_at)
         : "",
+      platformRole: isSet(object.platformRole)
+        ? globalThis.String(object.platformRole)
+        : isSet(object.platform_role)
+        ? globalThis.String(object.platform_role)
+        : "",
     };
   },
 
@@ -759,6 +783,9 @@ export const User: MessageFns<User> = {
     }
     if (message.updatedAt !== "") {
       obj.updatedAt = message.updatedAt;
+    }
+    if (message.platformRole !== "") {
+      obj.platformRole = message.platformRole;
     }
     return obj;
   },
@@ -3508,6 +3535,89 @@ export const UnlinkIdentityRequest: MessageFns<UnlinkIdentityRequest> = {
   },
 };
 
+function createBaseUpdateTenantPolicyRequest(): UpdateTenantPolicyRequest {
+  return { tenantId: "", minPasswordLength: undefined };
+}
+
+export const UpdateTenantPolicyRequest: MessageFns<UpdateTenantPolicyRequest> = {
+  encode(message: UpdateTenantPolicyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.minPasswordLength !== undefined) {
+      writer.uint32(16).int32(message.minPasswordLength);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTenantPolicyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTenantPolicyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.minPasswordLength = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateTenantPolicyRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      minPasswordLength: isSet(object.minPasswordLength)
+        ? globalThis.Number(object.minPasswordLength)
+        : isSet(object.min_password_length)
+        ? globalThis.Number(object.min_password_length)
+        : undefined,
+    };
+  },
+
+  toJSON(message: UpdateTenantPolicyRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.minPasswordLength !== undefined) {
+      obj.minPasswordLength = Math.round(message.minPasswordLength);
+    }
+    return obj;
+  },
+};
+
 /**
  * Calls that act for a signed-in user carry "authorization: Bearer <access token>" metadata and
  * are authorised by the identity service itself from that token (never from request fields).
@@ -3740,6 +3850,26 @@ export const IdentityServiceService = {
     responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
     responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
   },
+  /** Internal (the admin service authorizes): a tenant's sign-in policy. */
+  getTenantPolicy: {
+    path: "/tessera.identity.v1.IdentityService/GetTenantPolicy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTenantRequest): Buffer => Buffer.from(GetTenantRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTenantRequest => GetTenantRequest.decode(value),
+    responseSerialize: (value: Tenant): Buffer => Buffer.from(Tenant.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Tenant => Tenant.decode(value),
+  },
+  updateTenantPolicy: {
+    path: "/tessera.identity.v1.IdentityService/UpdateTenantPolicy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateTenantPolicyRequest): Buffer =>
+      Buffer.from(UpdateTenantPolicyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateTenantPolicyRequest => UpdateTenantPolicyRequest.decode(value),
+    responseSerialize: (value: Tenant): Buffer => Buffer.from(Tenant.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Tenant => Tenant.decode(value),
+  },
 } as const;
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
@@ -3778,6 +3908,9 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   completeOAuth: handleUnaryCall<CompleteOAuthRequest, CompleteOAuthResponse>;
   listIdentities: handleUnaryCall<Empty, LinkedIdentityList>;
   unlinkIdentity: handleUnaryCall<UnlinkIdentityRequest, Empty>;
+  /** Internal (the admin service authorizes): a tenant's sign-in policy. */
+  getTenantPolicy: handleUnaryCall<GetTenantRequest, Tenant>;
+  updateTenantPolicy: handleUnaryCall<UpdateTenantPolicyRequest, Tenant>;
 }
 
 export interface IdentityServiceClient extends Client {
@@ -4122,6 +4255,37 @@ export interface IdentityServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Empty) => void,
+  ): ClientUnaryCall;
+  /** Internal (the admin service authorizes): a tenant's sign-in policy. */
+  getTenantPolicy(
+    request: GetTenantRequest,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  getTenantPolicy(
+    request: GetTenantRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  getTenantPolicy(
+    request: GetTenantRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  updateTenantPolicy(
+    request: UpdateTenantPolicyRequest,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  updateTenantPolicy(
+    request: UpdateTenantPolicyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Tenant) => void,
+  ): ClientUnaryCall;
+  updateTenantPolicy(
+    request: UpdateTenantPolicyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Tenant) => void,
   ): ClientUnaryCall;
 }
 

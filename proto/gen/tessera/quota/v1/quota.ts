@@ -112,38 +112,20 @@ export interface DayUsage {
   totalTokens: number;
 }
 
-/**
- * A pair of daily limits; an unset member falls back to the next level (premium -> tenant
- * default -> 100 messages / 500,000 tokens).
- */
-export interface LimitPair {
-  messages?: number | undefined;
-  tokens?: number | undefined;
+export interface ModelUsageRequest {
+  from: string;
+  to: string;
+  limit: number;
+  cursor: string;
 }
 
-export interface TenantLimitsRequest {
-  tenantId: string;
-}
-
-export interface TenantLimits {
-  tenantId: string;
-  defaultLimits?: LimitPair | undefined;
-  premiumLimits?:
-    | LimitPair
-    | undefined;
-  /** IANA time zone whose midnight starts a new quota day ("UTC" by default). */
-  timeZone: string;
-  /** The limits in effect after fallbacks. */
-  effectiveDefaultLimits?: LimitPair | undefined;
-  effectivePremiumLimits?: LimitPair | undefined;
-}
-
-/** Sections that are set replace the stored ones; unset sections are left as they are. */
-export interface UpdateTenantLimitsRequest {
-  tenantId: string;
-  defaultLimits?: LimitPair | undefined;
-  premiumLimits?: LimitPair | undefined;
-  timeZone?: string | undefined;
+export interface ModelUsagePage {
+  from: string;
+  to: string;
+  items: ModelUsage[];
+  nextCursor: string;
+  totalMessages: number;
+  totalTokens: number;
 }
 
 function createBaseQuotaSubject(): QuotaSubject {
@@ -1484,22 +1466,28 @@ export const DayUsage: MessageFns<DayUsage> = {
   },
 };
 
-function createBaseLimitPair(): LimitPair {
-  return { messages: undefined, tokens: undefined };
+function createBaseModelUsageRequest(): ModelUsageRequest {
+  return { from: "", to: "", limit: 0, cursor: "" };
 }
 
-export const LimitPair: MessageFns<LimitPair> = {
-  encode(message: LimitPair, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.messages !== undefined) {
-      writer.uint32(8).int64(message.messages);
+export const ModelUsageRequest: MessageFns<ModelUsageRequest> = {
+  encode(message: ModelUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== "") {
+      writer.uint32(10).string(message.from);
     }
-    if (message.tokens !== undefined) {
-      writer.uint32(16).int64(message.tokens);
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).int32(message.limit);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(34).string(message.cursor);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): LimitPair {
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelUsageRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1508,79 +1496,7 @@ export const LimitPair: MessageFns<LimitPair> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseLimitPair();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.messages = longToNumber(reader.int64());
-            continue;
-          }
-          case 2: {
-            if (tag !== 16) {
-              break;
-            }
-
-            message.tokens = longToNumber(reader.int64());
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): LimitPair {
-    return {
-      messages: isSet(object.messages) ? globalThis.Number(object.messages) : undefined,
-      tokens: isSet(object.tokens) ? globalThis.Number(object.tokens) : undefined,
-    };
-  },
-
-  toJSON(message: LimitPair): unknown {
-    const obj: any = {};
-    if (message.messages !== undefined) {
-      obj.messages = Math.round(message.messages);
-    }
-    if (message.tokens !== undefined) {
-      obj.tokens = Math.round(message.tokens);
-    }
-    return obj;
-  },
-};
-
-function createBaseTenantLimitsRequest(): TenantLimitsRequest {
-  return { tenantId: "" };
-}
-
-export const TenantLimitsRequest: MessageFns<TenantLimitsRequest> = {
-  encode(message: TenantLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.tenantId !== "") {
-      writer.uint32(10).string(message.tenantId);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): TenantLimitsRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseTenantLimitsRequest();
+      const message = createBaseModelUsageRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1589,93 +1505,7 @@ export const TenantLimitsRequest: MessageFns<TenantLimitsRequest> = {
               break;
             }
 
-            message.tenantId = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): TenantLimitsRequest {
-    return {
-      tenantId: isSet(object.tenantId)
-        ? globalThis.String(object.tenantId)
-        : isSet(object.tenant_id)
-        ? globalThis.String(object.tenant_id)
-        : "",
-    };
-  },
-
-  toJSON(message: TenantLimitsRequest): unknown {
-    const obj: any = {};
-    if (message.tenantId !== "") {
-      obj.tenantId = message.tenantId;
-    }
-    return obj;
-  },
-};
-
-function createBaseTenantLimits(): TenantLimits {
-  return {
-    tenantId: "",
-    defaultLimits: undefined,
-    premiumLimits: undefined,
-    timeZone: "",
-    effectiveDefaultLimits: undefined,
-    effectivePremiumLimits: undefined,
-  };
-}
-
-export const TenantLimits: MessageFns<TenantLimits> = {
-  encode(message: TenantLimits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.tenantId !== "") {
-      writer.uint32(10).string(message.tenantId);
-    }
-    if (message.defaultLimits !== undefined) {
-      LimitPair.encode(message.defaultLimits, writer.uint32(18).fork()).join();
-    }
-    if (message.premiumLimits !== undefined) {
-      LimitPair.encode(message.premiumLimits, writer.uint32(26).fork()).join();
-    }
-    if (message.timeZone !== "") {
-      writer.uint32(34).string(message.timeZone);
-    }
-    if (message.effectiveDefaultLimits !== undefined) {
-      LimitPair.encode(message.effectiveDefaultLimits, writer.uint32(42).fork()).join();
-    }
-    if (message.effectivePremiumLimits !== undefined) {
-      LimitPair.encode(message.effectivePremiumLimits, writer.uint32(50).fork()).join();
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): TenantLimits {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseTenantLimits();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.tenantId = reader.string();
+            message.from = reader.string();
             continue;
           }
           case 2: {
@@ -1683,15 +1513,15 @@ export const TenantLimits: MessageFns<TenantLimits> = {
               break;
             }
 
-            message.defaultLimits = LimitPair.decode(reader, reader.uint32());
+            message.to = reader.string();
             continue;
           }
           case 3: {
-            if (tag !== 26) {
+            if (tag !== 24) {
               break;
             }
 
-            message.premiumLimits = LimitPair.decode(reader, reader.uint32());
+            message.limit = reader.int32();
             continue;
           }
           case 4: {
@@ -1699,23 +1529,134 @@ export const TenantLimits: MessageFns<TenantLimits> = {
               break;
             }
 
-            message.timeZone = reader.string();
+            message.cursor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelUsageRequest {
+    return {
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+    };
+  },
+
+  toJSON(message: ModelUsageRequest): unknown {
+    const obj: any = {};
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    return obj;
+  },
+};
+
+function createBaseModelUsagePage(): ModelUsagePage {
+  return { from: "", to: "", items: [], nextCursor: "", totalMessages: 0, totalTokens: 0 };
+}
+
+export const ModelUsagePage: MessageFns<ModelUsagePage> = {
+  encode(message: ModelUsagePage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.from !== "") {
+      writer.uint32(10).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(18).string(message.to);
+    }
+    for (const v of message.items) {
+      ModelUsage.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.nextCursor !== "") {
+      writer.uint32(34).string(message.nextCursor);
+    }
+    if (message.totalMessages !== 0) {
+      writer.uint32(40).int64(message.totalMessages);
+    }
+    if (message.totalTokens !== 0) {
+      writer.uint32(48).int64(message.totalTokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelUsagePage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelUsagePage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.items.push(ModelUsage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nextCursor = reader.string();
             continue;
           }
           case 5: {
-            if (tag !== 42) {
+            if (tag !== 40) {
               break;
             }
 
-            message.effectiveDefaultLimits = LimitPair.decode(reader, reader.uint32());
+            message.totalMessages = longToNumber(reader.int64());
             continue;
           }
           case 6: {
-            if (tag !== 50) {
+            if (tag !== 48) {
               break;
             }
 
-            message.effectivePremiumLimits = LimitPair.decode(reader, reader.uint32());
+            message.totalTokens = longToNumber(reader.int64());
             continue;
           }
         }
@@ -1730,181 +1671,48 @@ export const TenantLimits: MessageFns<TenantLimits> = {
     }
   },
 
-  fromJSON(object: any): TenantLimits {
+  fromJSON(object: any): ModelUsagePage {
     return {
-      tenantId: isSet(object.tenantId)
-        ? globalThis.String(object.tenantId)
-        : isSet(object.tenant_id)
-        ? globalThis.String(object.tenant_id)
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => ModelUsage.fromJSON(e)) : [],
+      nextCursor: isSet(object.nextCursor)
+        ? globalThis.String(object.nextCursor)
+        : isSet(object.next_cursor)
+        ? globalThis.String(object.next_cursor)
         : "",
-      defaultLimits: isSet(object.defaultLimits)
-        ? LimitPair.fromJSON(object.defaultLimits)
-        : isSet(object.default_limits)
-        ? LimitPair.fromJSON(object.default_limits)
-        : undefined,
-      premiumLimits: isSet(object.premiumLimits)
-        ? LimitPair.fromJSON(object.premiumLimits)
-        : isSet(object.premium_limits)
-        ? LimitPair.fromJSON(object.premium_limits)
-        : undefined,
-      timeZone: isSet(object.timeZone)
-        ? globalThis.String(object.timeZone)
-        : isSet(object.time_zone)
-        ? globalThis.String(object.time_zone)
-        : "",
-      effectiveDefaultLimits: isSet(object.effectiveDefaultLimits)
-        ? LimitPair.fromJSON(object.effectiveDefaultLimits)
-        : isSet(object.effective_default_limits)
-        ? LimitPair.fromJSON(object.effective_default_limits)
-        : undefined,
-      effectivePremiumLimits: isSet(object.effectivePremiumLimits)
-        ? LimitPair.fromJSON(object.effectivePremiumLimits)
-        : isSet(object.effective_premium_limits)
-        ? LimitPair.fromJSON(object.effective_premium_limits)
-        : undefined,
+      totalMessages: isSet(object.totalMessages)
+        ? globalThis.Number(object.totalMessages)
+        : isSet(object.total_messages)
+        ? globalThis.Number(object.total_messages)
+        : 0,
+      totalTokens: isSet(object.totalTokens)
+        ? globalThis.Number(object.totalTokens)
+        : isSet(object.total_tokens)
+        ? globalThis.Number(object.total_tokens)
+        : 0,
     };
   },
 
-  toJSON(message: TenantLimits): unknown {
+  toJSON(message: ModelUsagePage): unknown {
     const obj: any = {};
-    if (message.tenantId !== "") {
-      obj.tenantId = message.tenantId;
+    if (message.from !== "") {
+      obj.from = message.from;
     }
-    if (message.defaultLimits !== undefined) {
-      obj.defaultLimits = LimitPair.toJSON(message.defaultLimits);
+    if (message.to !== "") {
+      obj.to = message.to;
     }
-    if (message.premiumLimits !== undefined) {
-      obj.premiumLimits = LimitPair.toJSON(message.premiumLimits);
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => ModelUsage.toJSON(e));
     }
-    if (message.timeZone !== "") {
-      obj.timeZone = message.timeZone;
+    if (message.nextCursor !== "") {
+      obj.nextCursor = message.nextCursor;
     }
-    if (message.effectiveDefaultLimits !== undefined) {
-      obj.effectiveDefaultLimits = LimitPair.toJSON(message.effectiveDefaultLimits);
+    if (message.totalMessages !== 0) {
+      obj.totalMessages = Math.round(message.totalMessages);
     }
-    if (message.effectivePremiumLimits !== undefined) {
-      obj.effectivePremiumLimits = LimitPair.toJSON(message.effectivePremiumLimits);
-    }
-    return obj;
-  },
-};
-
-function createBaseUpdateTenantLimitsRequest(): UpdateTenantLimitsRequest {
-  return { tenantId: "", defaultLimits: undefined, premiumLimits: undefined, timeZone: undefined };
-}
-
-export const UpdateTenantLimitsRequest: MessageFns<UpdateTenantLimitsRequest> = {
-  encode(message: UpdateTenantLimitsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.tenantId !== "") {
-      writer.uint32(10).string(message.tenantId);
-    }
-    if (message.defaultLimits !== undefined) {
-      LimitPair.encode(message.defaultLimits, writer.uint32(18).fork()).join();
-    }
-    if (message.premiumLimits !== undefined) {
-      LimitPair.encode(message.premiumLimits, writer.uint32(26).fork()).join();
-    }
-    if (message.timeZone !== undefined) {
-      writer.uint32(34).string(message.timeZone);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTenantLimitsRequest {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseUpdateTenantLimitsRequest();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.tenantId = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.defaultLimits = LimitPair.decode(reader, reader.uint32());
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.premiumLimits = LimitPair.decode(reader, reader.uint32());
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.timeZone = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): UpdateTenantLimitsRequest {
-    return {
-      tenantId: isSet(object.tenantId)
-        ? globalThis.String(object.tenantId)
-        : isSet(object.tenant_id)
-        ? globalThis.String(object.tenant_id)
-        : "",
-      defaultLimits: isSet(object.defaultLimits)
-        ? LimitPair.fromJSON(object.defaultLimits)
-        : isSet(object.default_limits)
-        ? LimitPair.fromJSON(object.default_limits)
-        : undefined,
-      premiumLimits: isSet(object.premiumLimits)
-        ? LimitPair.fromJSON(object.premiumLimits)
-        : isSet(object.premium_limits)
-        ? LimitPair.fromJSON(object.premium_limits)
-        : undefined,
-      timeZone: isSet(object.timeZone)
-        ? globalThis.String(object.timeZone)
-        : isSet(object.time_zone)
-        ? globalThis.String(object.time_zone)
-        : undefined,
-    };
-  },
-
-  toJSON(message: UpdateTenantLimitsRequest): unknown {
-    const obj: any = {};
-    if (message.tenantId !== "") {
-      obj.tenantId = message.tenantId;
-    }
-    if (message.defaultLimits !== undefined) {
-      obj.defaultLimits = LimitPair.toJSON(message.defaultLimits);
-    }
-    if (message.premiumLimits !== undefined) {
-      obj.premiumLimits = LimitPair.toJSON(message.premiumLimits);
-    }
-    if (message.timeZone !== undefined) {
-      obj.timeZone = message.timeZone;
+    if (message.totalTokens !== 0) {
+      obj.totalTokens = Math.round(message.totalTokens);
     }
     return obj;
   },
@@ -1965,28 +1773,15 @@ export const QuotaServiceService = {
     responseSerialize: (value: DayUsage): Buffer => Buffer.from(DayUsage.encode(value).finish()),
     responseDeserialize: (value: Buffer): DayUsage => DayUsage.decode(value),
   },
-  /**
-   * Tenant defaults, premium defaults and the tenant's time zone (quota owns limits). Admin only,
-   * always the caller's own tenant.
-   */
-  getTenantLimits: {
-    path: "/tessera.quota.v1.QuotaService/GetTenantLimits" as const,
+  /** Admins: a tenant's usage per model over a range of days, most tokens first, a page at a time. */
+  getModelUsage: {
+    path: "/tessera.quota.v1.QuotaService/GetModelUsage" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: TenantLimitsRequest): Buffer => Buffer.from(TenantLimitsRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): TenantLimitsRequest => TenantLimitsRequest.decode(value),
-    responseSerialize: (value: TenantLimits): Buffer => Buffer.from(TenantLimits.encode(value).finish()),
-    responseDeserialize: (value: Buffer): TenantLimits => TenantLimits.decode(value),
-  },
-  updateTenantLimits: {
-    path: "/tessera.quota.v1.QuotaService/UpdateTenantLimits" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: UpdateTenantLimitsRequest): Buffer =>
-      Buffer.from(UpdateTenantLimitsRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): UpdateTenantLimitsRequest => UpdateTenantLimitsRequest.decode(value),
-    responseSerialize: (value: TenantLimits): Buffer => Buffer.from(TenantLimits.encode(value).finish()),
-    responseDeserialize: (value: Buffer): TenantLimits => TenantLimits.decode(value),
+    requestSerialize: (value: ModelUsageRequest): Buffer => Buffer.from(ModelUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ModelUsageRequest => ModelUsageRequest.decode(value),
+    responseSerialize: (value: ModelUsagePage): Buffer => Buffer.from(ModelUsagePage.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ModelUsagePage => ModelUsagePage.decode(value),
   },
 } as const;
 
@@ -2003,12 +1798,8 @@ export interface QuotaServiceServer extends UntypedServiceImplementation {
   getQuota: handleUnaryCall<QuotaSubject, QuotaStatus>;
   getUsage: handleUnaryCall<UsageRangeRequest, UsageSeries>;
   getDayUsage: handleUnaryCall<DayUsageRequest, DayUsage>;
-  /**
-   * Tenant defaults, premium defaults and the tenant's time zone (quota owns limits). Admin only,
-   * always the caller's own tenant.
-   */
-  getTenantLimits: handleUnaryCall<TenantLimitsRequest, TenantLimits>;
-  updateTenantLimits: handleUnaryCall<UpdateTenantLimitsRequest, TenantLimits>;
+  /** Admins: a tenant's usage per model over a range of days, most tokens first, a page at a time. */
+  getModelUsage: handleUnaryCall<ModelUsageRequest, ModelUsagePage>;
 }
 
 export interface QuotaServiceClient extends Client {
@@ -2094,39 +1885,21 @@ export interface QuotaServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DayUsage) => void,
   ): ClientUnaryCall;
-  /**
-   * Tenant defaults, premium defaults and the tenant's time zone (quota owns limits). Admin only,
-   * always the caller's own tenant.
-   */
-  getTenantLimits(
-    request: TenantLimitsRequest,
-    callback: (error: ServiceError | null, response: TenantLimits) => void,
+  /** Admins: a tenant's usage per model over a range of days, most tokens first, a page at a time. */
+  getModelUsage(
+    request: ModelUsageRequest,
+    callback: (error: ServiceError | null, response: ModelUsagePage) => void,
   ): ClientUnaryCall;
-  getTenantLimits(
-    request: TenantLimitsRequest,
+  getModelUsage(
+    request: ModelUsageRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: TenantLimits) => void,
+    callback: (error: ServiceError | null, response: ModelUsagePage) => void,
   ): ClientUnaryCall;
-  getTenantLimits(
-    request: TenantLimitsRequest,
+  getModelUsage(
+    request: ModelUsageRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: TenantLimits) => void,
-  ): ClientUnaryCall;
-  updateTenantLimits(
-    request: UpdateTenantLimitsRequest,
-    callback: (error: ServiceError | null, response: TenantLimits) => void,
-  ): ClientUnaryCall;
-  updateTenantLimits(
-    request: UpdateTenantLimitsRequest,
-    metadata: Metadata,
-    callback: (error: ServiceError | null, response: TenantLimits) => void,
-  ): ClientUnaryCall;
-  updateTenantLimits(
-    request: UpdateTenantLimitsRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: TenantLimits) => void,
+    callback: (error: ServiceError | null, response: ModelUsagePage) => void,
   ): ClientUnaryCall;
 }
 

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Connection, SecretBox } from "@tessera/platform";
 import { Schema } from "mongoose";
 import type { ModelCatalog, ModelInfo } from "../../domain/ports.ts";
-import { DEFAULT_TENANT_ID, type ProviderAdministration, type ProviderDirectory, type ProviderSummary, type UpstreamProvider } from "../../domain/provider.ts";
+import { DEFAULT_TENANT_ID, offeredModels, type ProviderAdministration, type ProviderDirectory, type ProviderSummary, type UpstreamPolicy, type UpstreamProvider } from "../../domain/provider.ts";
 
 const providerSchema = new Schema(
   {
@@ -45,10 +45,15 @@ const toSummary = (doc: ProviderDocument): ProviderSummary => ({
   updatedAt: doc.updatedAt,
 });
 
-/** Upstream providers per tenant, keys encrypted at rest; read through a short cache. */
+/**
+ * Upstream providers per tenant, keys encrypted at rest; read through a short cache. The shared
+ * upstream (the environment's provider) joins a tenant's own only while its settings grant it,
+ * and the models offered follow its settings; both are read on every request.
+ */
 export function createMongoProviderRepository(
   connection: Connection,
   box: SecretBox,
+  policyOf: (tenantId: string) => Promise<UpstreamPolicy>,
   cacheMs = 5_000,
 ): ProviderDirectory &
   ModelCatalog &
@@ -60,33 +65,39 @@ export function createMongoProviderRepository(
   const Providers = connection.model<ProviderDocument>("UpstreamProvider", providerSchema);
   const cache = new Map<string, { at: number; providers: UpstreamProvider[] }>();
 
-  const load = async (tenantId: string): Promise<UpstreamProvider[]> => {
-    const docs = await Providers.find({ tenantId }).sort({ _id: 1 }).lean<ProviderDocument[]>();
-    return docs.map((doc) => ({
+  /** The tenant's own providers, or (origin "environment") the shared upstream's. */
+  const filterOf = (tenantId: string, origin: "admin" | "environment") =>
+    origin === "admin" ? { tenantId, origin } : { origin, tenantId: { $in: [...new Set([tenantId, DEFAULT_TENANT_ID])] } };
+
+  const load = async (tenantId: string, origin: "admin" | "environment"): Promise<UpstreamProvider[]> => {
+    const key = `${origin}\u0000${tenantId}`;
+    const cached = cache.get(key);
+    if (cached && Date.now() - cached.at < cacheMs) return cached.providers;
+    const docs = await Providers.find(filterOf(tenantId, origin)).sort({ _id: 1 }).lean<ProviderDocument[]>();
+    const providers = docs.map((doc) => ({
       id: doc._id,
       tenantId: doc.tenantId,
       baseUrl: doc.baseUrl,
       models: doc.models.map(({ id, name }) => ({ id, name })),
       keys: doc.keys.map((key) => ({ id: key.id, secret: box.decrypt(key.box) })),
     }));
+    if (cache.size > 10_000) cache.clear();
+    cache.set(key, { at: Date.now(), providers });
+    return providers;
   };
 
   const providersFor = async (tenantId: string): Promise<UpstreamProvider[]> => {
-    const cached = cache.get(tenantId);
-    if (cached && Date.now() - cached.at < cacheMs) return cached.providers;
-    let providers = await load(tenantId);
-    if (providers.length === 0 && tenantId !== DEFAULT_TENANT_ID) providers = await providersFor(DEFAULT_TENANT_ID);
-    if (cache.size > 10_000) cache.clear();
-    cache.set(tenantId, { at: Date.now(), providers });
-    return providers;
+    const policy = await policyOf(tenantId);
+    const own = await load(tenantId, "admin");
+    return policy.sharedUpstream ? [...own, ...(await load(tenantId, "environment"))] : own;
   };
 
   return {
     ready: () => Providers.init(),
     providersFor,
     async modelsFor(tenantId) {
-      const seen = new Set<string>();
-      return (await providersFor(tenantId)).flatMap((provider) => provider.models).filter((model) => !seen.has(model.id) && (seen.add(model.id), true));
+      const [providers, policy] = await Promise.all([providersFor(tenantId), policyOf(tenantId)]);
+      return offeredModels(providers, policy);
     },
     /** The provider given by DEFAULT_LLM_* (replaced when those change; kept encrypted with the current key). */
     async ensureEnvironmentProvider(input) {
@@ -117,7 +128,9 @@ export function createMongoProviderRepository(
       cache.clear();
     },
     async listOwn(tenantId) {
-      return (await Providers.find({ tenantId }).sort({ _id: 1 }).lean<ProviderDocument[]>()).map(toSummary);
+      const own = await Providers.find(filterOf(tenantId, "admin")).sort({ _id: 1 }).lean<ProviderDocument[]>();
+      const shared = (await policyOf(tenantId)).sharedUpstream ? await Providers.find(filterOf(tenantId, "environment")).sort({ _id: 1 }).lean<ProviderDocument[]>() : [];
+      return [...own, ...shared].map(toSummary);
     },
     async findOwn(tenantId, id) {
       const doc = await Providers.findOne({ _id: id, tenantId }).lean<ProviderDocument>();

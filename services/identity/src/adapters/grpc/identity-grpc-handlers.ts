@@ -24,6 +24,7 @@ export function toUserMessage(user: User): UserMessage {
     maxChats: user.maxChats,
     createdAt: user.createdAt.toISOString(),
     updatedAt: user.updatedAt.toISOString(),
+    platformRole: user.platformRole ?? "",
   };
 }
 
@@ -152,6 +153,9 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
     getTenant: async (request, context) => toTenantMessage(await admin.getTenant(await verify(context.bearerToken), request.id)),
     createTenant: async (request, context) =>
       toTenantMessage(await admin.createTenant(await verify(context.bearerToken), { slug: request.slug, name: request.name, domains: request.domains, ...(request.timeZone ? { timeZone: request.timeZone } : {}) })),
+    getTenantPolicy: async (request) => toTenantMessage(await admin.tenantPolicy(request.id)),
+    updateTenantPolicy: async (request) =>
+      toTenantMessage(await admin.updateTenantPolicy(request.tenantId, request.minPasswordLength !== undefined ? { minPasswordLength: request.minPasswordLength } : {})),
     updateTenant: async (request, context) =>
       toTenantMessage(
         await admin.updateTenant(await verify(context.bearerToken), request.id, {

@@ -1,10 +1,8 @@
-import type { QuotaServiceService, QuotaStatus as QuotaStatusMessage, LimitPair } from "@tessera/proto/tessera/quota/v1/quota";
+import type { QuotaServiceService, QuotaStatus as QuotaStatusMessage } from "@tessera/proto/tessera/quota/v1/quota";
 import { forbidden, type ServiceHandlers } from "@tessera/platform";
-import type { LimitOverrides } from "../../domain/limits.ts";
 import type { Caller, CallerVerifier } from "../../domain/ports.ts";
 import type { QuotaStatus } from "../../application/quota-context.ts";
 import type { QuotaUseCases } from "../../application/quota-use-cases.ts";
-import type { TenantLimitsView } from "../../application/tenant-limits.ts";
 
 function toStatusMessage(status: QuotaStatus): QuotaStatusMessage {
   return {
@@ -15,22 +13,6 @@ function toStatusMessage(status: QuotaStatus): QuotaStatusMessage {
     day: status.day,
   };
 }
-
-const toPair = (pair: { messages: number | null; tokens: number | null }): LimitPair => ({
-  ...(pair.messages !== null ? { messages: pair.messages } : {}),
-  ...(pair.tokens !== null ? { tokens: pair.tokens } : {}),
-});
-const fromPair = (pair: LimitPair | undefined): LimitOverrides | undefined =>
-  pair ? { messages: pair.messages ?? null, tokens: pair.tokens ?? null } : undefined;
-
-const toTenantLimits = (view: TenantLimitsView) => ({
-  tenantId: view.tenantId,
-  defaultLimits: toPair(view.defaultLimits),
-  premiumLimits: toPair(view.premiumLimits),
-  timeZone: view.timeZone,
-  effectiveDefaultLimits: toPair(view.effective.standard),
-  effectivePremiumLimits: toPair(view.effective.premium),
-});
 
 /**
  * Thin translation between gRPC and the quota use cases. The acting user always comes from the
@@ -67,16 +49,9 @@ export function quotaGrpcHandlers(useCases: QuotaUseCases, callers: CallerVerifi
         totalTokens: page.totals.tokens,
       };
     },
-    getTenantLimits: async (request, context) => toTenantLimits(await useCases.getTenantLimits(await callerOf(context.bearerToken, request))),
-    updateTenantLimits: async (request, context) => {
-      const caller = await callerOf(context.bearerToken, request);
-      return toTenantLimits(
-        await useCases.updateTenantLimits(caller, {
-          ...(request.defaultLimits ? { defaultLimits: fromPair(request.defaultLimits)! } : {}),
-          ...(request.premiumLimits ? { premiumLimits: fromPair(request.premiumLimits)! } : {}),
-          ...(request.timeZone !== undefined ? { timeZone: request.timeZone } : {}),
-        }),
-      );
+    getModelUsage: async (request, context) => {
+      const page = await useCases.getModelUsage(await callerOf(context.bearerToken, {}), request);
+      return { from: page.from, to: page.to, items: page.items, nextCursor: page.nextCursor, totalMessages: page.totals.messages, totalTokens: page.totals.tokens };
     },
   };
 }

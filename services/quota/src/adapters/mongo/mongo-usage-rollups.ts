@@ -138,6 +138,21 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
         return { messages, tokens };
       }),
 
+    // Summed here rather than with $group: FerretDB v1 computes one accumulator per stage.
+    modelTotals: (tenantId, from, to) =>
+      guarded(async () => {
+        const totals = new Map<string, ModelUsage>();
+        const cursor = Rollup.find({ tenantId, day: { $gte: from, $lte: to } }, { models: 1 }).lean<RollupDocument[]>().cursor();
+        for await (const document of cursor) {
+          for (const [key, counts] of Object.entries((document as unknown as RollupDocument).models ?? {})) {
+            const model = decodeModelKey(key);
+            const sum = totals.get(model) ?? { messages: 0, tokens: 0 };
+            totals.set(model, { messages: sum.messages + (counts.messages ?? 0), tokens: sum.tokens + (counts.tokens ?? 0) });
+          }
+        }
+        return totals;
+      }),
+
     rowsOfDays: async function* (days) {
       const cursor = Rollup.find({ day: { $in: days } }, { tenantId: 1, userId: 1, day: 1, messages: 1, tokens: 1 })
         .sort({ _id: 1 })
