@@ -52,8 +52,8 @@ export interface TenantSettingsReader {
 /**
  * Reads tenant settings as the admin service publishes them in Redis, on every call (one GET),
  * so a change applies to the very next request in every process. A missing entry (never written,
- * or Redis lost it) is asked of the admin service, which publishes it again; without an admin
- * address (offline tools) it means the defaults.
+ * or Redis lost it) or an unreachable Redis is asked of the admin service, which publishes it
+ * again; without an admin address (offline tools) it means the defaults.
  */
 export function createTenantSettingsReader(options: { redis: Redis; keyPrefix: string; admin?: { address: string; internalToken: string } | undefined }): TenantSettingsReader {
   const admin = options.admin
@@ -61,15 +61,19 @@ export function createTenantSettingsReader(options: { redis: Redis; keyPrefix: s
     : null;
   return {
     async get(tenantId) {
-      let raw: string | null;
+      let raw: string | null = null;
       try {
         raw = await options.redis.get(tenantSettingsKey(options.keyPrefix, tenantId));
-      } catch (error) {
-        throw unavailable("Tenant settings", error);
+      } catch {
+        // Redis down: the admin service answers from its store (requests keep their real limits).
       }
       if (raw) return JSON.parse(raw) as TenantSettingsSnapshot;
       if (!admin) return defaultTenantSettings(tenantId);
-      return snapshotFromMessage(await admin.getTenantSettings({ id: tenantId }));
+      try {
+        return snapshotFromMessage(await admin.getTenantSettings({ id: tenantId }));
+      } catch (error) {
+        throw unavailable("Tenant settings", error);
+      }
     },
     close: () => admin?.close(),
   };

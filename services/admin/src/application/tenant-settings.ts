@@ -116,11 +116,11 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       return after;
     },
 
-    /** For other services (no caller): what they apply to the tenant's requests; published again on the way. */
+    /** For other services (no caller): what they apply to the tenant's requests; published again when Redis takes it. */
     async snapshot(tenantId: string) {
       if (!tenantId) throw notFound("tenant");
       const settings = snapshotOf(await stored(tenantId));
-      await deps.publisher.publish(settings);
+      await deps.publisher.publish(settings).catch(() => undefined);
       return settings;
     },
 
