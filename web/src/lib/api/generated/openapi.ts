@@ -55,6 +55,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admins: this tenant's audit log, newest first (a cursor is not disturbed by new entries) */
+        get: operations["getApiV1AdminAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admins: this tenant's settings */
+        get: operations["getApiV1AdminSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Admins: change this tenant's settings (applied to the very next request; audited) */
+        patch: operations["patchApiV1AdminSettings"];
+        trace?: never;
+    };
     "/api/v1/admin/usage": {
         parameters: {
             query?: never;
@@ -81,6 +116,23 @@ export interface paths {
         };
         /** Admins: a user's daily usage (same tenant only) */
         get: operations["getApiV1AdminUsageByUserId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/usage/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Admins: this tenant's usage per model over a range (default the last 30 days, today included), most tokens first */
+        get: operations["getApiV1AdminUsageModels"];
         put?: never;
         post?: never;
         delete?: never;
@@ -120,7 +172,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Admins: change a user's role, status, premium, trust level or limits (null clears an override) */
+        /** Admins: change a user's role, status, premium, trust level or limits (null clears an override); audited */
         patch: operations["patchApiV1AdminUsersById"];
         trace?: never;
     };
@@ -554,6 +606,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/operator/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Platform operators: the platform audit of tenant actions, newest first */
+        get: operations["getApiV1OperatorAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/operator/tenants": {
         parameters: {
             query?: never;
@@ -564,7 +633,7 @@ export interface paths {
         /** Platform operators: every tenant */
         get: operations["getApiV1OperatorTenants"];
         put?: never;
-        /** Platform operators: create a tenant */
+        /** Platform operators: create a tenant (audited) */
         post: operations["postApiV1OperatorTenants"];
         delete?: never;
         options?: never;
@@ -586,7 +655,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Platform operators: change a tenant */
+        /** Platform operators: change a tenant, its time zone and its shared-upstream grant (audited) */
         patch: operations["patchApiV1OperatorTenantsById"];
         trace?: never;
     };
@@ -725,6 +794,21 @@ export interface components {
             createdAt: string;
             lastUsedAt: string | null;
         };
+        AuditEntry: {
+            id: string;
+            /** Format: date-time */
+            at: string;
+            actorId: string;
+            action: string;
+            targetType: string;
+            targetId: string;
+            /** @description State before the change, secrets redacted (null when created) */
+            before: unknown;
+            /** @description State after the change, secrets redacted (null when deleted) */
+            after: unknown;
+            /** @description X-Request-Id of the request that made the change */
+            requestId: string;
+        };
         Chat: {
             id: string;
             title: string;
@@ -805,6 +889,11 @@ export interface components {
             /** @constant */
             event: "error";
             data: components["schemas"]["Problem"];
+        };
+        /** @description Daily limits; null falls back (premium → default → 100 messages / 500,000 tokens) */
+        DailyLimits: {
+            messages: number | null;
+            tokens: number | null;
         };
         LinkedIdentity: {
             provider: string;
@@ -891,12 +980,48 @@ export interface components {
             slug: string;
             name: string;
             domains: string[];
+            /** @description IANA time zone whose midnight starts a new quota day */
             timeZone: string;
             minPasswordLength: number;
+            /** @description The tenant may use the platform's shared upstream (DEFAULT_LLM_*) */
+            sharedUpstream: boolean;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        TenantSettings: {
+            defaultLimits: components["schemas"]["DailyLimits"];
+            premiumLimits: components["schemas"]["DailyLimits"];
+            /** @description IANA time zone whose midnight starts a new quota day */
+            timeZone: string;
+            minPasswordLength: number;
+            providers: {
+                id: string;
+                name: string;
+                baseUrl: string;
+                models: {
+                    id: string;
+                    name: string;
+                }[];
+                keyCount: number;
+                /** @description Keys are write-only: only their count and last four characters are shown */
+                keys: {
+                    id: string;
+                    last4: string;
+                }[];
+                /** Format: date-time */
+                updatedAt: string;
+            }[];
+            models: string[];
+            /** @description Every model of the providers (and of the shared upstream when granted) */
+            availableModels: {
+                id: string;
+                name: string;
+            }[];
+            /** @description Granted by the operator: the tenant may use the platform's shared upstream */
+            sharedUpstream: boolean;
+            updatedAt: string | null;
         };
         UsageDay: {
             /** Format: date */
@@ -1049,6 +1174,172 @@ export interface operations {
             };
         };
     };
+    getApiV1AdminAudit: {
+        parameters: {
+            query?: {
+                actorId?: string;
+                action?: string;
+                targetId?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AuditEntry"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getApiV1AdminSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantSettings"];
+                };
+            };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patchApiV1AdminSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    defaultLimits?: components["schemas"]["DailyLimits"];
+                    premiumLimits?: components["schemas"]["DailyLimits"];
+                    timeZone?: string;
+                    minPasswordLength?: number;
+                    /** @description Replaces the tenant's own providers: listed ids are updated, entries without an id created, providers not listed deleted */
+                    providers?: {
+                        id?: string;
+                        name: string;
+                        baseUrl: string;
+                        models: {
+                            id: string;
+                            name?: string;
+                        }[];
+                        /** @description New API keys (write-only: never returned) */
+                        addKeys?: string[];
+                        /** @description Ids of keys to remove (from `keys`) */
+                        removeKeyIds?: string[];
+                    }[];
+                    /** @description Model ids offered to users; empty offers every available model */
+                    models?: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantSettings"];
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getApiV1AdminUsage: {
         parameters: {
             query?: {
@@ -1167,6 +1458,73 @@ export interface operations {
             };
             /** @description Not found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getApiV1AdminUsageModels: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date */
+                        from: string;
+                        /** Format: date */
+                        to: string;
+                        items: {
+                            model: string;
+                            messages: number;
+                            tokens: number;
+                        }[];
+                        nextCursor: string | null;
+                        totals: {
+                            messages: number;
+                            tokens: number;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2663,6 +3021,62 @@ export interface operations {
             };
         };
     };
+    getApiV1OperatorAudit: {
+        parameters: {
+            query?: {
+                actorId?: string;
+                action?: string;
+                targetId?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["AuditEntry"][];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getApiV1OperatorTenants: {
         parameters: {
             query?: {
@@ -2731,6 +3145,8 @@ export interface operations {
                     /** @default [] */
                     domains?: string[];
                     timeZone?: string;
+                    /** @description Grant the platform's shared upstream (default false) */
+                    sharedUpstream?: boolean;
                 };
             };
         };
@@ -2847,6 +3263,7 @@ export interface operations {
                     domains?: string[];
                     timeZone?: string;
                     minPasswordLength?: number;
+                    sharedUpstream?: boolean;
                 };
             };
         };
