@@ -78,6 +78,9 @@ const text = (value: unknown): string => (typeof value === "string" ? value : ty
 const httpsOrEmpty = (value: unknown): string => (typeof value === "string" && /^https:\/\/\S{1,2000}$/.test(value) ? value : "");
 const verified = (value: unknown): boolean => value === true || value === "true";
 
+/** What a failure is, for the log: never its cause, which can hold the callback's parameters (the code). */
+const describe = (error: unknown) => ({ name: (error as Error)?.name, message: (error as Error)?.message, code: (error as { code?: unknown })?.code, error: (error as { error?: unknown })?.error });
+
 /** The OAuth/OIDC side of sign-in with openid-client v6: authorization-code flow, PKCE S256, state, nonce, RFC 9207 `iss`. */
 export function createOpenIdClientGateway(providers: ProviderSettings[], logger: Logger): OAuthProviderGateway {
   const settings = new Map(providers.map((provider) => [provider.id, provider]));
@@ -135,7 +138,7 @@ export function createOpenIdClientGateway(providers: ProviderSettings[], logger:
     if (!pending) {
       pending = buildConfiguration(provider).catch((error: unknown) => {
         configurations.delete(id);
-        logger.warn({ err: error, provider: id }, "oauth provider discovery failed");
+        logger.warn({ provider: id, failure: describe(error) }, "oauth provider discovery failed");
         throw oauthErrors.providerUnavailable(error);
       });
       configurations.set(id, pending);
@@ -225,10 +228,10 @@ export function createOpenIdClientGateway(providers: ProviderSettings[], logger:
       } catch (error) {
         if (error instanceof client.AuthorizationResponseError && error.error === "access_denied") throw oauthErrors.denied();
         if (isUnreachable(error)) {
-          logger.warn({ err: error, provider: id }, "oauth provider unreachable");
+          logger.warn({ provider: id, failure: describe(error) }, "oauth provider unreachable");
           throw oauthErrors.providerUnavailable(error);
         }
-        logger.warn({ err: error, provider: id }, "oauth callback rejected");
+        logger.warn({ provider: id, failure: describe(error) }, "oauth callback rejected");
         throw oauthErrors.failed(error);
       }
     },
