@@ -110,7 +110,7 @@ class OutboxStore {
 			await storeMessages(userId, entry.chatId, stored);
 			await dequeue(userId, entry.clientMessageId);
 			this.entries = this.entries.filter((e) => e.clientMessageId !== entry.clientMessageId);
-			void quota.refresh();
+			quota.afterMessage();
 		}
 	}
 

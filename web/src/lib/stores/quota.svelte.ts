@@ -1,11 +1,13 @@
 import { api, type Quota } from '#lib/api/index.ts';
 
 const REFRESH_MS = 30_000;
+const SETTLE_MS = 3_000;
 
 /** Today's quota of the active account: refreshed every 30 s and after each message. */
 class QuotaStore {
 	current = $state<Quota | null>(null);
 	#timer: ReturnType<typeof setInterval> | undefined;
+	#settle: ReturnType<typeof setTimeout> | undefined;
 
 	/** True when either allowance is used up. */
 	atLimit = $derived(
@@ -20,6 +22,13 @@ class QuotaStore {
 		} catch {
 			/* offline or signed out: keep the last numbers */
 		}
+	}
+
+	/** After a message: now, and once more when its usage has been counted (counted asynchronously). */
+	afterMessage(): void {
+		void this.refresh();
+		clearTimeout(this.#settle);
+		this.#settle = setTimeout(() => void this.refresh(), SETTLE_MS);
 	}
 
 	/** Starts the 30-second refresh; returns the function that stops it. */
