@@ -31,7 +31,7 @@ describe("web app", () => {
     await page.getByLabel("Username", { exact: true }).fill(`web${suffix}`);
     await page.getByLabel("Password", { exact: true }).fill("a browser made this passphrase");
     await page.getByTestId("register-submit").click();
-    await page.getByTestId("chat-list").waitFor({ timeout: 15_000 });
+    await page.getByTestId("new-chat").waitFor({ timeout: 15_000 });
     await page.getByTestId("nav-settings").click();
     await expect.poll(() => page.getByTestId("me-username").textContent(), { timeout: 15_000 }).toContain(`web${suffix}`);
 
@@ -52,7 +52,7 @@ describe("web app", () => {
     await page.getByLabel("Email or username").fill(`web${suffix}`);
     await page.getByLabel("Password", { exact: true }).fill("a browser made this passphrase");
     await page.getByRole("button", { name: /sign in/i }).click();
-    await page.getByTestId("chat-list").waitFor({ timeout: 15_000 });
+    await page.getByTestId("new-chat").waitFor({ timeout: 15_000 });
     await page.getByTestId("nav-settings").click();
     await expect.poll(() => page.getByTestId("me-username").textContent(), { timeout: 15_000 }).toContain(`web${suffix}`);
     await context.close();
