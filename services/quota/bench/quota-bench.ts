@@ -12,7 +12,17 @@ import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/ident
 import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
 import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
 import type { ConfirmChannel } from "amqplib";
-import { connectAmqp, connectMongo, connectRedis, createGrpcClient, createLogger, encodeUsageEvent, newUuid, percentile, USAGE_EVENT_TYPE } from "@tessera/platform";
+import {
+  connectAmqp,
+  connectMongo,
+  connectRedis,
+  createGrpcClient,
+  createLogger,
+  encodeUsageEvent,
+  newUuid,
+  percentile,
+  USAGE_EVENT_TYPE,
+} from "@tessera/platform";
 import { startSystem } from "@tessera/platform/launcher";
 import { createUsageEventConsumer, usageTopology } from "../src/adapters/amqp/usage-event-consumer.ts";
 import { defaultTenantSettings } from "../src/domain/limits.ts";
@@ -86,22 +96,23 @@ async function benchEvents() {
     topology,
     logger,
     // The service's defaults (QUOTA_CONSUMER_*) unless BENCH_PREFETCH / BENCH_BATCH say otherwise.
-    prefetch: Number(process.env.BENCH_PREFETCH ?? 64),
-    batchSize: Number(process.env.BENCH_BATCH ?? 16),
+    prefetch: Number(process.env.BENCH_PREFETCH ?? 4_000),
+    batchSize: Number(process.env.BENCH_BATCH ?? 2_000),
     batchWaitMs: 5,
     retryDelayMs: 5_000,
     maxAttempts: 10,
     deliveryLimit: 20,
-    handle: async (record) => {
-      const result = await useCases.recordUsage(record);
-      if (result === "applied") {
-        const now = performance.now();
-        (paced ? pacedLatencies : latencies).push(now - publishedAt.get(record.eventId)!);
+    handleBatch: async (records) => {
+      const results = await useCases.recordUsageBatch(records);
+      const now = performance.now();
+      results.forEach((result, index) => {
+        if (result !== "applied") return;
+        (paced ? pacedLatencies : latencies).push(now - publishedAt.get(records[index]!.eventId)!);
         lastEffect = now;
         applied += 1;
         if (applied === EVENTS || applied === EVENTS + PACED_EVENTS) resolveDone();
-      }
-      return result;
+      });
+      return results;
     },
   });
   await consumer.start();

@@ -17,13 +17,15 @@ export const config = parseConfig("quota", {
   // What CheckAndReserve does when Redis is unreachable: "closed" refuses sends (503), "open"
   // lets them through judged by the MongoDB rollups alone. Either way a metric and a log line.
   QUOTA_REDIS_FAILURE_MODE: z.enum(["closed", "open"]).default("closed"),
-  // A reservation neither settled by its usage event nor released is given back after this.
-  QUOTA_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(900),
+  // A reservation neither settled by its usage event nor released is charged at its estimate after this.
+  QUOTA_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  // How often expired reservations are looked for.
+  QUOTA_EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   // How long user limits are reused before asking identity again (tenant settings are read on every request).
   QUOTA_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
   // Consumer tuning: see services/quota/README.md.
-  QUOTA_CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(5_000).default(64),
-  QUOTA_CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(16),
+  QUOTA_CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(20_000).default(4_000),
+  QUOTA_CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2_000),
   QUOTA_CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(1_000).default(5),
   QUOTA_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
   QUOTA_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(10),

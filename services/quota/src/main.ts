@@ -2,6 +2,7 @@ import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
 import { connectAmqp, connectMongo, connectRedis, createLogger, createShutdown, createTenantSettingsReader, implement, startServiceRuntime } from "@tessera/platform";
 import { config } from "./config.ts";
 import { createUsageEventConsumer, usageTopology } from "./adapters/amqp/usage-event-consumer.ts";
+import { amqpUsageEventSink } from "./adapters/amqp/amqp-usage-event-sink.ts";
 import { quotaGrpcHandlers } from "./adapters/grpc/quota-grpc-handlers.ts";
 import { publishedTenantSettings } from "./adapters/redis/published-tenant-settings.ts";
 import { createPlatformDirectory, createQuotaCore } from "./wiring.ts";
@@ -37,9 +38,10 @@ const useCases = await createQuotaCore({
   quota: { failOpen: config.QUOTA_REDIS_FAILURE_MODE === "open", reservationTtlSeconds: config.QUOTA_RESERVATION_TTL_SECONDS, cacheMs: config.QUOTA_CACHE_MS },
 });
 
+const topology = usageTopology(config.AMQP_NAME_PREFIX);
 const consumer = createUsageEventConsumer({
   amqp,
-  topology: usageTopology(config.AMQP_NAME_PREFIX),
+  topology,
   logger,
   prefetch: config.QUOTA_CONSUMER_PREFETCH,
   batchSize: config.QUOTA_CONSUMER_BATCH_SIZE,
@@ -47,12 +49,21 @@ const consumer = createUsageEventConsumer({
   retryDelayMs: config.QUOTA_RETRY_DELAY_MS,
   maxAttempts: config.QUOTA_MAX_ATTEMPTS,
   deliveryLimit: config.QUOTA_DELIVERY_LIMIT,
-  handle: useCases.recordUsage,
+  handleBatch: useCases.recordUsageBatch,
 });
 // Consumption does not wait for the broker: gRPC serves (and readiness reports RabbitMQ) meanwhile.
 void consumer.start().catch((error: unknown) => logger.error({ err: error }, "usage consumer set-up failed"));
 // Registered after the connections, so it runs before they close: in-hand events finish first.
 shutdown.add("usage consumer", consumer.stop);
+
+// Reservations nobody settled before they expired (a chat process died mid-answer) are charged
+// at their estimate, through the same event stream as every completion.
+const chargeExpired = useCases.chargeExpiredReservations(amqpUsageEventSink(amqp, topology.exchange));
+const expirySweep = setInterval(() => {
+  chargeExpired().catch((error: unknown) => logger.warn({ err: (error as Error).message }, "expired reservations not charged yet; will retry"));
+}, config.QUOTA_EXPIRY_SWEEP_MS);
+expirySweep.unref();
+shutdown.add("expiry sweep", () => clearInterval(expirySweep));
 
 // Counters missing for today (Redis lost its data) are restored in the background; requests
 // restore the ones they touch on their own.

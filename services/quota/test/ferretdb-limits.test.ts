@@ -16,7 +16,7 @@ beforeAll(async () => {
 afterAll(() => harness?.close());
 
 describe("MongoDB-compatible server behaviour the rollups depend on", () => {
-  it("FerretDB v1 loses concurrent $inc updates of one document, so rollup writes are serialised", async (context) => {
+  it("FerretDB v1 loses concurrent $inc updates of one document, so one consumer writes rollups, one journal at a time", async (context) => {
     if (!isFerretDb) context.skip();
     const collection = harness.mongo.connection.db!.collection<{ _id: string; n: number }>("pin_concurrent_inc");
     await collection.insertOne({ _id: "one", n: 0 });
@@ -37,16 +37,24 @@ describe("MongoDB-compatible server behaviour the rollups depend on", () => {
     expect(single).toMatchObject({ b: 10 });
   });
 
-  it("many concurrent events of one user-day all land in the rollup exactly once", async () => {
+  it("a journal written twice (a crash before it was closed) lands in the rollup once; the next one adds", async () => {
     const rollups = createMongoUsageRollups(harness.mongo.connection);
     const key = { tenantId: "t1", userId: uniqueUserId(), day: "2026-03-10" };
-    const events = Array.from({ length: 40 }, (_, index) => ({ eventId: newUuid(), model: index % 2 ? "gpt.4o" : "$mini", messages: 1, tokens: 10 }));
-    const results = await Promise.all([...events, ...events.slice(0, 10)].map((event) => rollups.record(key, event)));
-    expect(results.filter((result) => result === "applied")).toHaveLength(40);
-    expect(results.filter((result) => result === "duplicate")).toHaveLength(10);
+    const delta = (keys: string[]) => ({
+      key,
+      messages: 2,
+      tokens: 20,
+      byModel: { "gpt.4o": { messages: 1, tokens: 10 }, $mini: { messages: 1, tokens: 10 } },
+      usageKeys: keys,
+    });
+    const first = { id: newUuid(), deltas: [delta(["e:1", "r:2"])] };
+    await rollups.applyJournal(first);
+    await rollups.applyJournal(first);
+    expect(await rollups.read(key)).toMatchObject({ messages: 2, tokens: 20, recentKeys: ["e:1", "r:2"] });
+    await rollups.applyJournal({ id: newUuid(), deltas: [delta(["e:3"])] });
     const usage = await rollups.read(key);
-    expect({ messages: usage.messages, tokens: usage.tokens, events: usage.eventIds.length }).toEqual({ messages: 40, tokens: 400, events: 40 });
-    expect(usage.byModel).toEqual({ "gpt.4o": { messages: 20, tokens: 200 }, $mini: { messages: 20, tokens: 200 } });
+    expect({ messages: usage.messages, tokens: usage.tokens, recentKeys: usage.recentKeys }).toEqual({ messages: 4, tokens: 40, recentKeys: ["e:3"] });
+    expect(usage.byModel).toEqual({ "gpt.4o": { messages: 2, tokens: 20 }, $mini: { messages: 2, tokens: 20 } });
   });
 
   it("day totals add every user's messages and tokens", async () => {
@@ -57,7 +65,10 @@ describe("MongoDB-compatible server behaviour the rollups depend on", () => {
       ["b", 7],
       ["c", 11],
     ] as const) {
-      await rollups.record({ tenantId: "t-totals", userId, day }, { eventId: newUuid(), model: "m", messages: 1, tokens });
+      await rollups.applyJournal({
+        id: newUuid(),
+        deltas: [{ key: { tenantId: "t-totals", userId, day }, messages: 1, tokens, byModel: { m: { messages: 1, tokens } }, usageKeys: [`e:${newUuid()}`] }],
+      });
     }
     expect(await rollups.dayTotals("t-totals", day)).toEqual({ messages: 3, tokens: 23 });
   });

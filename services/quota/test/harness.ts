@@ -92,7 +92,7 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
       retryDelayMs: 200,
       maxAttempts: 3,
       deliveryLimit: 20,
-      handle: useCases.recordUsage,
+      handleBatch: useCases.recordUsageBatch,
       ...overrides,
     });
     await consumer.start();
@@ -204,7 +204,17 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
       new Error("connection dropped by the test"),
     );
 
+  /** Today's rollup of a user as MongoDB holds it (not the live counters). */
+  const rollupOf = async (userId: string, tenantId = "t1") => {
+    const day = new Date().toISOString().slice(0, 10);
+    const document = await mongo.connection
+      .db!.collection<{ _id: string; messages: number; tokens: number }>("quota_usage_rollups")
+      .findOne({ _id: `${tenantId}/${userId}/${day}` });
+    return { messages: document?.messages ?? 0, tokens: document?.tokens ?? 0 };
+  };
+
   return {
+    rollupOf,
     dropPublisherConnection,
     infrastructure,
     mongo,

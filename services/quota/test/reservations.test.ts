@@ -128,9 +128,37 @@ describe("admin day usage", () => {
   });
 });
 
+describe("estimated tokens", () => {
+  it("hold the token cap under concurrency: parallel sends overshoot it by at most one estimate", async () => {
+    const userId = uniqueUserId();
+    setLimits(userId, null, 1_000);
+    const results = await Promise.allSettled(Array.from({ length: 12 }, () => harness.useCases.checkAndReserve(userCaller(userId), "", 300)));
+    // 0, 300, 600 and 900 held are under the cap; the fourth reservation takes it to 1,200.
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(4);
+    expect(results.filter((result) => result.status === "rejected").map((result) => (result.reason as AppError).code)).toEqual(Array(8).fill("quota_exceeded"));
+    expect((await harness.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 4, tokens: 1_200 });
+  });
+
+  it("are replaced by the real usage when the event settles the reservation, and given back on release", async () => {
+    const userId = uniqueUserId();
+    const consumer = await harness.startConsumer();
+    try {
+      const settled = await harness.useCases.checkAndReserve(userCaller(userId), "", 500);
+      const released = await harness.useCases.checkAndReserve(userCaller(userId), "", 700);
+      expect(released.status.used).toEqual({ messages: 2, tokens: 1_200 });
+      await harness.publish(usageEvent({ userId, reservationId: settled.reservationId, totalTokens: 120 }));
+      await eventually(async () => expect((await harness.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 2, tokens: 820 }));
+      expect((await harness.useCases.release(userCaller(userId), released.reservationId)).used).toEqual({ messages: 1, tokens: 120 });
+    } finally {
+      await consumer.consumer.stop();
+    }
+  });
+});
+
 describe("abandoned reservations", () => {
-  it("are given back once they expire (a send that neither finished nor failed cleanly)", async () => {
+  it("are charged at their estimate once they expire, and a late event of the same send is not counted again", async () => {
     const shortLived = await startQuotaHarness({ reservationTtlSeconds: 1 });
+    const consumer = await shortLived.startConsumer();
     try {
       const userId = uniqueUserId();
       shortLived.users.set(`t1/${userId}`, {
@@ -139,17 +167,51 @@ describe("abandoned reservations", () => {
         username: userId,
         email: `${userId}@example.com`,
         premiumUntil: null,
-        overrides: { messages: 1, tokens: null },
+        overrides: { messages: 2, tokens: null },
       });
-      await shortLived.useCases.checkAndReserve(userCaller(userId), "abandoned");
+      const charge = shortLived.useCases.chargeExpiredReservations({ publish: shortLived.publish });
+      await shortLived.useCases.checkAndReserve(userCaller(userId), "abandoned", 400);
+      const released = await shortLived.useCases.checkAndReserve(userCaller(userId), "released", 50);
       expect((await rejection(shortLived.useCases.checkAndReserve(userCaller(userId), ""))).code).toBe("quota_exceeded");
-      // Given back when it expires: what the user sees, and what the next send finds.
-      await eventually(async () => expect((await shortLived.useCases.getQuota(userCaller(userId))).used.messages).toBe(0), 10_000);
-      const next = await shortLived.useCases.checkAndReserve(userCaller(userId), "next");
-      expect(next.status.used.messages).toBe(1);
-      // The late event of the abandoned send still counts its message.
-      await shortLived.useCases.recordUsage(usageEvent({ userId, reservationId: "abandoned", totalTokens: 5 }));
-      expect((await shortLived.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 2, tokens: 5 });
+      await shortLived.useCases.release(userCaller(userId), released.reservationId);
+      // Nothing is due before the expiry; after it only the unsettled one is charged, once.
+      expect(await charge()).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect(await charge()).toBe(1);
+      expect(await charge()).toBe(0);
+      const durable = async () => {
+        return shortLived.rollupOf(userId);
+      };
+      await eventually(async () => expect(await durable()).toEqual({ messages: 1, tokens: 400 }));
+      expect((await shortLived.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 1, tokens: 400 });
+      // The late event of the abandoned send (its process came back) is the same usage.
+      const duplicates = consumer.consumer.stats.duplicates;
+      await shortLived.publish(usageEvent({ userId, reservationId: "abandoned", totalTokens: 5 }));
+      await eventually(async () => expect(consumer.consumer.stats.duplicates).toBe(duplicates + 1));
+      expect((await shortLived.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 1, tokens: 400 });
+      expect(await durable()).toEqual({ messages: 1, tokens: 400 });
+    } finally {
+      await consumer.consumer.stop();
+      await shortLived.close();
+    }
+  });
+
+  it("settled before the charge is consumed: the charge is the duplicate", async () => {
+    const shortLived = await startQuotaHarness({ reservationTtlSeconds: 1 });
+    try {
+      const userId = uniqueUserId();
+      const published: Parameters<typeof shortLived.publish>[0][] = [];
+      const charge = shortLived.useCases.chargeExpiredReservations({ publish: async (record) => void published.push(record) });
+      await shortLived.useCases.checkAndReserve(userCaller(userId), "late", 400);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect(await charge()).toBe(1);
+      // The completion's own event arrives first (the charge is still on its way).
+      expect(await shortLived.useCases.recordUsage(usageEvent({ userId, reservationId: "late", totalTokens: 30 }))).toBe("applied");
+      expect(await shortLived.useCases.recordUsage(published[0]!)).toBe("duplicate");
+      expect((await shortLived.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 1, tokens: 30 });
+      // Settled reservations are not due any more.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect(await charge()).toBe(0);
     } finally {
       await shortLived.close();
     }

@@ -24,6 +24,7 @@ describe("usage events through RabbitMQ into live counters and daily rollups", (
     const marker = usageEvent({ userId, totalTokens: 1 });
     await harness.publish(marker);
     await eventually(async () => expect((await quotaOf(userId)).used).toEqual({ messages: 3, tokens: 151 }));
+    await eventually(async () => expect(await harness.rollupOf(userId)).toEqual({ messages: 3, tokens: 151 }));
     const today = await todayOf(userId);
     expect({ messages: today.messages, tokens: today.tokens }).toEqual({ messages: 3, tokens: 151 });
     expect(today.byModel).toEqual([

@@ -16,15 +16,21 @@ export function quotaExceeded(status: QuotaStatus, now: Date): AppError {
 }
 
 /**
- * Reserves one message before a send. Atomic in the counter store, so with one message left
- * exactly one of many simultaneous sends passes; a token total at or over the limit blocks too.
- * Repeating a reservation id is answered from the first reservation.
+ * Reserves one message and the send's estimated tokens before a send: one script in the counter
+ * store (limits come from the cache), so with one message left exactly one of many simultaneous
+ * sends passes, and tokens held by pending sends count against the cap, which parallel sends
+ * therefore overshoot by at most one estimate. Repeating a reservation id is answered from the
+ * first reservation.
  */
 export function checkAndReserve(context: QuotaContext) {
-  return async (caller: Caller, reservationId: string): Promise<{ reservationId: string; status: QuotaStatus }> => {
+  return async (caller: Caller, reservationId: string, estimatedTokens = 0): Promise<{ reservationId: string; status: QuotaStatus }> => {
     const subject = await context.subjectOf(caller.tenantId, caller.userId);
     const id = reservationId || newUuid();
-    const reservation = { id, expiresAt: new Date(subject.now.getTime() + context.options.reservationTtlSeconds * 1000) };
+    const reservation = {
+      id,
+      expiresAt: new Date(subject.now.getTime() + context.options.reservationTtlSeconds * 1000),
+      estimatedTokens: Math.max(0, Math.floor(estimatedTokens)),
+    };
     const ttl = context.counterTtlSeconds(subject.key.day, subject.settings.timeZone);
     const statusWith = (used: QuotaStatus["used"]): QuotaStatus => ({
       day: subject.key.day,

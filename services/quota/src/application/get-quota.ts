@@ -6,10 +6,10 @@ export function getQuota(context: QuotaContext) {
   return async (caller: Caller): Promise<QuotaStatus> => {
     const subject = await context.subjectOf(caller.tenantId, caller.userId);
     const read = async () => {
-      let used = await context.ports.counters.read(subject.key, subject.now);
+      let used = await context.ports.counters.read(subject.key);
       if (!used) {
         await context.ensureCounters(subject.key, subject.settings.timeZone);
-        used = (await context.ports.counters.read(subject.key, subject.now)) ?? { messages: 0, tokens: 0 };
+        used = (await context.ports.counters.read(subject.key)) ?? { messages: 0, tokens: 0 };
       }
       return used;
     };

@@ -22,8 +22,15 @@ export function getUsage(context: QuotaContext) {
       await context.userOf(caller.tenantId, userId);
     }
     const settings = await context.settingsOf(caller.tenantId);
-    const range = dayRange(request.from, request.to, dayOf(context.ports.clock.now(), settings.timeZone));
+    const today = dayOf(context.ports.clock.now(), settings.timeZone);
+    const range = dayRange(request.from, request.to, today);
     const stored = new Map((await context.ports.rollups.series(caller.tenantId, userId, range.from, range.to)).map((entry) => [entry.day, entry.usage]));
+    // Today from the live counters when they are there: they lead the rollup by the flush in
+    // progress, so what the quota shows is what the series shows.
+    if (range.from <= today && today <= range.to) {
+      const live = await context.ports.counters.readUsage({ tenantId: caller.tenantId, userId, day: today }).catch(() => null);
+      if (live) stored.set(today, live);
+    }
     return eachDay(range.from, range.to).map((date) => {
       const usage = stored.get(date);
       return {

@@ -18,7 +18,7 @@ export function rebuildCounters(context: QuotaContext) {
       if (dayOf(context.ports.clock.now(), settings.timeZone) !== row.day) continue;
       examined += 1;
       const key = { tenantId: row.tenantId, userId: row.userId, day: row.day };
-      if ((await context.ports.counters.read(key, context.ports.clock.now())) !== null) continue;
+      if ((await context.ports.counters.read(key)) !== null) continue;
       await context.ensureCounters(key, settings.timeZone);
       restored += 1;
     }

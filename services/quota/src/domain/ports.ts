@@ -1,7 +1,7 @@
 import { forbidden } from "@tessera/platform";
 import type { Limits, QuotaUser, TenantLimitSettings } from "./limits.ts";
 import type { Day } from "./quota-day.ts";
-import type { DayUsage, ModelUsage, UsageEffect, UserDay } from "./usage.ts";
+import type { DayUsage, ModelUsage, UsageEffect, UsageRecord, UserDay } from "./usage.ts";
 
 export interface CounterValues {
   messages: number;
@@ -10,21 +10,80 @@ export interface CounterValues {
 
 export type ReserveOutcome = { kind: "missing" } | { kind: "reserved" | "already_reserved" | "refused"; used: CounterValues };
 
+/** A reservation being held: one message and its estimated tokens. */
+export interface ReservationRequest {
+  id: string;
+  expiresAt: Date;
+  estimatedTokens: number;
+}
+
+/** One event as the live counters apply it. */
+export interface CounterChange {
+  key: UserDay;
+  effect: UsageEffect;
+  /** `usageKey` of the event: what a second copy is recognised by. */
+  usageKey: string;
+  reservationId: string | null;
+  ttlSeconds: number;
+}
+
+/** A reservation past its expiry, claimed for a while by the replica that charges it. */
+export interface ExpiredReservation {
+  tenantId: string;
+  userId: string;
+  reservationId: string;
+  estimatedTokens: number;
+  /** The quota day it was made on. */
+  day: Day;
+}
+
+/** What one flush adds to one user-day rollup. */
+export interface RollupDelta {
+  key: UserDay;
+  messages: number;
+  tokens: number;
+  byModel: Record<string, { messages: number; tokens: number }>;
+  /** Usage keys of the events in this flush (kept as the rollup's `recentKeys`). */
+  usageKeys: string[];
+}
+
+/** Counted events not yet in the durable rollups, in the order they must be written. */
+export interface Journal {
+  id: string;
+  deltas: RollupDelta[];
+}
+
 /**
  * Live per-user-day counters (Redis). Every operation is atomic; "missing" means the day's
  * counters are not there (never started, expired or flushed) and must be initialised first.
+ * Used tokens include the estimates of pending reservations.
  */
 export interface LiveCounters {
-  /** The day's counters (reservations past their expiry given back first); null when missing. */
-  read(key: UserDay, now: Date): Promise<CounterValues | null>;
-  /** Seeds the counters and the set of counted events from durable usage, unless present already. */
+  /** The day's counters; null when missing. */
+  read(key: UserDay): Promise<CounterValues | null>;
+  /** The day's settled usage per model (what the rollup holds once the journals are written); null when missing. */
+  readUsage(key: UserDay): Promise<DayUsage | null>;
+  /** Seeds the counters and the recently counted usage keys from durable usage, unless present already. */
   initialize(key: UserDay, usage: DayUsage, ttlSeconds: number): Promise<void>;
-  /** Counts one message against the limits unless the user is at one; holds it until settled, released or expired. */
-  reserve(key: UserDay, reservation: { id: string; expiresAt: Date }, limits: Limits, now: Date, ttlSeconds: number): Promise<ReserveOutcome>;
+  /**
+   * Holds one message and the estimated tokens unless the user is at a limit (tokens counted
+   * with every pending estimate, so parallel sends overshoot the cap by at most one estimate).
+   */
+  reserve(key: UserDay, reservation: ReservationRequest, limits: Limits, now: Date, ttlSeconds: number): Promise<ReserveOutcome>;
   /** Gives a pending reservation back; false when it was not pending. */
   release(user: Omit<UserDay, "day">, reservationId: string): Promise<boolean>;
-  /** Counts an event once (settling its reservation); "duplicate" when it was counted before. */
-  apply(key: UserDay, effect: UsageEffect, reservationId: string | null, ttlSeconds: number): Promise<"applied" | "duplicate" | "missing">;
+  /** Starts a journal: the events counted next are recorded in it until it is written to the rollups. */
+  openJournal(): Promise<string>;
+  /**
+   * Counts each event once, in order (settling its reservation: the estimate is replaced by the
+   * real usage) and records what it adds in the journal: one round trip for the batch.
+   */
+  applyBatch(journalId: string, changes: CounterChange[]): Promise<Array<"applied" | "duplicate" | "missing">>;
+  /** Journals not yet written to the rollups, oldest first. */
+  pendingJournals(): Promise<Journal[]>;
+  closeJournal(journalId: string): Promise<void>;
+  /** Claims up to `limit` reservations past their expiry for `leaseMs` (claimed again if not settled by then). */
+  claimExpired(now: Date, leaseMs: number, limit: number): Promise<ExpiredReservation[]>;
 }
 
 export interface UserDayRow extends UserDay {
@@ -32,10 +91,10 @@ export interface UserDayRow extends UserDay {
   tokens: number;
 }
 
-/** Durable daily rollups (MongoDB): one record per user and day holding the ids of its events. */
+/** Durable daily rollups (MongoDB): one record per user and day. */
 export interface UsageRollups {
-  /** Adds an event to its day unless the day already holds it. */
-  record(key: UserDay, effect: UsageEffect): Promise<"applied" | "duplicate">;
+  /** Adds a journal's deltas, one upsert per user-day; writing the same journal again changes nothing. */
+  applyJournal(journal: Journal): Promise<void>;
   /** The day's usage (zero when nothing was recorded). */
   read(key: UserDay): Promise<DayUsage>;
   /** Days of a user within an inclusive range that have usage. */
@@ -47,6 +106,12 @@ export interface UsageRollups {
   modelTotals(tenantId: string, from: Day, to: Day): Promise<Map<string, ModelUsage>>;
   /** Every rollup of the given days (for rebuilding live counters). */
   rowsOfDays(days: Day[]): AsyncIterable<UserDayRow>;
+}
+
+/** Where quota's charges of expired reservations go: the usage event stream, like any completion's. */
+export interface UsageEventSink {
+  /** Resolves once the broker confirmed the event. */
+  publish(record: UsageRecord): Promise<void>;
 }
 
 /** Tenant limits and time zone (the admin service owns them; quota only reads). */

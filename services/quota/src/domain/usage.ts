@@ -2,7 +2,8 @@ import { AppError } from "@tessera/platform";
 import type { Day } from "./quota-day.ts";
 
 export type UsageSource = "web" | "api";
-export type UsageOutcome = "complete" | "aborted" | "failed";
+/** "expired": quota's own charge of a reservation nobody settled (the sending process died). */
+export type UsageOutcome = "complete" | "aborted" | "failed" | "expired";
 
 /** One finished (or aborted, or failed) completion, as chat reports it. */
 export interface UsageRecord {
@@ -31,6 +32,14 @@ export interface UsageEffect {
   tokens: number;
 }
 
+/**
+ * What makes two events the same usage: the reservation they settle (a completion's own event and
+ * quota's charge of its expired reservation are one usage, whichever comes first counts), else
+ * the event id.
+ */
+export const usageKey = (record: Pick<UsageRecord, "eventId" | "reservationId">): string =>
+  record.reservationId ? `r:${record.reservationId}` : `e:${record.eventId}`;
+
 /** Whose counters, which day. */
 export interface UserDay {
   tenantId: string;
@@ -43,12 +52,16 @@ export interface ModelUsage {
   tokens: number;
 }
 
-/** Usage of one user on one day, with the ids of the events it contains. */
+/**
+ * Usage of one user on one day, with the usage keys of the last flush that changed it (the only
+ * events whose acknowledgement can still be outstanding, so the only ones a redelivery can bring
+ * back after the live counters were lost).
+ */
 export interface DayUsage {
   messages: number;
   tokens: number;
   byModel: Record<string, ModelUsage>;
-  eventIds: string[];
+  recentKeys: string[];
 }
 
 export const SUPPORTED_SCHEMA_VERSIONS = [1];
@@ -67,7 +80,7 @@ export function validateUsageRecord(record: UsageRecord): UsageRecord {
   if (![record.promptTokens, record.completionTokens, record.totalTokens].every(isCount))
     throw invalidEvent("token counts must be whole numbers from 0 upwards");
   if (!["web", "api"].includes(record.source)) throw invalidEvent(`unknown source "${record.source}"`);
-  if (!["complete", "aborted", "failed"].includes(record.outcome)) throw invalidEvent(`unknown outcome "${record.outcome}"`);
+  if (!["complete", "aborted", "failed", "expired"].includes(record.outcome)) throw invalidEvent(`unknown outcome "${record.outcome}"`);
   return record;
 }
 
@@ -80,4 +93,4 @@ export function usageEffect(record: UsageRecord): UsageEffect {
   return { eventId: record.eventId, model: record.model || UNKNOWN_MODEL, messages: record.outcome === "failed" ? 0 : 1, tokens };
 }
 
-export const emptyDayUsage = (): DayUsage => ({ messages: 0, tokens: 0, byModel: {}, eventIds: [] });
+export const emptyDayUsage = (): DayUsage => ({ messages: 0, tokens: 0, byModel: {}, recentKeys: [] });

@@ -26,7 +26,7 @@ export interface UsageConsumerOptions {
   logger: Logger;
   /** Unacknowledged deliveries the broker may send ahead (bounds memory and in-flight work). */
   prefetch: number;
-  /** Deliveries handled together (different users in parallel, one user's in order). */
+  /** Most deliveries counted together (one round trip to Redis, one rollup flush). */
   batchSize: number;
   /** How long a partial batch waits for more deliveries. */
   batchWaitMs: number;
@@ -36,7 +36,8 @@ export interface UsageConsumerOptions {
   maxAttempts: number;
   /** Quorum-queue redelivery limit (crash loops: a consumer dying on the same event each time). */
   deliveryLimit: number;
-  handle(record: UsageRecord): Promise<"applied" | "duplicate">;
+  /** Counts a batch in order: "applied" / "duplicate" / a 422 error per event; rejects (nothing counted durably yet) on an outage. */
+  handleBatch(records: UsageRecord[]): Promise<Array<"applied" | "duplicate" | AppError>>;
 }
 
 const ATTEMPT_HEADER = "x-quota-attempts";
@@ -79,8 +80,8 @@ export function decodeUsageRecord(content: Buffer): UsageRecord {
  *   exchange (topic) --chat.completion.finished--> queue (quorum, single active consumer)
  *   queue --dead-letter--> dead-letter queue (rejected or past the delivery limit)
  *   failures are republished to the retry queue (quorum, TTL) which dead-letters back to the queue.
- * A delivery is acknowledged only after its effect is durable in MongoDB and applied in Redis;
- * a crash before the ack means redelivery, which both stores recognise by event id.
+ * A delivery is acknowledged only after it is counted in Redis and the flush covering it is in
+ * MongoDB; a crash before the ack means a redelivery the counters recognise by its usage key.
  */
 export function createUsageEventConsumer(options: UsageConsumerOptions) {
   const { topology, logger } = options;
@@ -128,50 +129,62 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
     ack(channel, message);
   };
 
-  const processOne = async (channel: ConfirmChannel, message: ConsumeMessage) => {
-    try {
-      const result = await options.handle(decodeUsageRecord(message.content));
-      if (result === "applied") stats.applied += 1;
-      else stats.duplicates += 1;
-      ack(channel, message);
-    } catch (error) {
-      await settleFailure(channel, message, error).catch((settleError: unknown) => {
-        // Not parked: handed back to the queue after the retry delay (or redelivered anyway when
-        // the channel is gone).
-        logger.warn({ err: (settleError as Error).message, messageId: message.properties.messageId }, "could not park a failed usage event");
-        setTimeout(() => {
-          try {
-            channel.nack(message, false, true);
-          } catch {
-            // channel closed
-          }
-        }, options.retryDelayMs).unref();
-      });
-    }
-  };
+  const park = (channel: ConfirmChannel, message: ConsumeMessage, error: unknown) =>
+    settleFailure(channel, message, error).catch((settleError: unknown) => {
+      // Not parked: handed back to the queue after the retry delay (or redelivered anyway when
+      // the channel is gone).
+      logger.warn({ err: (settleError as Error).message, messageId: message.properties.messageId }, "could not park a failed usage event");
+      setTimeout(() => {
+        try {
+          channel.nack(message, false, true);
+        } catch {
+          // channel closed
+        }
+      }, options.retryDelayMs).unref();
+    });
 
-  const processBatch = async (channel: ConfirmChannel, batch: Delivery[]) => {
-    // One user's events in delivery order (they touch the same counters), users in parallel.
-    const byUser = new Map<string, Delivery[]>();
-    for (const delivery of batch) {
-      const { message } = delivery;
-      let user = "";
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /**
+   * Counts a batch and acknowledges it once the flush covering it is done. Undecodable events are
+   * dead-lettered at once; an outage keeps the batch in hand and tries again after the retry delay
+   * for as long as it lasts (nothing acknowledged meanwhile); other failures go to the retry queue.
+   */
+  const processBatch = async (channel: ConfirmChannel, closed: () => boolean, batch: Delivery[]) => {
+    const decoded: Array<{ message: ConsumeMessage; record: UsageRecord }> = [];
+    for (const { message } of batch) {
       try {
-        const record = decodeUsageEvent(message.content);
-        user = `${record.tenantId}\u0000${record.payload?.userId ?? ""}`;
-      } catch {
-        user = `\u0001${message.fields.deliveryTag}`;
+        decoded.push({ message, record: decodeUsageRecord(message.content) });
+      } catch (error) {
+        await park(channel, message, error);
       }
-      const list = byUser.get(user) ?? [];
-      list.push(delivery);
-      byUser.set(user, list);
     }
-    await Promise.all(
-      [...byUser.values()].map(async (deliveries) => {
-        // Each event is handled in the trace context it arrived with (publisher -> consumer).
-        for (const delivery of deliveries) await otelContext.with(delivery.context, () => processOne(channel, delivery.message));
-      }),
-    );
+    if (decoded.length === 0) return;
+    for (;;) {
+      if (closed() || stopping) return; // the broker redelivers what was not acknowledged
+      try {
+        const results = await otelContext.with(batch[0]!.context, () => options.handleBatch(decoded.map(({ record }) => record)));
+        for (const [index, result] of results.entries()) {
+          const { message } = decoded[index]!;
+          if (result instanceof AppError) await park(channel, message, result);
+          else {
+            if (result === "applied") stats.applied += 1;
+            else stats.duplicates += 1;
+            ack(channel, message);
+          }
+        }
+        return;
+      } catch (error) {
+        if (error instanceof AppError && error.status === 503) {
+          stats.retried += decoded.length;
+          logger.warn({ err: error.message, events: decoded.length }, "usage events wait for a store to come back");
+          await sleep(options.retryDelayMs);
+          continue;
+        }
+        for (const { message } of decoded) await park(channel, message, error);
+        return;
+      }
+    }
   };
 
   const setup = async (channel: ConfirmChannel) => {
@@ -196,24 +209,38 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
     await channel.prefetch(options.prefetch);
     if (stopping) return;
 
-    let batch: Delivery[] = [];
+    // One batch at a time: deliveries arriving meanwhile form the next one (so batches grow with
+    // the load, up to batchSize, and each flush covers more events).
+    let buffer: Delivery[] = [];
     let timer: NodeJS.Timeout | undefined;
-    const flush = () => {
+    let busy = false;
+    let closed = false;
+    channel.once("close", () => (closed = true));
+    const next = () => {
       clearTimeout(timer);
       timer = undefined;
-      const taken = batch;
-      batch = [];
-      if (taken.length === 0) return;
-      const work = processBatch(channel, taken).finally(() => inFlight.delete(work));
+      if (busy || buffer.length === 0) return;
+      const taken = buffer.slice(0, options.batchSize);
+      buffer = buffer.slice(taken.length);
+      busy = true;
+      const work = processBatch(channel, () => closed, taken).finally(() => {
+        inFlight.delete(work);
+        busy = false;
+        schedule();
+      });
       inFlight.add(work);
+    };
+    const schedule = () => {
+      if (busy || buffer.length === 0) return;
+      if (buffer.length >= options.batchSize) next();
+      else timer ??= setTimeout(next, options.batchWaitMs);
     };
     const { consumerTag } = await channel.consume(
       topology.queue,
       (message) => {
         if (!message) return; // cancelled by the broker (queue deleted); the reconnect loop re-declares
-        batch.push({ message, context: otelContext.active() });
-        if (batch.length >= options.batchSize) flush();
-        else timer ??= setTimeout(flush, options.batchWaitMs);
+        buffer.push({ message, context: otelContext.active() });
+        schedule();
       },
       { noAck: false },
     );

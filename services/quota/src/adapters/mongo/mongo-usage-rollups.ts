@@ -1,7 +1,6 @@
 import { Schema, type Connection } from "mongoose";
-import { createKeyedSerializer } from "@tessera/platform";
 import { guarded } from "./mongo-outage.ts";
-import type { UsageRollups, UserDayRow } from "../../domain/ports.ts";
+import type { RollupDelta, UsageRollups, UserDayRow } from "../../domain/ports.ts";
 import { emptyDayUsage, type DayUsage, type ModelUsage, type UserDay } from "../../domain/usage.ts";
 
 interface RollupDocument {
@@ -13,8 +12,10 @@ interface RollupDocument {
   tokens: number;
   /** Per model, keyed by an escaped model name (field names cannot hold "." or start with "$"). */
   models: Record<string, ModelUsage>;
-  /** Ids of the events this rollup holds: the guard that makes each $inc happen once. */
-  eventIds: string[];
+  /** The last journal written into this rollup: the guard that makes each journal's $inc happen once. */
+  journal: string;
+  /** Usage keys of that journal's events (recognised after the live counters are lost). */
+  recentKeys: string[];
   updatedAt: Date;
 }
 
@@ -27,7 +28,8 @@ const rollupSchema = new Schema<RollupDocument>(
     messages: { type: Number, default: 0 },
     tokens: { type: Number, default: 0 },
     models: { type: Schema.Types.Mixed, default: {} },
-    eventIds: { type: [String], default: [] },
+    journal: { type: String, default: "" },
+    recentKeys: { type: [String], default: [] },
     updatedAt: { type: Date },
   },
   { collection: "quota_usage_rollups", versionKey: false, minimize: false },
@@ -43,53 +45,50 @@ const rollupId = (key: UserDay) => `${key.tenantId}/${key.userId}/${key.day}`;
 
 const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
 
-function toUsage(document: Pick<RollupDocument, "messages" | "tokens" | "models"> & { eventIds?: string[] }): DayUsage {
+function toUsage(document: Pick<RollupDocument, "messages" | "tokens" | "models"> & { recentKeys?: string[] }): DayUsage {
   const byModel: Record<string, ModelUsage> = {};
   for (const [key, counts] of Object.entries(document.models ?? {}))
     byModel[decodeModelKey(key)] = { messages: counts.messages ?? 0, tokens: counts.tokens ?? 0 };
-  return { messages: document.messages ?? 0, tokens: document.tokens ?? 0, byModel, eventIds: document.eventIds ?? [] };
+  return { messages: document.messages ?? 0, tokens: document.tokens ?? 0, byModel, recentKeys: document.recentKeys ?? [] };
 }
 
+/** Rollups written by each flush at once (bounded so a flush does not queue up the whole pool). */
+const FLUSH_CONCURRENCY = 16;
+
 /**
- * Daily rollups in MongoDB (or FerretDB v1). Each event is added with one single-document update
- * guarded by the event id ($ne on eventIds, $inc + $push), so a redelivered event changes nothing.
- * FerretDB v1 loses concurrent updates of one document (pinned by a test), so updates of one
- * rollup are serialised here; the single active consumer serialises them across processes.
+ * Daily rollups in MongoDB (or FerretDB v1). A flush writes each user-day it touches with one
+ * upsert guarded by the journal id (`journal: {$ne: id}` + `$inc`), so writing a journal again
+ * (a crash between the write and closing the journal) changes nothing. Journals are written one
+ * at a time, in order, by the single active consumer, so no two updates of one rollup race
+ * (FerretDB v1 loses concurrent updates of one document, pinned by a test).
  */
 export function createMongoUsageRollups(connection: Connection): UsageRollups & { ready(): Promise<void> } {
   const Rollup = connection.model<RollupDocument>("QuotaUsageRollup", rollupSchema);
-  const serialised = createKeyedSerializer();
 
-  const addEvent = async (key: UserDay, effect: { eventId: string; model: string; messages: number; tokens: number }): Promise<"applied" | "duplicate"> => {
+  const writeDelta = async (journalId: string, delta: RollupDelta): Promise<void> => {
+    const { key } = delta;
     const id = rollupId(key);
-    const model = encodeModelKey(effect.model);
-    for (let attempt = 0; attempt < 3; attempt += 1) {
-      try {
-        const result = await Rollup.updateOne(
-          { _id: id, eventIds: { $ne: effect.eventId } },
-          {
-            $inc: {
-              messages: effect.messages,
-              tokens: effect.tokens,
-              [`models.${model}.messages`]: effect.messages,
-              [`models.${model}.tokens`]: effect.tokens,
-            },
-            $push: { eventIds: effect.eventId },
-            $set: { updatedAt: new Date() },
-            $setOnInsert: { tenantId: key.tenantId, userId: key.userId, day: key.day },
-          },
-          { upsert: true },
-        );
-        if (result.modifiedCount === 1 || result.upsertedCount === 1) return "applied";
-      } catch (error) {
-        // The guard did not match an existing rollup, so the upsert collided with it: either the
-        // event is there already, or the rollup appeared in the meantime (then try again).
-        if (!isDuplicateKey(error)) throw error;
-      }
-      const holding = await Rollup.exists({ _id: id, eventIds: effect.eventId });
-      if (holding) return "duplicate";
+    const inc: Record<string, number> = { messages: delta.messages, tokens: delta.tokens };
+    for (const [model, counts] of Object.entries(delta.byModel)) {
+      inc[`models.${encodeModelKey(model)}.messages`] = counts.messages;
+      inc[`models.${encodeModelKey(model)}.tokens`] = counts.tokens;
     }
-    throw new Error(`rollup ${id} could not take event ${effect.eventId}`);
+    try {
+      await Rollup.updateOne(
+        { _id: id, journal: { $ne: journalId } },
+        {
+          $inc: inc,
+          $set: { journal: journalId, recentKeys: delta.usageKeys, updatedAt: new Date() },
+          $setOnInsert: { tenantId: key.tenantId, userId: key.userId, day: key.day },
+        },
+        { upsert: true },
+      );
+    } catch (error) {
+      // The guard did not match an existing rollup, so the upsert collided with it: it holds this
+      // journal already. Anything else is a failure.
+      if (!isDuplicateKey(error)) throw error;
+      if (!(await Rollup.exists({ _id: id, journal: journalId }))) throw error;
+    }
   };
 
   return {
@@ -98,7 +97,14 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
       await Rollup.syncIndexes();
     },
 
-    record: (key, effect) => guarded(() => serialised(rollupId(key), () => addEvent(key, effect))),
+    applyJournal: (journal) =>
+      guarded(async () => {
+        const queue = [...journal.deltas];
+        const worker = async () => {
+          for (let delta = queue.shift(); delta; delta = queue.shift()) await writeDelta(journal.id, delta);
+        };
+        await Promise.all(Array.from({ length: Math.min(FLUSH_CONCURRENCY, queue.length) }, worker));
+      }),
 
     read: (key) =>
       guarded(async () => {
@@ -108,7 +114,7 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
 
     series: (tenantId, userId, from, to) =>
       guarded(async () => {
-        const documents = await Rollup.find({ tenantId, userId, day: { $gte: from, $lte: to } }, { eventIds: 0 })
+        const documents = await Rollup.find({ tenantId, userId, day: { $gte: from, $lte: to } }, { recentKeys: 0 })
           .sort({ day: 1 })
           .lean<RollupDocument[]>();
         return documents.map((document) => ({ day: document.day, usage: toUsage(document) }));

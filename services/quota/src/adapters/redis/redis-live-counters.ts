@@ -1,116 +1,163 @@
 import { unavailable, type Redis } from "@tessera/platform";
-import type { CounterValues, LiveCounters, ReserveOutcome } from "../../domain/ports.ts";
+import type { CounterChange, CounterValues, ExpiredReservation, Journal, LiveCounters, ReserveOutcome, RollupDelta } from "../../domain/ports.ts";
 import type { DayUsage, UserDay } from "../../domain/usage.ts";
 
-// Key layout (all keys of one user share the {tenant:user} hash tag, so they live in one slot):
-//   <prefix>quota:{t:u}:<day>          hash: m, t (messages incl. pending reservations, tokens),
+// Key layout. A user's keys share the {tenant:user} hash tag:
+//   <prefix>quota:{t:u}:<day>          hash: m (messages incl. pending reservations), t (settled
+//                                      tokens), r (estimated tokens of pending reservations),
 //                                      m:<model>, t:<model> (settled per model)
-//   <prefix>quota:{t:u}:<day>:events   set of counted event ids (the dedup record)
-//   <prefix>quota:{t:u}:pending        hash: reservationId -> "<day>|<expiresAtMs>"
-// Every key carries a TTL. Scripts build other days' keys from the base, which is safe because
-// they share the hash tag.
-
-// Gives back reservations past their expiry (KEYS[2] pending hash, ARGV[2] now, ARGV[8] key base).
-const EXPIRE_PENDING = `
-local now = tonumber(ARGV[2])
-local pending = redis.call('HGETALL', KEYS[2])
-for i = 1, #pending, 2 do
-  local day, expires = string.match(pending[i + 1], '^([^|]+)|(%d+)$')
-  if tonumber(expires) <= now then
-    redis.call('HDEL', KEYS[2], pending[i])
-    local dayKey = ARGV[8] .. day
-    if redis.call('EXISTS', dayKey) == 1 and tonumber(redis.call('HGET', dayKey, 'm') or '0') > 0 then redis.call('HINCRBY', dayKey, 'm', -1) end
-  end
-end
-`;
+//   <prefix>quota:{t:u}:<day>:events   set of counted event ids of events without a reservation
+//   <prefix>quota:{t:u}:pending        hash: reservationId -> "<day>|<expiresAtMs>|<estimate>"
+//   <prefix>quota:{t:u}:settled        hash: reservationId -> day (settled or charged reservations)
+// Shared by every user:
+//   <prefix>quota:expiring             sorted set "<t>|<u>|<reservationId>" by expiry (or claim lease)
+//   <prefix>quota:journal              sorted set of journal ids by sequence
+//   <prefix>quota:journal:seq          the sequence
+//   <prefix>quota:journal:<id>         hash: "<tenant>/<user>/<day>|<field>" -> what the journal's
+//                                      events add (m, t, m:<model>, t:<model>) and "|k" -> usage keys
+// Per-user keys carry a TTL; journals live until written to the rollups. The scripts name keys
+// they derive (other days, the pending hash of a claimed reservation): one Redis, not a cluster.
 
 const RESERVE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
-${EXPIRE_PENDING}
 local m = tonumber(redis.call('HGET', KEYS[1], 'm') or '0')
-local t = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
+local t = tonumber(redis.call('HGET', KEYS[1], 't') or '0') + tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {2, m, t} end
-if m >= tonumber(ARGV[5]) or t >= tonumber(ARGV[6]) then return {0, m, t} end
+if m >= tonumber(ARGV[4]) or t >= tonumber(ARGV[5]) then return {0, m, t} end
+local estimate = tonumber(ARGV[7])
 redis.call('HINCRBY', KEYS[1], 'm', 1)
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[4] .. '|' .. ARGV[3])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[9]))
-return {1, m + 1, t}
-`;
-
-// KEYS: day hash, pending hash. ARGV: (unused), now, (unused ×5), base.
-const READ = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
-${EXPIRE_PENDING}
-return {1, tonumber(redis.call('HGET', KEYS[1], 'm') or '0'), tonumber(redis.call('HGET', KEYS[1], 't') or '0')}
-`;
-
-const RELEASE = `
-local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if not entry then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-local day = string.match(entry, '^([^|]+)|')
-local dayKey = ARGV[2] .. day
-if redis.call('EXISTS', dayKey) == 1 and tonumber(redis.call('HGET', dayKey, 'm') or '0') > 0 then redis.call('HINCRBY', dayKey, 'm', -1) end
-return 1
-`;
-
-// KEYS: day hash, events set, pending hash. ARGV: eventId, model, messages, tokens, reservationId, ttl, base, day.
-const APPLY = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
-local messages = tonumber(ARGV[3])
-local counted = messages
-if ARGV[5] ~= '' then
-  local entry = redis.call('HGET', KEYS[3], ARGV[5])
-  if entry then
-    redis.call('HDEL', KEYS[3], ARGV[5])
-    local day = string.match(entry, '^([^|]+)|')
-    if day == ARGV[8] then
-      counted = counted - 1
-    else
-      local dayKey = ARGV[7] .. day
-      if redis.call('EXISTS', dayKey) == 1 and tonumber(redis.call('HGET', dayKey, 'm') or '0') > 0 then redis.call('HINCRBY', dayKey, 'm', -1) end
-    end
-  end
-end
-if counted ~= 0 then redis.call('HINCRBY', KEYS[1], 'm', counted) end
-redis.call('HINCRBY', KEYS[1], 't', tonumber(ARGV[4]))
-redis.call('HINCRBY', KEYS[1], 'm:' .. ARGV[2], messages)
-redis.call('HINCRBY', KEYS[1], 't:' .. ARGV[2], tonumber(ARGV[4]))
-redis.call('SADD', KEYS[2], ARGV[1])
+if estimate > 0 then redis.call('HINCRBY', KEYS[1], 'r', estimate) end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. '|' .. ARGV[2] .. '|' .. ARGV[7])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[8])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
+return {1, m + 1, t + estimate}
+`;
+
+const READ = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
+return {1, tonumber(redis.call('HGET', KEYS[1], 'm') or '0'), tonumber(redis.call('HGET', KEYS[1], 't') or '0') + tonumber(redis.call('HGET', KEYS[1], 'r') or '0')}
+`;
+
+// Takes a pending reservation off its day (message and estimate). KEYS[1] pending hash; the
+// function returns the reservation's day, or nil when it was not pending.
+const UNHOLD = `
+local function unhold(pendingKey, expiringKey, reservationId, member, base, sameDayKey, sameDay)
+  local entry = redis.call('HGET', pendingKey, reservationId)
+  if not entry then return nil end
+  redis.call('HDEL', pendingKey, reservationId)
+  redis.call('ZREM', expiringKey, member)
+  local day, _, estimate = string.match(entry, '^([^|]+)|(%d+)|?(%d*)$')
+  estimate = tonumber(estimate) or 0
+  local dayKey = base .. day
+  if day == sameDay then dayKey = sameDayKey end
+  if redis.call('EXISTS', dayKey) == 1 then
+    if tonumber(redis.call('HGET', dayKey, 'm') or '0') > 0 then redis.call('HINCRBY', dayKey, 'm', -1) end
+    if estimate > 0 then redis.call('HINCRBY', dayKey, 'r', -estimate) end
+  end
+  return day
+end
+`;
+
+// KEYS: pending hash, expiring set. ARGV: reservationId, member, base.
+const RELEASE = `
+${UNHOLD}
+if unhold(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], '', '') then return 1 end
+return 0
+`;
+
+// KEYS: day hash, events set, pending hash, settled hash, expiring set, journal hash.
+// ARGV: eventId, model, messages, tokens, reservationId, ttl, base, day, rollupId, member, usageKey.
+const APPLY = `
+${UNHOLD}
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local reservationId = ARGV[5]
+local ttl = tonumber(ARGV[6])
+if reservationId ~= '' then
+  if redis.call('HEXISTS', KEYS[4], reservationId) == 1 then return 0 end
+elseif redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
+local messages = tonumber(ARGV[3])
+local tokens = tonumber(ARGV[4])
+if reservationId ~= '' then
+  -- The held message (and estimate) is replaced by what the event counts.
+  unhold(KEYS[3], KEYS[5], reservationId, ARGV[10], ARGV[7], KEYS[1], ARGV[8])
+  redis.call('HSET', KEYS[4], reservationId, ARGV[8])
+  redis.call('EXPIRE', KEYS[4], ttl)
+else
+  redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+redis.call('HINCRBY', KEYS[1], 'm', messages)
+redis.call('HINCRBY', KEYS[1], 't', tokens)
+redis.call('HINCRBY', KEYS[1], 'm:' .. ARGV[2], messages)
+redis.call('HINCRBY', KEYS[1], 't:' .. ARGV[2], tokens)
+redis.call('EXPIRE', KEYS[1], ttl)
+local r = ARGV[9] .. '|'
+redis.call('HINCRBY', KEYS[6], r .. 'm', messages)
+redis.call('HINCRBY', KEYS[6], r .. 't', tokens)
+redis.call('HINCRBY', KEYS[6], r .. 'm:' .. ARGV[2], messages)
+redis.call('HINCRBY', KEYS[6], r .. 't:' .. ARGV[2], tokens)
+local counted = redis.call('HGET', KEYS[6], r .. 'k')
+if counted then counted = counted .. ',' .. ARGV[11] else counted = ARGV[11] end
+redis.call('HSET', KEYS[6], r .. 'k', counted)
 return 1
 `;
 
-// KEYS: day hash, events set. ARGV: ttl, messages, tokens, model count, (model, m, t)..., eventIds...
+// KEYS: day hash, events set, settled hash. ARGV: ttl, messages, tokens, model count, (model, m, t)..., usage keys...
 const INITIALIZE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'm', ARGV[2], 't', ARGV[3])
+redis.call('HSET', KEYS[1], 'm', ARGV[2], 't', ARGV[3], 'r', 0)
 local models = tonumber(ARGV[4])
 local i = 5
 for _ = 1, models do
   redis.call('HSET', KEYS[1], 'm:' .. ARGV[i], ARGV[i + 1], 't:' .. ARGV[i], ARGV[i + 2])
   i = i + 3
 end
-redis.call('DEL', KEYS[2])
-while i <= #ARGV do
-  local last = math.min(i + 999, #ARGV)
-  redis.call('SADD', KEYS[2], unpack(ARGV, i, last))
-  i = last + 1
+local day = ARGV[#ARGV]
+while i < #ARGV do
+  local key = ARGV[i]
+  local kind, id = string.sub(key, 1, 2), string.sub(key, 3)
+  if kind == 'r:' then redis.call('HSET', KEYS[3], id, day) else redis.call('SADD', KEYS[2], id) end
+  i = i + 1
 end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1]))
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[1])) end
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], tonumber(ARGV[1])) end
 return 1
 `;
 
+// KEYS: expiring set. ARGV: now, lease until, limit, key prefix.
+const CLAIM_EXPIRED = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local claimed = {}
+for _, member in ipairs(due) do
+  local tenant, user, reservationId = string.match(member, '^([^|]*)|([^|]*)|(.*)$')
+  local entry = tenant and redis.call('HGET', ARGV[4] .. 'quota:{' .. tenant .. ':' .. user .. '}:pending', reservationId)
+  if entry then
+    redis.call('ZADD', KEYS[1], ARGV[2], member)
+    table.insert(claimed, member)
+    table.insert(claimed, entry)
+  else
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return claimed
+`;
+
+const OPEN_JOURNAL = `
+local id = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], id, id)
+return id
+`;
+
+type Args = Array<string | number>;
 type ScriptRedis = Redis & {
-  quotaReserve(...args: Array<string | number>): Promise<[number, number, number]>;
-  quotaRelease(...args: Array<string | number>): Promise<number>;
-  quotaRead(...args: Array<string | number>): Promise<[number, number, number]>;
-  quotaApply(...args: Array<string | number>): Promise<number>;
-  quotaInitialize(...args: Array<string | number>): Promise<number>;
+  quotaReserve(...args: Args): Promise<[number, number, number]>;
+  quotaRelease(...args: Args): Promise<number>;
+  quotaRead(...args: Args): Promise<[number, number, number]>;
+  quotaInitialize(...args: Args): Promise<number>;
+  quotaClaimExpired(...args: Args): Promise<string[]>;
+  quotaOpenJournal(...args: Args): Promise<number>;
 };
 
 /** Connection failures become 503 so use cases can apply the configured outage policy. */
@@ -123,36 +170,78 @@ async function guarded<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Live counters in Redis, each change one Lua script (counters and dedup record together). */
+// Tenant ids are slugs and user ids hex: "/" and "|" cannot be ambiguous.
+export const rollupIdOf = (key: UserDay) => `${key.tenantId}/${key.userId}/${key.day}`;
+
+/** A journal hash back into per-user-day deltas. */
+function parseJournal(id: string, fields: Record<string, string>): Journal {
+  const deltas = new Map<string, RollupDelta>();
+  for (const [field, value] of Object.entries(fields)) {
+    const bar = field.indexOf("|");
+    const rollupId = field.slice(0, bar);
+    const name = field.slice(bar + 1);
+    let delta = deltas.get(rollupId);
+    if (!delta) {
+      const [tenantId = "", userId = "", day = ""] = rollupId.split("/");
+      delta = { key: { tenantId, userId, day }, messages: 0, tokens: 0, byModel: {}, usageKeys: [] };
+      deltas.set(rollupId, delta);
+    }
+    if (name === "k") delta.usageKeys = value.split(",");
+    else if (name === "m") delta.messages = Number(value);
+    else if (name === "t") delta.tokens = Number(value);
+    else {
+      const model = name.slice(2);
+      const counts = (delta.byModel[model] ??= { messages: 0, tokens: 0 });
+      if (name.startsWith("m:")) counts.messages = Number(value);
+      else counts.tokens = Number(value);
+    }
+  }
+  return { id, deltas: [...deltas.values()] };
+}
+
+/** Live counters in Redis, each change one Lua script (counters, dedup record and journal together). */
 export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCounters {
   const scripts = redis as ScriptRedis;
-  redis.defineCommand("quotaReserve", { numberOfKeys: 2, lua: RESERVE });
-  redis.defineCommand("quotaRelease", { numberOfKeys: 1, lua: RELEASE });
-  redis.defineCommand("quotaRead", { numberOfKeys: 2, lua: READ });
-  redis.defineCommand("quotaApply", { numberOfKeys: 3, lua: APPLY });
-  redis.defineCommand("quotaInitialize", { numberOfKeys: 2, lua: INITIALIZE });
+  redis.defineCommand("quotaReserve", { numberOfKeys: 3, lua: RESERVE });
+  redis.defineCommand("quotaRelease", { numberOfKeys: 2, lua: RELEASE });
+  redis.defineCommand("quotaRead", { numberOfKeys: 1, lua: READ });
+  redis.defineCommand("quotaApply", { numberOfKeys: 6, lua: APPLY });
+  redis.defineCommand("quotaInitialize", { numberOfKeys: 3, lua: INITIALIZE });
+  redis.defineCommand("quotaClaimExpired", { numberOfKeys: 1, lua: CLAIM_EXPIRED });
+  redis.defineCommand("quotaOpenJournal", { numberOfKeys: 2, lua: OPEN_JOURNAL });
 
   const base = (tenantId: string, userId: string) => `${keyPrefix}quota:{${tenantId}:${userId}}:`;
   const dayKey = (key: UserDay) => `${base(key.tenantId, key.userId)}${key.day}`;
   const pendingKey = (tenantId: string, userId: string) => `${base(tenantId, userId)}pending`;
+  const settledKey = (tenantId: string, userId: string) => `${base(tenantId, userId)}settled`;
+  const expiringKey = `${keyPrefix}quota:expiring`;
+  const journalsKey = `${keyPrefix}quota:journal`;
+  const journalKey = (id: string) => `${keyPrefix}quota:journal:${id}`;
+  const member = (tenantId: string, userId: string, reservationId: string) => `${tenantId}|${userId}|${reservationId}`;
 
   return {
-    read: (key, now) =>
+    read: (key) =>
       guarded(async () => {
-        const [exists, messages, tokens] = await scripts.quotaRead(
-          dayKey(key),
-          pendingKey(key.tenantId, key.userId),
-          "",
-          now.getTime(),
-          "",
-          "",
-          "",
-          "",
-          "",
-          base(key.tenantId, key.userId),
-        );
+        const [exists, messages, tokens] = await scripts.quotaRead(dayKey(key));
         if (exists === -1) return null;
         return { messages, tokens } satisfies CounterValues;
+      }),
+
+    readUsage: (key) =>
+      guarded(async () => {
+        const fields = await redis.hgetall(dayKey(key));
+        if (Object.keys(fields).length === 0) return null;
+        const usage: DayUsage = { messages: 0, tokens: Number(fields.t ?? 0), byModel: {}, recentKeys: [] };
+        for (const [field, value] of Object.entries(fields)) {
+          if (field.length < 3 || field[1] !== ":") continue;
+          const model = field.slice(2);
+          const counts = (usage.byModel[model] ??= { messages: 0, tokens: 0 });
+          if (field.startsWith("m:")) {
+            counts.messages = Number(value);
+            usage.messages += Number(value);
+          } else counts.tokens = Number(value);
+        }
+        return usage;
       }),
 
     initialize: (key, usage: DayUsage, ttlSeconds) =>
@@ -161,29 +250,31 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
         await scripts.quotaInitialize(
           dayKey(key),
           `${dayKey(key)}:events`,
+          settledKey(key.tenantId, key.userId),
           ttlSeconds,
           usage.messages,
           usage.tokens,
           models.length / 3,
           ...models,
-          ...usage.eventIds,
+          ...usage.recentKeys,
+          key.day,
         );
       }),
 
-    reserve: (key, reservation, limits, now, ttlSeconds) =>
+    reserve: (key, reservation, limits, _now, ttlSeconds) =>
       guarded(async (): Promise<ReserveOutcome> => {
         const [kind, messages, tokens] = await scripts.quotaReserve(
           dayKey(key),
           pendingKey(key.tenantId, key.userId),
+          expiringKey,
           reservation.id,
-          now.getTime(),
           reservation.expiresAt.getTime(),
           key.day,
           limits.messages,
           limits.tokens,
           ttlSeconds,
-          base(key.tenantId, key.userId),
-          Math.max(60, Math.ceil((reservation.expiresAt.getTime() - now.getTime()) / 1000) * 2),
+          Math.max(0, Math.floor(reservation.estimatedTokens)),
+          member(key.tenantId, key.userId, reservation.id),
         );
         if (kind === -1) return { kind: "missing" };
         const used = { messages, tokens };
@@ -191,24 +282,75 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
       }),
 
     release: (user, reservationId) =>
-      guarded(async () => (await scripts.quotaRelease(pendingKey(user.tenantId, user.userId), reservationId, base(user.tenantId, user.userId))) === 1),
+      guarded(
+        async () =>
+          (await scripts.quotaRelease(
+            pendingKey(user.tenantId, user.userId),
+            expiringKey,
+            reservationId,
+            member(user.tenantId, user.userId, reservationId),
+            base(user.tenantId, user.userId),
+          )) === 1,
+      ),
 
-    apply: (key, effect, reservationId, ttlSeconds) =>
+    openJournal: () => guarded(async () => String(await scripts.quotaOpenJournal(`${journalsKey}:seq`, journalsKey))),
+
+    applyBatch: (journalId, changes: CounterChange[]) =>
       guarded(async () => {
-        const result = await scripts.quotaApply(
-          dayKey(key),
-          `${dayKey(key)}:events`,
-          pendingKey(key.tenantId, key.userId),
-          effect.eventId,
-          effect.model,
-          effect.messages,
-          effect.tokens,
-          reservationId ?? "",
-          ttlSeconds,
-          base(key.tenantId, key.userId),
-          key.day,
-        );
-        return result === -1 ? "missing" : result === 0 ? "duplicate" : "applied";
+        if (changes.length === 0) return [];
+        const pipeline = redis.pipeline();
+        for (const { key, effect, reservationId, ttlSeconds, usageKey } of changes) {
+          const { tenantId, userId } = key;
+          (pipeline as unknown as { quotaApply(...args: Args): void }).quotaApply(
+            dayKey(key),
+            `${dayKey(key)}:events`,
+            pendingKey(tenantId, userId),
+            settledKey(tenantId, userId),
+            expiringKey,
+            journalKey(journalId),
+            effect.eventId,
+            effect.model,
+            effect.messages,
+            effect.tokens,
+            reservationId ?? "",
+            ttlSeconds,
+            base(tenantId, userId),
+            key.day,
+            rollupIdOf(key),
+            member(tenantId, userId, reservationId ?? ""),
+            usageKey,
+          );
+        }
+        const results = (await pipeline.exec()) ?? [];
+        return results.map(([error, result]) => {
+          if (error) throw error;
+          return result === -1 ? "missing" : result === 0 ? "duplicate" : "applied";
+        });
+      }),
+
+    pendingJournals: () =>
+      guarded(async () => {
+        const ids = await redis.zrange(journalsKey, "0", "-1");
+        const journals: Journal[] = [];
+        for (const id of ids) journals.push(parseJournal(id, await redis.hgetall(journalKey(id))));
+        return journals;
+      }),
+
+    closeJournal: (journalId) =>
+      guarded(async () => {
+        await redis.multi().del(journalKey(journalId)).zrem(journalsKey, journalId).exec();
+      }),
+
+    claimExpired: (now, leaseMs, limit) =>
+      guarded(async () => {
+        const flat = await scripts.quotaClaimExpired(expiringKey, now.getTime(), now.getTime() + leaseMs, limit, keyPrefix);
+        const claimed: ExpiredReservation[] = [];
+        for (let index = 0; index < flat.length; index += 2) {
+          const [tenantId = "", userId = "", ...rest] = flat[index]!.split("|");
+          const [day = "", , estimate = "0"] = flat[index + 1]!.split("|");
+          claimed.push({ tenantId, userId, reservationId: rest.join("|"), day, estimatedTokens: Number(estimate) || 0 });
+        }
+        return claimed;
       }),
   };
 }
