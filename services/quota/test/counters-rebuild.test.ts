@@ -28,6 +28,7 @@ describe("Redis loses its data", () => {
     await eventually(async () => {
       expect(await used(alice)).toEqual({ messages: 4, tokens: 41 });
       expect(await used(bob)).toEqual({ messages: 1, tokens: 5 });
+      expect(await harness.rollupOf(alice)).toEqual({ messages: 3, tokens: 41 });
     });
 
     await harness.flushRedis();

@@ -1,4 +1,4 @@
-import { AppError } from "@tessera/platform";
+import { AppError, unavailable } from "@tessera/platform";
 import type { CounterChange } from "../domain/ports.ts";
 import { dayOf } from "../domain/quota-day.ts";
 import { usageEffect, usageKey, validateUsageRecord, type UsageRecord } from "../domain/usage.ts";
@@ -30,12 +30,15 @@ export function recordUsageBatch(context: QuotaContext) {
     return run;
   };
 
-  /** Writes every open journal to the rollups, oldest first. */
+  /** Writes every open journal to the rollups, oldest first; resolves with their ids. */
   const flushJournals = async () => {
+    const written: string[] = [];
     for (const journal of await context.ports.counters.pendingJournals()) {
       await context.ports.rollups.applyJournal(journal);
       await context.ports.counters.closeJournal(journal.id);
+      written.push(journal.id);
     }
+    return written;
   };
 
   const apply = async (records: UsageRecord[]): Promise<Array<RecordOutcome | AppError>> => {
@@ -61,11 +64,14 @@ export function recordUsageBatch(context: QuotaContext) {
       }
     }
 
+    const opened: string[] = [];
+    const written = new Set<string>();
     let todo = changes;
     for (let attempt = 0; todo.length > 0; attempt += 1) {
       if (attempt === 3) throw new AppError("internal", 500, "live counters could not be initialised", { expose: false });
       // A journal per attempt: seeding below flushes (and closes) the journals open so far.
       const journal = await context.ports.counters.openJournal();
+      opened.push(journal);
       const outcomes = await context.ports.counters.applyBatch(
         journal,
         todo.map(({ change }) => change),
@@ -83,12 +89,16 @@ export function recordUsageBatch(context: QuotaContext) {
         const id = `${change.key.tenantId}/${change.key.userId}/${change.key.day}`;
         if (seeded.has(id)) continue;
         seeded.add(id);
-        await flushJournals();
+        for (const id of await flushJournals()) written.add(id);
         await context.ensureCounters(change.key, timeZone);
       }
       todo = missing;
     }
-    await flushJournals();
+    for (const id of await flushJournals()) written.add(id);
+    // A journal of this batch that was never written means Redis lost its data meanwhile (with
+    // what this batch counted): nothing is acknowledged, and the batch is counted again from the
+    // rollups when it is retried.
+    if (opened.some((id) => !written.has(id))) throw unavailable("The quota counter store (it lost a journal)");
     return results;
   };
 
