@@ -1,5 +1,14 @@
 import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
-import { connectAmqp, connectMongo, connectRedis, createLogger, createShutdown, createTenantSettingsReader, implement, startServiceRuntime } from "@tessera/platform";
+import {
+  connectAmqp,
+  connectMongo,
+  connectRedis,
+  createLogger,
+  createShutdown,
+  createTenantSettingsReader,
+  implement,
+  startServiceRuntime,
+} from "@tessera/platform";
 import { config } from "./config.ts";
 import { createUsageEventConsumer, usageTopology } from "./adapters/amqp/usage-event-consumer.ts";
 import { amqpUsageEventSink } from "./adapters/amqp/amqp-usage-event-sink.ts";
@@ -22,7 +31,11 @@ const directory = createPlatformDirectory({
   sessionAddress: config.SESSION_GRPC_ADDRESS,
   internalToken: config.INTERNAL_GRPC_TOKEN,
 });
-const settings = createTenantSettingsReader({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, admin: { address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN } });
+const settings = createTenantSettingsReader({
+  redis: redis.redis,
+  keyPrefix: config.REDIS_KEY_PREFIX,
+  admin: { address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN },
+});
 shutdown.add("grpc clients", () => {
   directory.close();
   settings.close();

@@ -1,5 +1,18 @@
 import type { ConfirmChannel } from "amqplib";
-import { connectAmqp, connectMongo, connectRedis, createLogger, createTenantSettingsReader, defaultTenantSettings, encodeUsageEvent, newUuid, tenantSettingsKey, USAGE_EVENT_TYPE, type AmqpConnection, type TenantSettingsSnapshot } from "@tessera/platform";
+import {
+  connectAmqp,
+  connectMongo,
+  connectRedis,
+  createLogger,
+  createTenantSettingsReader,
+  defaultTenantSettings,
+  encodeUsageEvent,
+  newUuid,
+  tenantSettingsKey,
+  USAGE_EVENT_TYPE,
+  type AmqpConnection,
+  type TenantSettingsSnapshot,
+} from "@tessera/platform";
 import { publishedTenantSettings } from "../src/adapters/redis/published-tenant-settings.ts";
 import { testInfrastructure } from "@tessera/platform/testing";
 import { createUsageEventConsumer, usageTopology, type UsageConsumerOptions } from "../src/adapters/amqp/usage-event-consumer.ts";
@@ -174,7 +187,10 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
 
   /** Publishes a tenant's settings where quota reads them, as the admin service does. */
   const publishSettings = async (tenantId: string, changes: Partial<TenantSettingsSnapshot>) =>
-    void (await redis.redis.set(tenantSettingsKey(infrastructure.redisKeyPrefix, tenantId), JSON.stringify({ ...defaultTenantSettings(tenantId), ...changes })));
+    void (await redis.redis.set(
+      tenantSettingsKey(infrastructure.redisKeyPrefix, tenantId),
+      JSON.stringify({ ...defaultTenantSettings(tenantId), ...changes }),
+    ));
 
   /** Deletes every Redis key of this file (what "Redis lost its data" looks like to us). */
   const flushRedis = async () => {

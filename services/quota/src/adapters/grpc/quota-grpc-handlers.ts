@@ -51,7 +51,14 @@ export function quotaGrpcHandlers(useCases: QuotaUseCases, callers: CallerVerifi
     },
     getModelUsage: async (request, context) => {
       const page = await useCases.getModelUsage(await callerOf(context.bearerToken, {}), request);
-      return { from: page.from, to: page.to, items: page.items, nextCursor: page.nextCursor, totalMessages: page.totals.messages, totalTokens: page.totals.tokens };
+      return {
+        from: page.from,
+        to: page.to,
+        items: page.items,
+        nextCursor: page.nextCursor,
+        totalMessages: page.totals.messages,
+        totalTokens: page.totals.tokens,
+      };
     },
   };
 }

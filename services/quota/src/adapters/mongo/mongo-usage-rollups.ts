@@ -148,7 +148,9 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
     modelTotals: (tenantId, from, to) =>
       guarded(async () => {
         const totals = new Map<string, ModelUsage>();
-        const cursor = Rollup.find({ tenantId, day: { $gte: from, $lte: to } }, { models: 1 }).lean<RollupDocument[]>().cursor();
+        const cursor = Rollup.find({ tenantId, day: { $gte: from, $lte: to } }, { models: 1 })
+          .lean<RollupDocument[]>()
+          .cursor();
         for await (const document of cursor) {
           for (const [key, counts] of Object.entries((document as unknown as RollupDocument).models ?? {})) {
             const model = decodeModelKey(key);

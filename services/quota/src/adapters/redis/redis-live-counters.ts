@@ -1,4 +1,4 @@
-import { unavailable, type Redis } from "@tessera/platform";
+import { newUuid, unavailable, type Redis } from "@tessera/platform";
 import type { CounterChange, CounterValues, ExpiredReservation, Journal, LiveCounters, ReserveOutcome, RollupDelta } from "../../domain/ports.ts";
 import type { DayUsage, UserDay } from "../../domain/usage.ts";
 
@@ -11,7 +11,7 @@ import type { DayUsage, UserDay } from "../../domain/usage.ts";
 //   <prefix>quota:{t:u}:settled        hash: reservationId -> day (settled or charged reservations)
 // Shared by every user:
 //   <prefix>quota:expiring             sorted set "<t>|<u>|<reservationId>" by expiry (or claim lease)
-//   <prefix>quota:journal              sorted set of journal ids by sequence
+//   <prefix>quota:journal              sorted set of journal ids (random) by sequence
 //   <prefix>quota:journal:seq          the sequence
 //   <prefix>quota:journal:<id>         hash: "<tenant>/<user>/<day>|<field>" -> what the journal's
 //                                      events add (m, t, m:<model>, t:<model>) and "|k" -> usage keys
@@ -144,10 +144,11 @@ end
 return claimed
 `;
 
+// Ordered by the sequence, named by a fresh id (rollups remember the last journal id they took,
+// so ids must never repeat, not even after Redis lost its data and the sequence restarted).
 const OPEN_JOURNAL = `
-local id = redis.call('INCR', KEYS[1])
-redis.call('ZADD', KEYS[2], id, id)
-return id
+redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[1]), ARGV[1])
+return ARGV[1]
 `;
 
 type Args = Array<string | number>;
@@ -157,7 +158,7 @@ type ScriptRedis = Redis & {
   quotaRead(...args: Args): Promise<[number, number, number]>;
   quotaInitialize(...args: Args): Promise<number>;
   quotaClaimExpired(...args: Args): Promise<string[]>;
-  quotaOpenJournal(...args: Args): Promise<number>;
+  quotaOpenJournal(...args: Args): Promise<string>;
 };
 
 /** Connection failures become 503 so use cases can apply the configured outage policy. */
@@ -293,7 +294,7 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
           )) === 1,
       ),
 
-    openJournal: () => guarded(async () => String(await scripts.quotaOpenJournal(`${journalsKey}:seq`, journalsKey))),
+    openJournal: () => guarded(() => scripts.quotaOpenJournal(`${journalsKey}:seq`, journalsKey, newUuid())),
 
     applyBatch: (journalId, changes: CounterChange[]) =>
       guarded(async () => {
