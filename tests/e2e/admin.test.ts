@@ -25,6 +25,9 @@ beforeAll(async () => {
     FIRST_ADMIN_PASSWORD: admin.password,
     OPERATOR_EMAIL: operator.email,
     OPERATOR_PASSWORD: operator.password,
+    // One sign-in provider configured for the installation (never contacted here).
+    OAUTH_GITHUB_CLIENT_ID: "admin-test-client",
+    OAUTH_GITHUB_CLIENT_SECRET: "admin-test-client-secret",
   });
   database = await mongoose.createConnection(system.infrastructure.mongoUrl).asPromise();
 });
@@ -276,6 +279,27 @@ describe("tenant settings", () => {
     expect(await json(await browser.get("/api/v1/models"))).toEqual([{ id: "demo-echo", name: "demo-echo" }]);
     expect((await ops.patch(`/api/v1/operator/tenants/${tenant.slug}`, { sharedUpstream: false })).status).toBe(200);
     expect(await json(await browser.get("/api/v1/models"))).toEqual([]);
+  });
+
+  it("enables sign-in providers per tenant from the very next request", async () => {
+    const providerIds = async (browser: HttpClient) => (await json(await browser.get("/api/v1/auth/providers"))).map((provider: { id: string }) => provider.id);
+    const tenant = await newTenant();
+    const { browser, user } = await register(tenant.host);
+    expect(await providerIds(browser)).toEqual([]);
+    await database.collection("users").updateOne({ _id: user.id as never }, { $set: { role: "admin" } });
+    const tenantAdmin = await signIn(user.username, "a perfectly fine passphrase", tenant.host);
+    expect(await json(await tenantAdmin.patch("/api/v1/admin/settings", { signInProviders: ["github", "google"] }))).toMatchObject({ signInProviders: ["github"] });
+    expect(await providerIds(browser)).toEqual(["github"]);
+    expect((await tenantAdmin.patch("/api/v1/admin/settings", { signInProviders: ["myspace"] })).status).toBe(400);
+    expect((await auditOf(tenantAdmin, "?action=settings.update")).items[0]).toMatchObject({ before: { signInProviders: [] }, after: { signInProviders: ["github"] } });
+    // The default tenant keeps the environment's default until its admin chooses.
+    const visitor = new HttpClient(system.baseUrl);
+    expect(await providerIds(visitor)).toEqual(["github"]);
+    const adminBrowser = await asAdmin();
+    expect((await adminBrowser.patch("/api/v1/admin/settings", { signInProviders: [] })).status).toBe(200);
+    expect(await providerIds(visitor)).toEqual([]);
+    expect((await adminBrowser.patch("/api/v1/admin/settings", { signInProviders: ["github"] })).status).toBe(200);
+    expect(await providerIds(visitor)).toEqual(["github"]);
   });
 
   it("sets the password minimum of the tenant's sign-ups", async () => {

@@ -24,6 +24,8 @@ export const config = parseConfig("identity", {
   IDENTITY_GRPC_PORT: env.port(defaultPorts.identity.grpc),
   IDENTITY_PROBE_PORT: env.port(defaultPorts.identity.probe),
   SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
+  // Tenant settings (enabled sign-in providers) are read from Redis; the admin service answers when they are missing there.
+  ADMIN_GRPC_ADDRESS: serviceAddressEnv("admin"),
   FIRST_ADMIN_EMAIL: env.optionalString,
   FIRST_ADMIN_USERNAME: env.optionalString,
   FIRST_ADMIN_PASSWORD: env.optionalString,

@@ -5,6 +5,7 @@ import {
   createLogger,
   createSessionAccessTokenVerifier,
   createShutdown,
+  createTenantSettingsReader,
   implement,
   randomSecret,
   startServiceRuntime,
@@ -12,6 +13,7 @@ import {
 } from "@tessera/platform";
 import { config, configuredProviders } from "./config.ts";
 import { createEnvironmentSignInPolicy } from "./adapters/oauth/environment-sign-in-policy.ts";
+import { createPublishedSignInPolicy } from "./adapters/oauth/published-sign-in-policy.ts";
 import { createOpenIdClientGateway } from "./adapters/oauth/openid-client-gateway.ts";
 import { createMongoLinkedIdentityRepository } from "./adapters/mongo/mongo-linked-identity-repository.ts";
 import { createRedisOAuthFlowStore } from "./adapters/redis/redis-oauth-flow-store.ts";
@@ -38,6 +40,8 @@ const providers = configuredProviders();
 const hasher = createArgon2PasswordHasher();
 const { verify, session } = createSessionAccessTokenVerifier({ address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 shutdown.add("session client", () => session.close());
+const tenantSettings = createTenantSettingsReader({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, admin: { address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN } });
+shutdown.add("admin client", () => tenantSettings.close());
 const useCases = createIdentityUseCases({
   users: repositories.users,
   tenants: repositories.tenants,
@@ -55,7 +59,11 @@ const useCases = createIdentityUseCases({
   identities,
   oauthFlows: createRedisOAuthFlowStore(redis.redis, config.REDIS_KEY_PREFIX),
   oauthGateway: createOpenIdClientGateway(providers, logger),
-  signInPolicies: createEnvironmentSignInPolicy({ defaultTenantId: (await repositories.tenants.ensureDefault()).id, providerIds: providers.map((provider) => provider.id), autoLinkVerifiedEmail: config.OAUTH_AUTO_LINK_VERIFIED_EMAIL }),
+  signInPolicies: createPublishedSignInPolicy({
+    settings: tenantSettings,
+    fallback: createEnvironmentSignInPolicy({ defaultTenantId: (await repositories.tenants.ensureDefault()).id, providerIds: providers.map((provider) => provider.id), autoLinkVerifiedEmail: config.OAUTH_AUTO_LINK_VERIFIED_EMAIL }),
+    autoLinkVerifiedEmail: config.OAUTH_AUTO_LINK_VERIFIED_EMAIL,
+  }),
 });
 if (providers.length > 0) logger.info({ providers: providers.map((provider) => provider.id) }, "sign-in providers configured");
 

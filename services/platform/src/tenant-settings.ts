@@ -20,13 +20,15 @@ export interface TenantSettingsSnapshot {
   models: string[];
   /** The operator lets this tenant use the platform's shared upstream (DEFAULT_LLM_*). */
   sharedUpstream: boolean;
+  /** Sign-in providers the tenant enables; null: the default (the default tenant all configured ones, others none). */
+  signInProviders: string[] | null;
 }
 
 export const DEFAULT_TENANT = "default";
 
 /** The settings of a tenant nobody changed: platform defaults; only the default tenant has the shared upstream. */
 export function defaultTenantSettings(tenantId: string): TenantSettingsSnapshot {
-  return { tenantId, defaultLimits: { messages: null, tokens: null }, premiumLimits: { messages: null, tokens: null }, timeZone: "UTC", models: [], sharedUpstream: tenantId === DEFAULT_TENANT };
+  return { tenantId, defaultLimits: { messages: null, tokens: null }, premiumLimits: { messages: null, tokens: null }, timeZone: "UTC", models: [], sharedUpstream: tenantId === DEFAULT_TENANT, signInProviders: null };
 }
 
 /** The Redis key under which the admin service publishes a tenant's settings. */
@@ -42,6 +44,7 @@ export const snapshotFromMessage = (message: SnapshotMessage): TenantSettingsSna
   timeZone: message.timeZone || "UTC",
   models: message.models,
   sharedUpstream: message.sharedUpstream,
+  signInProviders: message.signInProvidersSet ? message.signInProviders : null,
 });
 
 export interface TenantSettingsReader {
@@ -67,7 +70,7 @@ export function createTenantSettingsReader(options: { redis: Redis; keyPrefix: s
       } catch {
         // Redis down: the admin service answers from its store (requests keep their real limits).
       }
-      if (raw) return JSON.parse(raw) as TenantSettingsSnapshot;
+      if (raw) return { signInProviders: null, ...(JSON.parse(raw) as Omit<TenantSettingsSnapshot, "signInProviders">) };
       if (!admin) return defaultTenantSettings(tenantId);
       try {
         return snapshotFromMessage(await admin.getTenantSettings({ id: tenantId }));

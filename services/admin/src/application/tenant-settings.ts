@@ -12,6 +12,8 @@ export interface SettingsView {
   models: string[];
   availableModels: ModelRef[];
   sharedUpstream: boolean;
+  /** Sign-in providers offered now (enabled by the tenant and configured for the installation). */
+  signInProviders: string[];
   updatedAt: string | null;
 }
 
@@ -23,6 +25,7 @@ export interface SettingsUpdate {
   /** The complete list of the tenant's own providers: new ones have no id; missing ones are deleted. */
   providers?: ProviderInput[] | undefined;
   models?: string[] | undefined;
+  signInProviders?: string[] | undefined;
 }
 
 const uniqueModels = (providers: ProviderRecord[]): ModelRef[] => {
@@ -48,6 +51,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
 
   const view = async (actor: Actor): Promise<SettingsView> => {
     const [own, policy, providers] = await Promise.all([stored(actor.tenantId), deps.identity.tenantPolicy(actor.tenantId), deps.providers.list(actor)]);
+    const signInProviders = await deps.identity.signInProviders(actor.tenantId);
     return {
       defaultLimits: own.defaultLimits,
       premiumLimits: own.premiumLimits,
@@ -57,6 +61,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       models: own.models,
       availableModels: uniqueModels(providers),
       sharedUpstream: own.sharedUpstream,
+      signInProviders,
       updatedAt: own.updatedAt?.toISOString() ?? null,
     };
   };
@@ -67,6 +72,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
     timeZone: settings.timeZone,
     minPasswordLength: settings.minPasswordLength,
     models: settings.models,
+    signInProviders: settings.signInProviders,
   });
 
   /** Creates, updates and deletes providers so the tenant's own ones are exactly the given list. */
@@ -105,9 +111,9 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       if (changes.providers) await replaceProviders(actor, await deps.providers.list(actor), changes.providers);
       const available = changes.models ? uniqueModels(await deps.providers.list(actor)).map((model) => model.id) : null;
       const current = await stored(actor.tenantId);
-      const next = applySettingsChanges(current, { defaultLimits: changes.defaultLimits, premiumLimits: changes.premiumLimits, timeZone: changes.timeZone, models: changes.models }, available, deps.clock.now());
+      const next = applySettingsChanges(current, { defaultLimits: changes.defaultLimits, premiumLimits: changes.premiumLimits, timeZone: changes.timeZone, models: changes.models, signInProviders: changes.signInProviders }, available, deps.clock.now());
       if (changes.minPasswordLength !== undefined) await deps.identity.updateTenantPolicy(actor.tenantId, { minPasswordLength: changes.minPasswordLength });
-      const ownChanged = changes.defaultLimits || changes.premiumLimits || changes.timeZone !== undefined || changes.models;
+      const ownChanged = changes.defaultLimits || changes.premiumLimits || changes.timeZone !== undefined || changes.models || changes.signInProviders;
       if (ownChanged) await save(next);
       const after = await view(actor);
       if (ownChanged || changes.minPasswordLength !== undefined) {

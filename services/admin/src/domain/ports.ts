@@ -74,6 +74,8 @@ export interface IdentityPort<User extends UserFields> {
   getUser(actor: Actor, userId: string): Promise<User>;
   updateUser(actor: Actor, userId: string, changes: UserChanges): Promise<User>;
   tenantPolicy(tenantId: string): Promise<TenantRecord>;
+  /** Ids of the sign-in providers the tenant offers now (enabled and configured). */
+  signInProviders(tenantId: string): Promise<string[]>;
   updateTenantPolicy(tenantId: string, changes: { minPasswordLength?: number | undefined }): Promise<TenantRecord>;
   listTenants(actor: Actor, limit: number, cursor: string): Promise<{ items: TenantRecord[]; nextCursor: string }>;
   getTenant(actor: Actor, id: string): Promise<TenantRecord>;

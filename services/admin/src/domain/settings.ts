@@ -7,6 +7,8 @@ export interface StoredSettings extends TenantSettingsSnapshot {
 
 export const MAX_LIMIT = 1_000_000_000_000;
 export const MAX_OFFERED_MODELS = 200;
+/** The kinds of sign-in provider a tenant can enable (the installation configures their credentials). */
+export const SIGN_IN_PROVIDER_KINDS = ["google", "discord", "github", "oidc"] as const;
 
 /**
  * IANA names only ("Europe/Berlin", "Asia/Kolkata", "UTC"): no offsets such as "+05:00". Checked
@@ -36,6 +38,7 @@ export interface SettingsChanges {
   timeZone?: string | undefined;
   models?: string[] | undefined;
   sharedUpstream?: boolean | undefined;
+  signInProviders?: string[] | undefined;
 }
 
 /** Applies changes to the stored settings, or throws a 400 naming every bad field. */
@@ -47,6 +50,8 @@ export function applySettingsChanges(current: StoredSettings, changes: SettingsC
     const unknown = availableModels === null ? [] : changes.models.filter((model) => !availableModels.includes(model));
     if (unknown.length > 0) problems.push({ field: "models", message: `Not served by this tenant's providers: ${unknown.slice(0, 5).join(", ")}.` });
   }
+  const unknownProviders = (changes.signInProviders ?? []).filter((provider) => !(SIGN_IN_PROVIDER_KINDS as readonly string[]).includes(provider));
+  if (unknownProviders.length > 0) problems.push({ field: "signInProviders", message: `Use ${SIGN_IN_PROVIDER_KINDS.join(", ")}.` });
   if (problems.length > 0) throw validationFailed(problems);
   return {
     tenantId: current.tenantId,
@@ -55,6 +60,7 @@ export function applySettingsChanges(current: StoredSettings, changes: SettingsC
     timeZone: changes.timeZone ?? current.timeZone,
     models: changes.models ? [...new Set(changes.models)] : current.models,
     sharedUpstream: changes.sharedUpstream ?? current.sharedUpstream,
+    signInProviders: changes.signInProviders ? [...new Set(changes.signInProviders)] : current.signInProviders,
     updatedAt: now,
   };
 }
@@ -67,4 +73,5 @@ export const snapshotOf = (settings: StoredSettings): TenantSettingsSnapshot => 
   timeZone: settings.timeZone,
   models: settings.models,
   sharedUpstream: settings.sharedUpstream,
+  signInProviders: settings.signInProviders,
 });

@@ -46,6 +46,11 @@ const settingsBody = z
       .optional()
       .meta({ description: "Replaces the tenant's own providers: listed ids are updated, entries without an id created, providers not listed deleted" }),
     models: z.array(z.string().min(1).max(200)).max(200).optional().meta({ description: "Model ids offered to users; empty offers every available model" }),
+    signInProviders: z
+      .array(z.enum(["google", "discord", "github", "oidc"]))
+      .max(4)
+      .optional()
+      .meta({ description: "Sign-in providers this tenant enables (offered when the installation configures them)" }),
   })
   .strict();
 
@@ -71,6 +76,7 @@ const SettingsJson = z
     models: z.array(z.string()),
     availableModels: z.array(ModelRef).meta({ description: "Every model of the providers (and of the shared upstream when granted)" }),
     sharedUpstream: z.boolean().meta({ description: "Granted by the operator: the tenant may use the platform's shared upstream" }),
+    signInProviders: z.array(z.string()).meta({ description: "Sign-in providers offered now (enabled by the tenant and configured for the installation)" }),
     updatedAt: dateTime.nullable(),
   })
   .meta({ id: "TenantSettings" });
@@ -151,6 +157,7 @@ export const settingsJson = (settings: Settings): z.output<typeof SettingsJson> 
   models: settings.models,
   availableModels: settings.availableModels.map((model) => ({ id: model.id, name: model.name })),
   sharedUpstream: settings.sharedUpstream,
+  signInProviders: settings.signInProviders,
   updatedAt: settings.updatedAt || null,
 });
 
@@ -198,6 +205,8 @@ export function adminRoutes(deps: ActiveAccountDependencies & { admin: AdminClie
           })),
           setModels: body.models !== undefined,
           models: body.models ?? [],
+          setSignInProviders: body.signInProviders !== undefined,
+          signInProviders: body.signInProviders ?? [],
         },
         { accessToken, requestId: context.requestId },
       );

@@ -64,6 +64,11 @@ export interface Settings {
   /** Granted by the operator only: the tenant may use the platform's shared upstream. */
   sharedUpstream: boolean;
   updatedAt: string;
+  /**
+   * Sign-in providers the tenant enables (google, discord, github, oidc); only those the
+   * installation configures are offered.
+   */
+  signInProviders: string[];
 }
 
 export interface ProviderChange {
@@ -91,6 +96,8 @@ export interface UpdateSettingsRequest {
   providers: ProviderChange[];
   setModels: boolean;
   models: string[];
+  setSignInProviders: boolean;
+  signInProviders: string[];
 }
 
 export interface UserRef {
@@ -177,6 +184,9 @@ export interface TenantSettingsSnapshot {
   timeZone: string;
   models: string[];
   sharedUpstream: boolean;
+  /** Unset: the default (the default tenant offers every configured provider, others none). */
+  signInProvidersSet: boolean;
+  signInProviders: string[];
 }
 
 function createBaseLimits(): Limits {
@@ -498,6 +508,7 @@ function createBaseSettings(): Settings {
     availableModels: [],
     sharedUpstream: false,
     updatedAt: "",
+    signInProviders: [],
   };
 }
 
@@ -529,6 +540,9 @@ export const Settings: MessageFns<Settings> = {
     }
     if (message.updatedAt !== "") {
       writer.uint32(74).string(message.updatedAt);
+    }
+    for (const v of message.signInProviders) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -618,6 +632,14 @@ export const Settings: MessageFns<Settings> = {
             message.updatedAt = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.signInProviders.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -671,6 +693,11 @@ export const Settings: MessageFns<Settings> = {
         : isSet(object.updated_at)
         ? globalThis.String(object.updated_at)
         : "",
+      signInProviders: globalThis.Array.isArray(object?.signInProviders)
+        ? object.signInProviders.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.sign_in_providers)
+        ? object.sign_in_providers.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -702,6 +729,9 @@ export const Settings: MessageFns<Settings> = {
     }
     if (message.updatedAt !== "") {
       obj.updatedAt = message.updatedAt;
+    }
+    if (message.signInProviders?.length) {
+      obj.signInProviders = message.signInProviders;
     }
     return obj;
   },
@@ -864,6 +894,8 @@ function createBaseUpdateSettingsRequest(): UpdateSettingsRequest {
     providers: [],
     setModels: false,
     models: [],
+    setSignInProviders: false,
+    signInProviders: [],
   };
 }
 
@@ -892,6 +924,12 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     }
     for (const v of message.models) {
       writer.uint32(66).string(v!);
+    }
+    if (message.setSignInProviders !== false) {
+      writer.uint32(72).bool(message.setSignInProviders);
+    }
+    for (const v of message.signInProviders) {
+      writer.uint32(82).string(v!);
     }
     return writer;
   },
@@ -973,6 +1011,22 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
             message.models.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.setSignInProviders = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.signInProviders.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1023,6 +1077,16 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
       models: globalThis.Array.isArray(object?.models)
         ? object.models.map((e: any) => globalThis.String(e))
         : [],
+      setSignInProviders: isSet(object.setSignInProviders)
+        ? globalThis.Boolean(object.setSignInProviders)
+        : isSet(object.set_sign_in_providers)
+        ? globalThis.Boolean(object.set_sign_in_providers)
+        : false,
+      signInProviders: globalThis.Array.isArray(object?.signInProviders)
+        ? object.signInProviders.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.sign_in_providers)
+        ? object.sign_in_providers.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1051,6 +1115,12 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     }
     if (message.models?.length) {
       obj.models = message.models;
+    }
+    if (message.setSignInProviders !== false) {
+      obj.setSignInProviders = message.setSignInProviders;
+    }
+    if (message.signInProviders?.length) {
+      obj.signInProviders = message.signInProviders;
     }
     return obj;
   },
@@ -2312,6 +2382,8 @@ function createBaseTenantSettingsSnapshot(): TenantSettingsSnapshot {
     timeZone: "",
     models: [],
     sharedUpstream: false,
+    signInProvidersSet: false,
+    signInProviders: [],
   };
 }
 
@@ -2334,6 +2406,12 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
     }
     if (message.sharedUpstream !== false) {
       writer.uint32(48).bool(message.sharedUpstream);
+    }
+    if (message.signInProvidersSet !== false) {
+      writer.uint32(56).bool(message.signInProvidersSet);
+    }
+    for (const v of message.signInProviders) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -2399,6 +2477,22 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
             message.sharedUpstream = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.signInProvidersSet = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.signInProviders.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2441,6 +2535,16 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
         : isSet(object.shared_upstream)
         ? globalThis.Boolean(object.shared_upstream)
         : false,
+      signInProvidersSet: isSet(object.signInProvidersSet)
+        ? globalThis.Boolean(object.signInProvidersSet)
+        : isSet(object.sign_in_providers_set)
+        ? globalThis.Boolean(object.sign_in_providers_set)
+        : false,
+      signInProviders: globalThis.Array.isArray(object?.signInProviders)
+        ? object.signInProviders.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.sign_in_providers)
+        ? object.sign_in_providers.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2463,6 +2567,12 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
     }
     if (message.sharedUpstream !== false) {
       obj.sharedUpstream = message.sharedUpstream;
+    }
+    if (message.signInProvidersSet !== false) {
+      obj.signInProvidersSet = message.signInProvidersSet;
+    }
+    if (message.signInProviders?.length) {
+      obj.signInProviders = message.signInProviders;
     }
     return obj;
   },

@@ -20,6 +20,7 @@ const settingsMessage = (view: SettingsView): Settings => ({
   models: view.models,
   availableModels: view.availableModels,
   sharedUpstream: view.sharedUpstream,
+  signInProviders: view.signInProviders,
   updatedAt: view.updatedAt ?? "",
 });
 
@@ -73,6 +74,7 @@ export function adminGrpcHandlers(
           minPasswordLength: request.minPasswordLength,
           providers: request.setProviders ? request.providers : undefined,
           models: request.setModels ? request.models : undefined,
+          signInProviders: request.setSignInProviders ? request.signInProviders : undefined,
         }),
       ),
     listUsers: async (request, context) =>
@@ -118,7 +120,13 @@ export function adminGrpcHandlers(
       ),
     getTenantSettings: async (request) => {
       const snapshot = await useCases.settings.snapshot(request.id);
-      return { ...snapshot, defaultLimits: limitsMessage(snapshot.defaultLimits), premiumLimits: limitsMessage(snapshot.premiumLimits) };
+      return {
+        ...snapshot,
+        defaultLimits: limitsMessage(snapshot.defaultLimits),
+        premiumLimits: limitsMessage(snapshot.premiumLimits),
+        signInProvidersSet: snapshot.signInProviders !== null,
+        signInProviders: snapshot.signInProviders ?? [],
+      };
     },
   };
 }

@@ -40,6 +40,7 @@ export function identityPort(identity: GrpcClient<typeof IdentityServiceService>
         as(actor),
       ),
     tenantPolicy: async (tenantId) => tenantRecord(await identity.getTenantPolicy({ id: tenantId })),
+    signInProviders: async (tenantId) => (await identity.listSignInProviders({ tenantId })).items.map((provider) => provider.id),
     updateTenantPolicy: async (tenantId, changes) => tenantRecord(await identity.updateTenantPolicy({ tenantId, minPasswordLength: changes.minPasswordLength })),
     listTenants: async (actor, limit, cursor) => {
       const page = await identity.listTenants({ limit, cursor }, as(actor));

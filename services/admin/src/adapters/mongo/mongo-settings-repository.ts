@@ -9,6 +9,7 @@ interface SettingsDocument {
   timeZone: string;
   models: string[];
   sharedUpstream: boolean;
+  signInProviders: string[] | null;
   updatedAt: Date;
 }
 
@@ -21,6 +22,7 @@ const settingsSchema = new Schema<SettingsDocument>(
     timeZone: { type: String, required: true },
     models: { type: [String], default: [] },
     sharedUpstream: { type: Boolean, default: false },
+    signInProviders: { type: [String], default: null },
     updatedAt: Date,
   },
   { collection: "tenant_settings", versionKey: false },
@@ -42,6 +44,7 @@ export function createMongoSettingsRepository(connection: Connection): SettingsR
         timeZone: document.timeZone,
         models: document.models ?? [],
         sharedUpstream: document.sharedUpstream ?? false,
+        signInProviders: document.signInProviders ?? null,
         updatedAt: document.updatedAt ?? null,
       };
     },
@@ -55,6 +58,7 @@ export function createMongoSettingsRepository(connection: Connection): SettingsR
             timeZone: settings.timeZone,
             models: settings.models,
             sharedUpstream: settings.sharedUpstream,
+            signInProviders: settings.signInProviders,
             updatedAt: settings.updatedAt ?? new Date(),
           },
         },

@@ -1021,6 +1021,8 @@ export interface components {
             }[];
             /** @description Granted by the operator: the tenant may use the platform's shared upstream */
             sharedUpstream: boolean;
+            /** @description Sign-in providers offered now (enabled by the tenant and configured for the installation) */
+            signInProviders: string[];
             updatedAt: string | null;
         };
         UsageDay: {
@@ -1298,6 +1300,8 @@ export interface operations {
                     }[];
                     /** @description Model ids offered to users; empty offers every available model */
                     models?: string[];
+                    /** @description Sign-in providers this tenant enables (offered when the installation configures them) */
+                    signInProviders?: ("google" | "discord" | "github" | "oidc")[];
                 };
             };
         };
