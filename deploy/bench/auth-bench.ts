@@ -51,12 +51,12 @@ async function run(label: string, concurrency: number, operation: (worker: numbe
 }
 
 const password = "benchmark passphrase 42";
-const user = await identity.register({ tenantId: "default", email: `${name}@example.com`, username: name, password, fullName: "" });
+const user = await identity.register({ tenantId: "default", email: `${name}@example.com`, username: name, password, fullName: "", clientIp: "127.0.0.1" });
 
 // Hashing alone (the same OWASP argon2id parameters), to see what the rest of a login costs.
 const hashing = await run("argon2id hash only (1 thread)", 1, async () => void (await hash(password, { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 })));
-const sequential = await run("password login over gRPC (one at a time)", 1, async () => void (await identity.verifyPassword({ tenantId: "default", login: name, password, clientIp: "127.0.0.1" })));
-const logins = await run("password login over gRPC (concurrency 4)", 4, async () => void (await identity.verifyPassword({ tenantId: "default", login: name, password, clientIp: "127.0.0.1" })));
+const sequential = await run("password login over gRPC (one at a time)", 1, async () => void (await identity.verifyPassword({ tenantId: "default", login: name, password, clientIp: "127.0.0.1", deviceId: "" })));
+const logins = await run("password login over gRPC (concurrency 4)", 4, async () => void (await identity.verifyPassword({ tenantId: "default", login: name, password, clientIp: "127.0.0.1", deviceId: "" })));
 
 const chains = await Promise.all(Array.from({ length: 16 }, () => session.createSession({ tenantId: "default", userId: user.id, role: "user", rememberMe: true, deviceInfo: "bench", ip: "127.0.0.1" })));
 const tokens = chains.map((pair) => pair.refreshToken);

@@ -14,6 +14,7 @@ beforeAll(async () => {
     OPERATOR_PASSWORD: operator.password,
     LOGIN_MAX_FAILURES_PER_ACCOUNT: "3",
     LOGIN_THROTTLE_WINDOW_SECONDS: "3",
+    LOGIN_LOCKOUT_BASE_SECONDS: "3",
   });
 });
 afterAll(async () => system?.stopAll());

@@ -21,7 +21,8 @@ import { createArgon2PasswordHasher } from "./adapters/crypto/argon2-password-ha
 import { loadCommonPasswords } from "./adapters/crypto/common-passwords.ts";
 import { identityGrpcHandlers } from "./adapters/grpc/identity-grpc-handlers.ts";
 import { createMongoIdentityRepositories } from "./adapters/mongo/mongo-identity-repositories.ts";
-import { createRedisLoginThrottle } from "./adapters/redis/redis-login-throttle.ts";
+import { createRedisAttemptThrottle } from "./adapters/redis/redis-attempt-throttle.ts";
+import { createRedisTenantLock } from "./adapters/redis/redis-tenant-lock.ts";
 import { createIdentityUseCases } from "./application/identity-use-cases.ts";
 
 const logger = createLogger("identity", config.LOG_LEVEL);
@@ -50,11 +51,16 @@ const useCases = createIdentityUseCases({
   clock: systemClock,
   hasher,
   commonPasswords: loadCommonPasswords(),
-  throttle: createRedisLoginThrottle(redis.redis, config.REDIS_KEY_PREFIX, {
+  throttle: createRedisAttemptThrottle(redis.redis, config.REDIS_KEY_PREFIX, {
     perAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
     perIp: config.LOGIN_MAX_FAILURES_PER_IP,
+    registrationsPerIp: config.REGISTRATION_MAX_PER_IP,
+    registrationsPerTenant: config.REGISTRATION_MAX_PER_TENANT,
     windowSeconds: config.LOGIN_THROTTLE_WINDOW_SECONDS,
+    baseLockSeconds: config.LOGIN_LOCKOUT_BASE_SECONDS,
+    maxLockSeconds: config.LOGIN_LOCKOUT_MAX_SECONDS,
   }),
+  tenantLock: createRedisTenantLock(redis.redis, config.REDIS_KEY_PREFIX),
   dummyHash: await hasher.hash(randomSecret()),
   identities,
   oauthFlows: createRedisOAuthFlowStore(redis.redis, config.REDIS_KEY_PREFIX),
@@ -72,7 +78,7 @@ const firstAdmin =
     ? { email: config.FIRST_ADMIN_EMAIL, username: config.FIRST_ADMIN_USERNAME, password: config.FIRST_ADMIN_PASSWORD }
     : undefined;
 const operator = config.OPERATOR_EMAIL && config.OPERATOR_PASSWORD ? { email: config.OPERATOR_EMAIL, password: config.OPERATOR_PASSWORD } : undefined;
-await useCases.seed(firstAdmin, operator);
+await useCases.seed(firstAdmin, operator, (notice) => logger.warn({ userId: notice.userId }, `seeding the ${notice.account}: ${notice.reason}`));
 
 await startServiceRuntime({
   name: "identity",

@@ -281,6 +281,9 @@ async function benchReservations() {
       INTERNAL_GRPC_TOKEN: internalToken,
       SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
       LOG_LEVEL: "warn",
+      // The bench registers its users from one address.
+      REGISTRATION_MAX_PER_IP: "100000",
+      REGISTRATION_MAX_PER_TENANT: "100000",
     },
     onOutput: () => undefined,
   });
@@ -300,6 +303,7 @@ async function benchReservations() {
         username: `bench${index}x${runName.slice(-6)}`,
         password: "a benchmark passphrase",
         fullName: "",
+        clientIp: "127.0.0.1",
       });
       const pair = await session.createSession({
         tenantId: "default",

@@ -56,13 +56,13 @@ export function createBrowserAuth(deps: { identity: IdentityClient; session: Ses
       if (browser.accounts.length >= deps.maxAccounts && !browser.accounts.some((account) => account.email === input.email.trim().toLowerCase())) {
         throw new AppError("too_many_accounts", 409, `At most ${deps.maxAccounts} accounts can be signed in at once; sign one out first.`);
       }
-      const user = await deps.identity.register(input);
+      const user = await deps.identity.register({ ...input, clientIp: client.ip });
       await addAccount(browser, user, false, client);
       return user;
     },
 
-    async login(browser: BrowserSession, input: { tenantId: string; login: string; password: string; rememberMe: boolean }, client: ClientInfo): Promise<User> {
-      const user = await deps.identity.verifyPassword({ tenantId: input.tenantId, login: input.login, password: input.password, clientIp: client.ip });
+    async login(browser: BrowserSession, input: { tenantId: string; login: string; password: string; rememberMe: boolean; deviceId: string }, client: ClientInfo): Promise<User> {
+      const user = await deps.identity.verifyPassword({ tenantId: input.tenantId, login: input.login, password: input.password, clientIp: client.ip, deviceId: input.deviceId });
       await addAccount(browser, user, input.rememberMe, client);
       return user;
     },

@@ -32,6 +32,24 @@ export function cookieSettingsFor(publicBaseUrl: string): CookieSettings {
   return { name: secure ? "__Host-tessera_session" : "tessera_session", secure };
 }
 
+const DEVICE_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const DEVICE_COOKIE_MAX_AGE = 180 * 24 * 3600;
+
+/**
+ * This browser's device id (OWASP "device cookie"): random and opaque, kept for half a year. The
+ * identity service remembers which accounts signed in from it, so a stranger who trips an
+ * account's sign-in limit does not lock out a browser its owner used before. Sets the cookie when
+ * the browser has none yet.
+ */
+export function deviceIdOf(request: Request, response: Response, cookie: CookieSettings): string {
+  const name = cookie.name.replace("tessera_session", "tessera_device");
+  const present = parseCookies(request.headers.cookie ?? "")[name];
+  if (present && DEVICE_ID_PATTERN.test(present)) return present;
+  const deviceId = randomSecret(32);
+  response.append("Set-Cookie", serializeCookie(name, deviceId, { httpOnly: true, secure: cookie.secure, sameSite: "lax", path: "/", maxAge: DEVICE_COOKIE_MAX_AGE }));
+  return deviceId;
+}
+
 const emptyBrowserSession = (): BrowserSession => ({ csrfToken: randomSecret(24), activeUserId: null, accounts: [] });
 
 /** Resolves the tenant from Host (cached briefly) and loads the browser session behind the cookie. */

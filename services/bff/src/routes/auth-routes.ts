@@ -4,7 +4,7 @@ import { randomSecret, toAppError, validationFailed, type Logger } from "@tesser
 import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
-import { commitBrowserSession, contextOf, type CookieSettings } from "../http/request-context.ts";
+import { commitBrowserSession, contextOf, deviceIdOf, type CookieSettings } from "../http/request-context.ts";
 import { route } from "../http/problem.ts";
 import { operation } from "../http/contract.ts";
 import { UserEnvelope, userJson } from "../http/user-json.ts";
@@ -151,7 +151,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
       const context = contextOf(response);
       const user = await deps.auth.login(
         context.browser,
-        { tenantId: context.tenant.id, login: body.login, password: body.password, rememberMe: body.rememberMe ?? false },
+        { tenantId: context.tenant.id, login: body.login, password: body.password, rememberMe: body.rememberMe ?? false, deviceId: deviceIdOf(request, response, deps.cookie) },
         context.client,
       );
       await commitBrowserSession(response, deps, { rotate: true });

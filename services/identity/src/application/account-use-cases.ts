@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { API_KEY_PREFIX, conflict, newId, notFound, randomSecret, unauthenticated, validationFailed, type AccessClaims, type Clock } from "@tessera/platform";
+import { API_KEY_PREFIX, conflict, newId, notFound, randomSecret, tooManyRequests, unauthenticated, validationFailed, type AccessClaims, type Clock } from "@tessera/platform";
 import { passwordProblem } from "../domain/password-policy.ts";
-import type { ApiKeyRecord, ApiKeyRepository, CommonPasswords, PasswordHasher, TenantRepository, UserRepository } from "../domain/ports.ts";
+import type { ApiKeyRecord, ApiKeyRepository, AttemptThrottle, CommonPasswords, PasswordHasher, TenantRepository, UserRepository } from "../domain/ports.ts";
 import { normalizeUsername, throwIfProblems, usernameProblem, type User } from "../domain/user.ts";
 import { DuplicateUserError } from "./register-user.ts";
 
@@ -10,7 +10,7 @@ const hashKey = (key: string) => createHash("sha256").update(key).digest("base64
 const TOUCH_INTERVAL_MS = 60_000;
 
 /** What a signed-in user does to their own account: profile, password, API keys. */
-export function createAccountUseCases(deps: { users: UserRepository; tenants: TenantRepository; apiKeys: ApiKeyRepository; hasher: PasswordHasher; commonPasswords: CommonPasswords; clock: Clock }) {
+export function createAccountUseCases(deps: { users: UserRepository; tenants: TenantRepository; apiKeys: ApiKeyRepository; hasher: PasswordHasher; commonPasswords: CommonPasswords; throttle: AttemptThrottle; clock: Clock }) {
   const me = async (claims: AccessClaims): Promise<User> => {
     const user = await deps.users.findById(claims.tenantId, claims.userId);
     if (!user) throw unauthenticated();
@@ -52,11 +52,16 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       const tenant = await deps.tenants.findById(user.tenantId);
       if (user.passwordHash) {
         if (!input.currentPassword) throw validationFailed([{ field: "currentPassword", message: "Enter your current password." }]);
+        // A stolen session must not become a password oracle: attempts are counted before checking.
+        const key = `password-change:${user.tenantId}:${user.id}`;
+        const wait = await deps.throttle.attempt([key]);
+        if (wait > 0) throw tooManyRequests("Too many attempts at the current password; try again later.", wait, "password_change_throttled");
         if (!(await deps.hasher.verify(user.passwordHash, input.currentPassword))) {
           throw validationFailed([{ field: "currentPassword", message: "The current password is not correct." }]);
         }
       }
       throwIfProblems([passwordProblem(input.newPassword, tenant?.minPasswordLength ?? 8, (password) => deps.commonPasswords.has(password), "newPassword")]);
+      if (user.passwordHash) await deps.throttle.reset([`password-change:${user.tenantId}:${user.id}`]);
       await deps.users.update(user.tenantId, user.id, { passwordHash: await deps.hasher.hash(input.newPassword) });
     },
 

@@ -1,5 +1,5 @@
 import { conflict, forbidden, notFound, requireAdmin, validationFailed, type AccessClaims, type Clock, type FieldError } from "@tessera/platform";
-import type { SessionRevoker, TenantRepository, UserRepository } from "../domain/ports.ts";
+import type { SessionRevoker, TenantLock, TenantRepository, UserRepository } from "../domain/ports.ts";
 import { isValidTimeZone, normalizeHost, type Tenant } from "../domain/tenant.ts";
 import type { User } from "../domain/user.ts";
 
@@ -15,10 +15,10 @@ export interface AdminUserChanges {
 }
 
 /** Tenant administration (admins of their own tenant) and platform operation (operators). */
-export function createAdminUseCases(deps: { users: UserRepository; tenants: TenantRepository; sessions: SessionRevoker; clock: Clock }) {
+export function createAdminUseCases(deps: { users: UserRepository; tenants: TenantRepository; sessions: SessionRevoker; tenantLock: TenantLock; clock: Clock }) {
+  const isOperator = async (claims: AccessClaims) => (await deps.users.findById(claims.tenantId, claims.userId))?.platformRole === "operator";
   const requireOperator = async (claims: AccessClaims) => {
-    const user = await deps.users.findById(claims.tenantId, claims.userId);
-    if (user?.platformRole !== "operator") throw forbidden("Only platform operators can do this.");
+    if (!(await isOperator(claims))) throw forbidden("Only platform operators can do this.");
   };
 
   const tenantProblems = (input: { slug?: string; name?: string; domains?: string[]; timeZone?: string; minPasswordLength?: number }): FieldError[] => {
@@ -72,10 +72,33 @@ export function createAdminUseCases(deps: { users: UserRepository; tenants: Tena
       }
       if (userId === claims.userId && (changes.role === "user" || changes.status === "disabled")) problems.push({ field: changes.role === "user" ? "role" : "status", message: "You cannot demote or disable yourself." });
       if (problems.length > 0) throw validationFailed(problems);
+      // The platform operator answers only to operators: a tenant admin cannot change or disable them.
+      if (before.platformRole === "operator" && before.id !== claims.userId && !(await isOperator(claims))) {
+        throw forbidden("The platform operator can only be changed by an operator.", "operator_protected");
+      }
       const update: Partial<User> = {};
       for (const [key, value] of Object.entries(changes)) if (value !== undefined) (update as Record<string, unknown>)[key] = value;
-      const after = await deps.users.update(claims.tenantId, userId, update);
-      if (!after) throw notFound("user");
+      const removesAnAdmin = before.role === "admin" && (changes.role === "user" || changes.status === "disabled");
+      const apply = async () => {
+        const after = await deps.users.update(claims.tenantId, userId, update);
+        if (!after) throw notFound("user");
+        return after;
+      };
+      // Demoting or disabling an admin happens under the tenant's lock, re-reading who is still an
+      // active admin, so two admins demoting each other at once leave one.
+      const after = !removesAnAdmin
+        ? await apply()
+        : await deps.tenantLock.withLock(claims.tenantId, async () => {
+            const actor = await deps.users.findById(claims.tenantId, claims.userId);
+            if (actor?.role !== "admin" || actor.status === "disabled") throw forbidden("Only administrators can do this.");
+            const current = await deps.users.findById(claims.tenantId, userId);
+            if (current?.role === "admin" && current.status !== "disabled" && (await deps.users.countActiveAdmins(claims.tenantId, 2)) < 2) {
+              throw conflict("last_admin", "This is the tenant's last active administrator; make someone else an administrator first.", [
+                { field: changes.role === "user" ? "role" : "status", message: "The last active administrator cannot be demoted or disabled." },
+              ]);
+            }
+            return apply();
+          });
       // A disabled user is signed out everywhere; a role change takes effect at the next refresh.
       if (after.status === "disabled" && before.status !== "disabled") await deps.sessions.revokeUserSessions(after.tenantId, after.id);
       return { before, after };
@@ -115,10 +138,10 @@ export function createAdminUseCases(deps: { users: UserRepository; tenants: Tena
       if (problems.length > 0) throw validationFailed(problems);
       if (await deps.tenants.findBySlug(input.slug)) throw conflict("slug_taken", "That slug is already used.", [{ field: "slug", message: "That slug is already used." }]);
       await assertDomainsFree(domains);
-      return deps.tenants.create({ id: input.slug, slug: input.slug, name: input.name.trim(), domains, timeZone: input.timeZone ?? "UTC", minPasswordLength: 8 });
+      return deps.tenants.create({ id: input.slug, slug: input.slug, name: input.name.trim(), domains, timeZone: input.timeZone ?? "UTC", minPasswordLength: 8, selfRegistration: true });
     },
 
-    async updateTenant(claims: AccessClaims, id: string, changes: { name?: string; domains?: string[]; timeZone?: string; minPasswordLength?: number }): Promise<Tenant> {
+    async updateTenant(claims: AccessClaims, id: string, changes: { name?: string; domains?: string[]; timeZone?: string; minPasswordLength?: number; selfRegistration?: boolean }): Promise<Tenant> {
       await requireOperator(claims);
       const normalized = { ...changes, ...(changes.domains ? { domains: changes.domains.map(normalizeHost) } : {}) };
       const problems = tenantProblems(normalized);

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { AppError, forbidden, newId, type AccessClaims, type Clock } from "@tessera/platform";
 import { oauthErrors, usernameBase, usernameCandidate, type ExternalProfile, type LinkedIdentity, type OAuthFlow, type OAuthIntent } from "../domain/oauth.ts";
-import { IdentityConflictError, type LinkedIdentityRepository, type OAuthFlowStore, type OAuthProviderGateway, type SignInPolicySource, type UserRepository } from "../domain/ports.ts";
+import { IdentityConflictError, type LinkedIdentityRepository, type OAuthFlowStore, type OAuthProviderGateway, type SignInPolicySource, type TenantRepository, type UserRepository } from "../domain/ports.ts";
 import { emailProblem, normalizeEmail, type User } from "../domain/user.ts";
 import { DuplicateUserError } from "./register-user.ts";
 import { hashBinding } from "./start-oauth.ts";
@@ -27,7 +27,7 @@ const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEq
  * The callback: takes the flow (single use), checks that this browser started it, lets the
  * gateway verify the provider's answer, then signs in, links or creates the user.
  */
-export function makeCompleteOAuth(deps: { users: UserRepository; identities: LinkedIdentityRepository; flows: OAuthFlowStore; gateway: OAuthProviderGateway; policies: SignInPolicySource; clock: Clock }) {
+export function makeCompleteOAuth(deps: { users: UserRepository; tenants: TenantRepository; identities: LinkedIdentityRepository; flows: OAuthFlowStore; gateway: OAuthProviderGateway; policies: SignInPolicySource; clock: Clock }) {
   return async function completeOAuth(input: CompleteOAuthInput): Promise<CompletedOAuth> {
     const state = new URLSearchParams(input.callbackQuery).get("state");
     // A state of the wrong shape is not worth a Redis round trip; the real one is 43 characters.
@@ -83,6 +83,10 @@ export function makeCompleteOAuth(deps: { users: UserRepository; identities: Lin
     }
     // A new account takes the email as its own: only a verified one.
     if (!profile.emailVerified) throw oauthErrors.emailUnverified();
+    // A tenant that closed self-registration gets no new accounts by this door either.
+    if ((await deps.tenants.findById(flow.tenantId))?.selfRegistration === false) {
+      throw forbidden("Registration is closed on this site; ask an administrator for an account.", "registration_closed");
+    }
     const user = await createUser(flow.tenantId, email, profile);
     await createIdentity(flow, user.id, profile);
     return user;

@@ -3,12 +3,13 @@ import type {
   ApiKeyRepository,
   CommonPasswords,
   LinkedIdentityRepository,
-  LoginThrottle,
+  AttemptThrottle,
   OAuthFlowStore,
   OAuthProviderGateway,
   PasswordHasher,
   SessionRevoker,
   SignInPolicySource,
+  TenantLock,
   TenantRepository,
   UserRepository,
 } from "../domain/ports.ts";
@@ -29,7 +30,8 @@ export interface IdentityPorts {
   sessions: SessionRevoker;
   hasher: PasswordHasher;
   commonPasswords: CommonPasswords;
-  throttle: LoginThrottle;
+  throttle: AttemptThrottle;
+  tenantLock: TenantLock;
   clock: Clock;
   identities: LinkedIdentityRepository;
   oauthFlows: OAuthFlowStore;

@@ -26,6 +26,8 @@ export interface UserRepository {
   list(tenantId: string, query: UserListQuery): Promise<User[]>;
   findById(tenantId: string, id: string): Promise<User | null>;
   findByLogin(tenantId: string, login: string): Promise<User | null>;
+  /** Active admins of a tenant, at most `limit` of them. */
+  countActiveAdmins(tenantId: string, limit: number): Promise<number>;
   update(tenantId: string, id: string, changes: Partial<Omit<User, "id" | "tenantId" | "createdAt">>): Promise<User | null>;
 }
 
@@ -36,7 +38,7 @@ export interface TenantRepository {
   ensureDefault(): Promise<Tenant>;
   list(limit: number, after?: string): Promise<Tenant[]>;
   create(tenant: Omit<Tenant, "createdAt" | "updatedAt">): Promise<Tenant>;
-  update(id: string, changes: Partial<Pick<Tenant, "name" | "domains" | "timeZone" | "minPasswordLength">>): Promise<Tenant | null>;
+  update(id: string, changes: Partial<Pick<Tenant, "name" | "domains" | "timeZone" | "minPasswordLength" | "selfRegistration">>): Promise<Tenant | null>;
 }
 
 export interface ApiKeyRecord {
@@ -74,11 +76,30 @@ export interface CommonPasswords {
   has(password: string): boolean;
 }
 
-/** Counts failed sign-ins per account and per client IP; answers how long to wait when tripped. */
-export interface LoginThrottle {
-  retryAfterSeconds(keys: string[]): Promise<number>;
-  recordFailure(keys: string[]): Promise<void>;
+/**
+ * Attempt counters for password checks (sign-in, password change) and registrations. Keys are
+ * "account:…", "device:…", "ip:…", "password-change:…", "register-ip:…", "register-tenant:…";
+ * the adapter knows each kind's limit.
+ */
+export interface AttemptThrottle {
+  /**
+   * Counts one attempt against every key, atomically, before any password is checked. Answers 0
+   * when the attempt may go ahead, else the seconds to wait (the attempt is then not counted and
+   * a tripped key is locked for an exponentially growing time).
+   */
+  attempt(keys: string[]): Promise<number>;
+  /** A successful attempt: clears these keys' counters and back-off. */
   reset(keys: string[]): Promise<void>;
+  /** Gives back one attempt on these keys (a success that should not use up the client's budget). */
+  refund(keys: string[]): Promise<void>;
+  /** Whether this device signed in to this account before. */
+  isKnownDevice(account: string, deviceId: string): Promise<boolean>;
+  rememberDevice(account: string, deviceId: string): Promise<void>;
+}
+
+/** Runs a task while holding a tenant-wide lock across every replica (admin role changes). */
+export interface TenantLock {
+  withLock<T>(tenantId: string, task: () => Promise<T>): Promise<T>;
 }
 
 /** Linked OAuth/OIDC identities, unique per tenant on (provider, subject) and on (user, provider). */

@@ -5,6 +5,8 @@ export interface Tenant {
   domains: string[];
   timeZone: string;
   minPasswordLength: number;
+  /** Whether visitors may register themselves (operators and admins can still create accounts). */
+  selfRegistration: boolean;
   createdAt: Date;
   updatedAt: Date;
 }

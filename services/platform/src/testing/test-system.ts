@@ -20,6 +20,8 @@ export async function startTestSystem(extraEnv: Record<string, string> = {}): Pr
       // Each system gets its own exchange and queues on the shared broker.
       AMQP_NAME_PREFIX: `${infrastructure.name}.`,
       LOG_LEVEL: "info",
+      // Every test registers its users from 127.0.0.1; tests of the throttle lower this again.
+      REGISTRATION_MAX_PER_IP: "1000",
       ...testSecrets(),
       ...extraEnv,
     },

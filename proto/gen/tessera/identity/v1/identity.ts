@@ -33,6 +33,8 @@ export interface Tenant {
   minPasswordLength: number;
   createdAt: string;
   updatedAt: string;
+  /** Whether visitors may register themselves on this tenant (default true). */
+  selfRegistration: boolean;
 }
 
 export interface User {
@@ -66,6 +68,8 @@ export interface RegisterRequest {
   username: string;
   password: string;
   fullName: string;
+  /** The client's IP, for the registration throttle. */
+  clientIp: string;
 }
 
 export interface VerifyPasswordRequest {
@@ -73,6 +77,11 @@ export interface VerifyPasswordRequest {
   login: string;
   password: string;
   clientIp: string;
+  /**
+   * The browser's device cookie (random, opaque): a device that signed in to this account before
+   * keeps its own attempts when strangers have locked the account for everyone else.
+   */
+  deviceId: string;
 }
 
 export interface UpdateMeRequest {
@@ -171,6 +180,7 @@ export interface UpdateTenantRequest {
   domains: string[];
   timeZone?: string | undefined;
   minPasswordLength?: number | undefined;
+  selfRegistration?: boolean | undefined;
 }
 
 export interface SignInProvider {
@@ -245,7 +255,17 @@ export interface UpdateTenantPolicyRequest {
 }
 
 function createBaseTenant(): Tenant {
-  return { id: "", slug: "", name: "", domains: [], timeZone: "", minPasswordLength: 0, createdAt: "", updatedAt: "" };
+  return {
+    id: "",
+    slug: "",
+    name: "",
+    domains: [],
+    timeZone: "",
+    minPasswordLength: 0,
+    createdAt: "",
+    updatedAt: "",
+    selfRegistration: false,
+  };
 }
 
 export const Tenant: MessageFns<Tenant> = {
@@ -273,6 +293,9 @@ export const Tenant: MessageFns<Tenant> = {
     }
     if (message.updatedAt !== "") {
       writer.uint32(66).string(message.updatedAt);
+    }
+    if (message.selfRegistration !== false) {
+      writer.uint32(72).bool(message.selfRegistration);
     }
     return writer;
   },
@@ -354,6 +377,14 @@ export const Tenant: MessageFns<Tenant> = {
             message.updatedAt = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.selfRegistration = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -392,6 +423,11 @@ export const Tenant: MessageFns<Tenant> = {
         : isSet(object.updated_at)
         ? globalThis.String(object.updated_at)
         : "",
+      selfRegistration: isSet(object.selfRegistration)
+        ? globalThis.Boolean(object.selfRegistration)
+        : isSet(object.self_registration)
+        ? globalThis.Boolean(object.self_registration)
+        : false,
     };
   },
 
@@ -420,6 +456,9 @@ export const Tenant: MessageFns<Tenant> = {
     }
     if (message.updatedAt !== "") {
       obj.updatedAt = message.updatedAt;
+    }
+    if (message.selfRegistration !== false) {
+      obj.selfRegistration = message.selfRegistration;
     }
     return obj;
   },
@@ -850,7 +889,7 @@ export const ResolveTenantRequest: MessageFns<ResolveTenantRequest> = {
 };
 
 function createBaseRegisterRequest(): RegisterRequest {
-  return { tenantId: "", email: "", username: "", password: "", fullName: "" };
+  return { tenantId: "", email: "", username: "", password: "", fullName: "", clientIp: "" };
 }
 
 export const RegisterRequest: MessageFns<RegisterRequest> = {
@@ -869,6 +908,9 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     }
     if (message.fullName !== "") {
       writer.uint32(42).string(message.fullName);
+    }
+    if (message.clientIp !== "") {
+      writer.uint32(50).string(message.clientIp);
     }
     return writer;
   },
@@ -926,6 +968,14 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
             message.fullName = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.clientIp = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -953,6 +1003,11 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
         : isSet(object.full_name)
         ? globalThis.String(object.full_name)
         : "",
+      clientIp: isSet(object.clientIp)
+        ? globalThis.String(object.clientIp)
+        : isSet(object.client_ip)
+        ? globalThis.String(object.client_ip)
+        : "",
     };
   },
 
@@ -973,12 +1028,15 @@ export const RegisterRequest: MessageFns<RegisterRequest> = {
     if (message.fullName !== "") {
       obj.fullName = message.fullName;
     }
+    if (message.clientIp !== "") {
+      obj.clientIp = message.clientIp;
+    }
     return obj;
   },
 };
 
 function createBaseVerifyPasswordRequest(): VerifyPasswordRequest {
-  return { tenantId: "", login: "", password: "", clientIp: "" };
+  return { tenantId: "", login: "", password: "", clientIp: "", deviceId: "" };
 }
 
 export const VerifyPasswordRequest: MessageFns<VerifyPasswordRequest> = {
@@ -994,6 +1052,9 @@ export const VerifyPasswordRequest: MessageFns<VerifyPasswordRequest> = {
     }
     if (message.clientIp !== "") {
       writer.uint32(34).string(message.clientIp);
+    }
+    if (message.deviceId !== "") {
+      writer.uint32(42).string(message.deviceId);
     }
     return writer;
   },
@@ -1043,6 +1104,14 @@ export const VerifyPasswordRequest: MessageFns<VerifyPasswordRequest> = {
             message.clientIp = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1069,6 +1138,11 @@ export const VerifyPasswordRequest: MessageFns<VerifyPasswordRequest> = {
         : isSet(object.client_ip)
         ? globalThis.String(object.client_ip)
         : "",
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
     };
   },
 
@@ -1085,6 +1159,9 @@ export const VerifyPasswordRequest: MessageFns<VerifyPasswordRequest> = {
     }
     if (message.clientIp !== "") {
       obj.clientIp = message.clientIp;
+    }
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
     }
     return obj;
   },
@@ -2499,7 +2576,15 @@ export const CreateTenantRequest: MessageFns<CreateTenantRequest> = {
 };
 
 function createBaseUpdateTenantRequest(): UpdateTenantRequest {
-  return { id: "", name: undefined, setDomains: false, domains: [], timeZone: undefined, minPasswordLength: undefined };
+  return {
+    id: "",
+    name: undefined,
+    setDomains: false,
+    domains: [],
+    timeZone: undefined,
+    minPasswordLength: undefined,
+    selfRegistration: undefined,
+  };
 }
 
 export const UpdateTenantRequest: MessageFns<UpdateTenantRequest> = {
@@ -2521,6 +2606,9 @@ export const UpdateTenantRequest: MessageFns<UpdateTenantRequest> = {
     }
     if (message.minPasswordLength !== undefined) {
       writer.uint32(48).int32(message.minPasswordLength);
+    }
+    if (message.selfRegistration !== undefined) {
+      writer.uint32(56).bool(message.selfRegistration);
     }
     return writer;
   },
@@ -2586,6 +2674,14 @@ export const UpdateTenantRequest: MessageFns<UpdateTenantRequest> = {
             message.minPasswordLength = reader.int32();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.selfRegistration = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2618,6 +2714,11 @@ export const UpdateTenantRequest: MessageFns<UpdateTenantRequest> = {
         : isSet(object.min_password_length)
         ? globalThis.Number(object.min_password_length)
         : undefined,
+      selfRegistration: isSet(object.selfRegistration)
+        ? globalThis.Boolean(object.selfRegistration)
+        : isSet(object.self_registration)
+        ? globalThis.Boolean(object.self_registration)
+        : undefined,
     };
   },
 
@@ -2640,6 +2741,9 @@ export const UpdateTenantRequest: MessageFns<UpdateTenantRequest> = {
     }
     if (message.minPasswordLength !== undefined) {
       obj.minPasswordLength = Math.round(message.minPasswordLength);
+    }
+    if (message.selfRegistration !== undefined) {
+      obj.selfRegistration = message.selfRegistration;
     }
     return obj;
   },

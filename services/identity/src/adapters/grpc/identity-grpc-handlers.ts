@@ -36,6 +36,7 @@ export function toTenantMessage(tenant: Tenant): TenantMessage {
     domains: tenant.domains,
     timeZone: tenant.timeZone,
     minPasswordLength: tenant.minPasswordLength,
+    selfRegistration: tenant.selfRegistration,
     createdAt: tenant.createdAt.toISOString(),
     updatedAt: tenant.updatedAt.toISOString(),
   };
@@ -94,9 +95,9 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
     },
     resolveTenant: async (request) => toTenantMessage(await useCases.resolveTenant(request.host)),
     register: async (request) =>
-      toUserMessage(await useCases.registerUser({ tenantId: request.tenantId, email: request.email, username: request.username, password: request.password, fullName: request.fullName })),
+      toUserMessage(await useCases.registerUser({ tenantId: request.tenantId, email: request.email, username: request.username, password: request.password, fullName: request.fullName, clientIp: request.clientIp })),
     verifyPassword: async (request) =>
-      toUserMessage(await useCases.verifyPassword({ tenantId: request.tenantId, login: request.login, password: request.password, clientIp: request.clientIp })),
+      toUserMessage(await useCases.verifyPassword({ tenantId: request.tenantId, login: request.login, password: request.password, clientIp: request.clientIp, deviceId: request.deviceId })),
     getMe: async (_request, context) => toUserMessage(await account.me(await verifyReader(context.bearerToken))),
     updateMe: async (request, context) =>
       toUserMessage(await account.updateMe(await verify(context.bearerToken), { fullName: request.fullName, avatarUrl: request.avatarUrl, username: request.username })),
@@ -163,6 +164,7 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
           ...(request.setDomains ? { domains: request.domains } : {}),
           ...(request.timeZone !== undefined ? { timeZone: request.timeZone } : {}),
           ...(request.minPasswordLength !== undefined ? { minPasswordLength: request.minPasswordLength } : {}),
+          ...(request.selfRegistration !== undefined ? { selfRegistration: request.selfRegistration } : {}),
         }),
       ),
   };

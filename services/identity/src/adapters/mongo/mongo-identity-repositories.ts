@@ -13,6 +13,7 @@ const tenantSchema = new Schema(
     domains: { type: [String], default: [] },
     timeZone: { type: String, default: "UTC" },
     minPasswordLength: { type: Number, default: DEFAULT_MIN_PASSWORD_LENGTH },
+    selfRegistration: { type: Boolean, default: true },
   },
   { timestamps: true, versionKey: false, collection: "tenants" },
 );
@@ -42,7 +43,7 @@ const userSchema = new Schema(
 userSchema.index({ tenantId: 1, email: 1 }, { unique: true, name: "tenant_email_unique" });
 userSchema.index({ tenantId: 1, username: 1 }, { unique: true, name: "tenant_username_unique" });
 
-type TenantDocument = { _id: string; slug: string; name: string; domains: string[]; timeZone: string; minPasswordLength: number; createdAt: Date; updatedAt: Date };
+type TenantDocument = { _id: string; slug: string; name: string; domains: string[]; timeZone: string; minPasswordLength: number; selfRegistration?: boolean; createdAt: Date; updatedAt: Date };
 type UserDocument = Omit<User, "id"> & { _id: string };
 
 const toTenant = (doc: TenantDocument): Tenant => ({
@@ -52,6 +53,8 @@ const toTenant = (doc: TenantDocument): Tenant => ({
   domains: doc.domains ?? [],
   timeZone: doc.timeZone,
   minPasswordLength: doc.minPasswordLength,
+  // Tenants stored before the setting existed are open, as they were.
+  selfRegistration: doc.selfRegistration ?? true,
   createdAt: doc.createdAt,
   updatedAt: doc.updatedAt,
 });
@@ -161,6 +164,10 @@ export function createMongoIdentityRepositories(connection: Connection) {
     async findByLogin(tenantId, login) {
       const doc = await Users.findOne(login.includes("@") ? { tenantId, email: login } : { tenantId, username: login }).lean<UserDocument>();
       return doc ? toUser(doc) : null;
+    },
+    async countActiveAdmins(tenantId, limit) {
+      const docs = await Users.find({ tenantId, role: "admin", status: { $ne: "disabled" } }, { _id: 1 }).limit(limit).lean();
+      return docs.length;
     },
     async update(tenantId, id, changes) {
       try {
