@@ -35,6 +35,8 @@ if [ -z "${DEFAULT_LLM_BASE_URL:-}" ]; then
   node services/chat/src/demo-upstream/main.ts &
   BACKGROUND_PIDS="$BACKGROUND_PIDS $!"
   export DEMO_LLM_PORT DEFAULT_LLM_BASE_URL="http://127.0.0.1:${DEMO_LLM_PORT}/v1" DEFAULT_LLM_API_KEYS="demo" DEFAULT_LLM_MODELS="demo-echo=Demo echo (local demo server; not a real model)"
+  # Upstreams on internal addresses are refused unless allowed: the demo one is, explicitly.
+  export UPSTREAM_ALLOWED_HOSTS="127.0.0.1${UPSTREAM_ALLOWED_HOSTS:+,$UPSTREAM_ALLOWED_HOSTS}"
 fi
 
 # OAUTH_DEV_PROVIDER=1: the local OpenID provider of the tests, offered as "Local test SSO" (README).

@@ -41,6 +41,8 @@ const system = await startSystem({
     INTERNAL_GRPC_TOKEN: randomBytes(24).toString("base64url"),
     SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
     DEFAULT_LLM_BASE_URL: upstream.url,
+    // The bench's upstream is on loopback, which must be allowed explicitly.
+    UPSTREAM_ALLOWED_HOSTS: "127.0.0.1",
     DEFAULT_LLM_API_KEYS: "bench-1,bench-2",
     DEFAULT_LLM_MODELS: "demo-echo",
     FIRST_ADMIN_EMAIL: admin.email,

@@ -23,6 +23,9 @@ const parsed = parseConfig("chat", {
   ),
   DEFAULT_LLM_API_KEYS: env.list,
   DEFAULT_LLM_MODELS: env.list,
+  // Upstream hosts that may be on an internal address (a LAN model server, the local demo): host
+  // names, IP addresses or CIDR ranges, comma-separated. Everything else inside is refused (SSRF).
+  UPSTREAM_ALLOWED_HOSTS: env.list,
   UPSTREAM_FIRST_TOKEN_TIMEOUT_MS: env.duration(30_000),
   UPSTREAM_IDLE_TIMEOUT_MS: env.duration(60_000),
   UPSTREAM_KEY_COOLDOWN_MS: env.duration(30_000),

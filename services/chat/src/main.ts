@@ -28,6 +28,7 @@ import { createMongoMessageRepository } from "./adapters/mongo/mongo-message-rep
 import { createMongoProviderRepository } from "./adapters/mongo/mongo-provider-repository.ts";
 import { gptTokenCounter } from "./adapters/tokenizer/gpt-token-counter.ts";
 import { createOpenAiCompatibleGateway } from "./adapters/upstream/openai-compatible-gateway.ts";
+import { createUpstreamUrlGuard } from "./adapters/upstream/upstream-url-guard.ts";
 import { ActiveStreams } from "./application/active-streams.ts";
 import { createCompleteForApi } from "./application/complete-for-api.ts";
 import type { ChatDependencies } from "./application/dependencies.ts";
@@ -69,6 +70,8 @@ shutdown.add("grpc clients", () => {
 const messages = createMongoMessageRepository(mongo.connection);
 const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
 const completions = createMongoCompletionRecordRepository(mongo.connection);
+const urlGuard = createUpstreamUrlGuard({ allowedHosts: config.UPSTREAM_ALLOWED_HOSTS });
+shutdown.add("upstream connections", () => urlGuard.close());
 const providers = createMongoProviderRepository(mongo.connection, createSecretBox(config.SECRETS_KEYRING), (tenantId) => tenantSettings.get(tenantId));
 await Promise.all([messages.ready(), chats.ready(), completions.ready(), providers.ready()]);
 if (config.DEFAULT_LLM_BASE_URL) {
@@ -109,6 +112,7 @@ const deps: ChatDependencies = {
     firstTokenTimeoutMs: config.UPSTREAM_FIRST_TOKEN_TIMEOUT_MS,
     idleTimeoutMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
     onKeyFailure: (details) => logger.warn(details, "upstream key set aside"),
+    fetch: (url, init) => urlGuard.fetch(url, init) as unknown as Promise<Response>,
   }),
   tokens: gptTokenCounter,
   clock: systemClock,
@@ -155,7 +159,7 @@ await startServiceRuntime({
             sendMessage: createSendMessage(deps, active),
             stopMessage: (owner, chatId, messageId) => stopMessage(deps, owner, chatId, messageId, (id) => active.stop(id)),
             complete: createCompleteForApi(deps),
-            providers: providerManagement({ providers, clock: systemClock, newId }),
+            providers: providerManagement({ providers, urlGuard, clock: systemClock, newId }),
           },
           callers.verifyCaller,
         ),

@@ -8,6 +8,7 @@ import { createMongoMessageRepository } from "../src/adapters/mongo/mongo-messag
 import { createMongoProviderRepository } from "../src/adapters/mongo/mongo-provider-repository.ts";
 import { gptTokenCounter } from "../src/adapters/tokenizer/gpt-token-counter.ts";
 import { createOpenAiCompatibleGateway } from "../src/adapters/upstream/openai-compatible-gateway.ts";
+import { createUpstreamUrlGuard } from "../src/adapters/upstream/upstream-url-guard.ts";
 import { ActiveStreams } from "../src/application/active-streams.ts";
 import type { ChatDependencies } from "../src/application/dependencies.ts";
 import { chatManagement } from "../src/application/manage-chats.ts";
@@ -33,6 +34,8 @@ const grantedEverywhere = async () => ({ sharedUpstream: true, models: [] });
 let messages: ReturnType<typeof createMongoMessageRepository>;
 let deps: ChatDependencies;
 const quotaCalls: string[] = [];
+// The local upstream listens on loopback, which an operator must allow explicitly.
+const urlGuard = createUpstreamUrlGuard({ allowedHosts: ["127.0.0.1"] });
 
 const quota: QuotaGate = {
   reserve: async (_caller, reservationId) => void quotaCalls.push(`reserve ${reservationId}`),
@@ -60,6 +63,7 @@ beforeAll(async () => {
       pool: new KeyPool(systemClock, { cooldownMs: 60_000, unauthorizedCooldownMs: 60_000 }),
       firstTokenTimeoutMs: 500,
       idleTimeoutMs: 2_000,
+      fetch: (url, init) => urlGuard.fetch(url, init) as unknown as Promise<Response>,
     }),
     tokens: gptTokenCounter,
     clock: systemClock,
@@ -75,6 +79,7 @@ afterAll(async () => {
   await mongo?.connection.db?.dropDatabase().catch(() => undefined);
   await mongo?.close();
   await upstream?.close();
+  await urlGuard.close();
 });
 
 /** A tenant of its own whose provider has the given keys. */
@@ -111,7 +116,7 @@ describe("upstream providers", () => {
 
   it("lets a tenant's admins manage its providers, keys write-only, the environment's one read-only", async () => {
     const environment = await tenantWithKeys(["env-key-123456"]);
-    const management = providerManagement({ providers, clock: systemClock, newId });
+    const management = providerManagement({ providers, urlGuard, clock: systemClock, newId });
     const admin = { tenantId: environment.tenantId, userId: "admin", role: "admin" as const, sessionId: "s", tokenId: "t" };
     const [fromEnvironment] = await management.list(admin);
     await expect(management.delete(admin, fromEnvironment!.id)).rejects.toMatchObject({ status: 409, code: "provider_managed_by_environment" });

@@ -1,5 +1,5 @@
 import { conflict, notFound, requireAdmin, validationFailed, type AccessClaims, type Clock, type FieldError } from "@tessera/platform";
-import { MAX_KEYS_PER_PROVIDER, type ProviderAdministration, type ProviderSummary } from "../domain/provider.ts";
+import { MAX_KEYS_PER_PROVIDER, type ProviderAdministration, type ProviderSummary, type UpstreamUrlGuard } from "../domain/provider.ts";
 import type { ModelInfo } from "../domain/ports.ts";
 
 export interface SaveProviderInput {
@@ -12,7 +12,7 @@ export interface SaveProviderInput {
 }
 
 /** Admins manage their tenant's upstream providers; the one from DEFAULT_LLM_* is read-only here. */
-export function providerManagement(deps: { providers: ProviderAdministration; clock: Clock; newId(): string }) {
+export function providerManagement(deps: { providers: ProviderAdministration; urlGuard: UpstreamUrlGuard; clock: Clock; newId(): string }) {
   const editable = async (tenantId: string, id: string): Promise<ProviderSummary> => {
     const existing = await deps.providers.findOwn(tenantId, id);
     if (!existing) throw notFound("provider");
@@ -31,6 +31,11 @@ export function providerManagement(deps: { providers: ProviderAdministration; cl
       if (name.length === 0 || name.length > 100) errors.push({ field: "name", message: "1-100 characters." });
       if (!/^https?:\/\/[^/\s]+/.test(input.baseUrl))
         errors.push({ field: "baseUrl", message: "An http(s) URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1." });
+      else {
+        // Every provider write passes here: a URL reaching inside the installation is refused.
+        const refusal = await deps.urlGuard.refusal(input.baseUrl);
+        if (refusal) errors.push({ field: "baseUrl", message: refusal });
+      }
       const models = input.models.map((model) => ({ id: model.id.trim(), name: model.name.trim() || model.id.trim() }));
       if (models.length === 0 || models.length > 50 || models.some((model) => model.id.length === 0 || model.id.length > 200))
         errors.push({ field: "models", message: "1-50 models, each with an id." });

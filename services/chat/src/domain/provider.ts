@@ -63,3 +63,9 @@ export interface ProviderAdministration {
 }
 
 export const MAX_KEYS_PER_PROVIDER = 20;
+
+/** Keeps provider URLs from reaching inside the installation's network (SSRF). */
+export interface UpstreamUrlGuard {
+  /** Why this base URL may not be used (resolving its host now), or null when it may. */
+  refusal(baseUrl: string): Promise<string | null>;
+}

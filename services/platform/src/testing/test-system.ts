@@ -22,6 +22,8 @@ export async function startTestSystem(extraEnv: Record<string, string> = {}): Pr
       LOG_LEVEL: "info",
       // Every test registers its users from 127.0.0.1; tests of the throttle lower this again.
       REGISTRATION_MAX_PER_IP: "1000",
+      // The tests' local upstreams listen on loopback, which must be allowed explicitly.
+      UPSTREAM_ALLOWED_HOSTS: "127.0.0.1",
       ...testSecrets(),
       ...extraEnv,
     },

@@ -3,6 +3,7 @@ import { failureOfStatus, type KeyFailure, type KeyPool } from "../../domain/key
 import type { LlmGateway, UpstreamChunk, UpstreamRequest } from "../../domain/ports.ts";
 import type { ProviderDirectory, UpstreamProvider } from "../../domain/provider.ts";
 import { parseSse } from "./sse.ts";
+import { UpstreamAddressRefused } from "./upstream-url-guard.ts";
 
 export interface GatewayOptions {
   providers: ProviderDirectory;
@@ -12,7 +13,17 @@ export interface GatewayOptions {
   /** Longest silence between two chunks once the answer is flowing. */
   idleTimeoutMs: number;
   onKeyFailure?: (details: { providerId: string; keyId: string; failure: KeyFailure; status?: number }) => void;
+  /** The guarded HTTP client (no internal addresses, no redirects): see upstream-url-guard.ts. */
+  fetch: UpstreamFetch;
 }
+
+/** fetch() as the gateway uses it; the guard's one refuses internal addresses and never follows redirects. */
+export type UpstreamFetch = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<Response>;
+
+const isAddressRefused = (error: unknown): boolean => {
+  for (let current = error; current instanceof Error; current = current.cause) if (current instanceof UpstreamAddressRefused) return true;
+  return false;
+};
 
 interface OpenAiChunk {
   choices?: Array<{ delta?: { content?: string | null }; finish_reason?: string | null }>;
@@ -82,13 +93,15 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
       cleanup();
       if (signal.aborted) throw error;
       if (error instanceof KeyFailed || error instanceof AppError) throw error;
+      // Not the key's fault and no other key would do better: the provider's address is refused.
+      if (isAddressRefused(error)) throw new AppError("upstream_address_refused", 502, "The model provider's address is not allowed.", { cause: error, expose: true });
       if (timedOut) throw new KeyFailed("timeout", "no first token in time");
       throw new KeyFailed("network", (error as Error).message ?? "network error");
     };
 
     let response: Response;
     try {
-      response = await fetch(`${provider.baseUrl.replace(/\/+$/, "")}/chat/completions`, {
+      response = await options.fetch(`${provider.baseUrl.replace(/\/+$/, "")}/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json", accept: "text/event-stream", ...(key.secret ? { authorization: `Bearer ${key.secret}` } : {}) },
         body: JSON.stringify({
@@ -103,20 +116,19 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
     } catch (error) {
       return keyFailure(error);
     }
+    if (response.status >= 300 && response.status < 400) {
+      cleanup();
+      await response.body?.cancel().catch(() => undefined);
+      throw new AppError("upstream_redirect_refused", 502, "The model provider answered with a redirect, which is not followed.", { expose: true });
+    }
     if (!response.ok) {
-      const text = await response.text().catch(() => "");
+      // The body is the upstream's business: it is read (to free the connection) and never shown.
+      await response.body?.cancel().catch(() => undefined);
       const failure = failureOfStatus(response.status);
       cleanup();
       if (failure) throw new KeyFailed(failure, `upstream answered ${response.status}`, response.status, retryAfterMs(response.headers.get("retry-after")));
       // The upstream refused the request itself (bad parameters): no other key would do better.
-      let message = `The model provider rejected the request (${response.status}).`;
-      try {
-        const detail = (JSON.parse(text) as OpenAiChunk).error?.message;
-        if (detail) message = `The model provider rejected the request: ${detail.slice(0, 300)}`;
-      } catch {
-        // not JSON
-      }
-      throw new AppError("upstream_rejected", 400, message);
+      throw new AppError("upstream_rejected", 400, `The model provider rejected the request (${response.status}).`);
     }
     if (!response.body) return keyFailure(new Error("no body"));
 
@@ -132,7 +144,7 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
         } catch {
           continue;
         }
-        if (parsed.error) throw new Error(`upstream error: ${parsed.error.message ?? "unknown"}`);
+        if (parsed.error) throw new Error("the upstream reported an error mid-stream");
         const chunks = chunksOf(parsed);
         if (chunks.length > 0) return chunks;
       }

@@ -1,0 +1,137 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
+import { BlockList, isIP } from "node:net";
+import { Agent, fetch as undiciFetch, type RequestInit, type Response } from "undici";
+import type { UpstreamUrlGuard } from "../../domain/provider.ts";
+
+/** Addresses an upstream may not be: this host, link-local (cloud metadata), private and cluster ranges, and the like. */
+const INSIDE = new BlockList();
+for (const [network, prefix] of [
+  ["0.0.0.0", 8], // "this network"
+  ["10.0.0.0", 8], // private (and most clusters' pod and service ranges)
+  ["100.64.0.0", 10], // carrier-grade NAT (some clusters' ranges)
+  ["127.0.0.0", 8], // loopback
+  ["169.254.0.0", 16], // link-local: cloud metadata at 169.254.169.254
+  ["172.16.0.0", 12], // private
+  ["192.0.0.0", 24], // IETF protocol assignments
+  ["192.168.0.0", 16], // private
+  ["198.18.0.0", 15], // benchmarking
+  ["224.0.0.0", 4], // multicast
+  ["240.0.0.0", 4], // reserved, broadcast
+] as const) {
+  INSIDE.addSubnet(network, prefix, "ipv4");
+}
+for (const [network, prefix] of [
+  ["::", 128], // unspecified
+  ["::1", 128], // loopback
+  ["fc00::", 7], // unique local
+  ["fe80::", 10], // link-local
+  ["ff00::", 8], // multicast
+] as const) {
+  INSIDE.addSubnet(network, prefix, "ipv6");
+}
+
+// Kept apart: Node's BlockList matches IPv4 addresses against IPv4-mapped IPv6 rules.
+const EMBEDS_IPV4 = new BlockList();
+EMBEDS_IPV4.addSubnet("::ffff:0:0", 96, "ipv6"); // IPv4-mapped
+EMBEDS_IPV4.addSubnet("64:ff9b::", 96, "ipv6"); // NAT64
+
+const typeOf = (address: string) => (isIP(address) === 6 ? "ipv6" : "ipv4");
+
+/** An IPv6 address that carries an IPv4 one (mapped, NAT64) reaches that IPv4 address: refused as a whole. */
+const isInside = (address: string) => {
+  const type = typeOf(address);
+  if (type === "ipv6" && EMBEDS_IPV4.check(address, "ipv6")) return true;
+  return INSIDE.check(address, type);
+};
+const bare = (hostname: string) => hostname.replace(/^\[|\]$/g, "").toLowerCase();
+
+export class UpstreamAddressRefused extends Error {
+  constructor(host: string) {
+    super(`upstream host ${host} resolves to an internal address`);
+  }
+}
+
+/**
+ * Keeps upstream URLs from reaching inside the installation (SSRF). A host is refused when it is,
+ * or resolves to, an internal address, unless UPSTREAM_ALLOWED_HOSTS names it (a host name or IP)
+ * or an allowed address range (CIDR) holds every address it resolves to. The check runs when a
+ * provider is saved and again on every connection (the resolved address is the one connected to,
+ * so a DNS answer that changes in between does not slip through); redirects are never followed.
+ */
+export function createUpstreamUrlGuard(options: { allowedHosts: string[]; lookup?: typeof dnsLookup }): UpstreamUrlGuard & {
+  fetch(url: string, init: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+} {
+  const lookup = options.lookup ?? dnsLookup;
+  const allowedNames = new Set<string>();
+  const allowedRanges = new BlockList();
+  for (const entry of options.allowedHosts.map((host) => host.trim()).filter(Boolean)) {
+    const [address, prefix] = entry.split("/");
+    if (address && isIP(bare(address))) {
+      const type = typeOf(bare(address));
+      allowedRanges.addSubnet(bare(address), prefix ? Number(prefix) : type === "ipv6" ? 128 : 32, type);
+    } else allowedNames.add(bare(entry));
+  }
+  const addressAllowed = (address: string) => !isInside(address) || allowedRanges.check(address, typeOf(address));
+
+  const resolveAll = (hostname: string): Promise<LookupAddress[]> =>
+    new Promise((resolve, reject) => lookup(hostname, { all: true, verbatim: true } satisfies LookupAllOptions, (error, addresses) => (error ? reject(error) : resolve(addresses))));
+
+  /** Why a host may not be used, or null. */
+  async function hostRefusal(hostname: string): Promise<string | null> {
+    const host = bare(hostname);
+    if (allowedNames.has(host)) return null;
+    if (isIP(host)) return addressAllowed(host) ? null : "This address is inside the installation's network; ask the operator to allow it (UPSTREAM_ALLOWED_HOSTS).";
+    let addresses: LookupAddress[];
+    try {
+      addresses = await resolveAll(host);
+    } catch {
+      return "This host name does not resolve.";
+    }
+    if (addresses.length === 0) return "This host name does not resolve.";
+    if (addresses.some((entry) => !addressAllowed(entry.address))) return "This host resolves to an address inside the installation's network; ask the operator to allow it (UPSTREAM_ALLOWED_HOSTS).";
+    return null;
+  }
+
+  // Every connection resolves through here: the addresses checked are the addresses connected to.
+  const agent = new Agent({
+    connect: {
+      lookup(hostname: string, lookupOptions: object, callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void) {
+        const all = (lookupOptions as { all?: boolean }).all === true;
+        resolveAll(hostname).then(
+          (addresses) => {
+            if (!allowedNames.has(bare(hostname)) && (addresses.length === 0 || addresses.some((entry) => !addressAllowed(entry.address)))) {
+              callback(new UpstreamAddressRefused(hostname), all ? [] : "", 4);
+              return;
+            }
+            if (all) callback(null, addresses);
+            else callback(null, addresses[0]!.address, addresses[0]!.family);
+          },
+          (error: Error) => callback(error, all ? [] : "", 4),
+        );
+      },
+    },
+  });
+
+  return {
+    async refusal(baseUrl) {
+      let url: URL;
+      try {
+        url = new URL(baseUrl);
+      } catch {
+        return "Not a URL.";
+      }
+      if (url.protocol !== "http:" && url.protocol !== "https:") return "Use an http(s) URL.";
+      if (url.username || url.password) return "Put credentials in the API keys, not in the URL.";
+      return hostRefusal(url.hostname);
+    },
+    async fetch(target, init) {
+      const url = new URL(target);
+      // An IP literal is connected to without any lookup: check it here.
+      const host = bare(url.hostname);
+      if (isIP(host) && !allowedNames.has(host) && !addressAllowed(host)) throw new UpstreamAddressRefused(host);
+      return undiciFetch(url, { ...init, dispatcher: agent, redirect: "manual" });
+    },
+    close: () => agent.close(),
+  };
+}
