@@ -1,5 +1,16 @@
 import { AdminServiceService } from "@tessera/proto/tessera/admin/v1/admin";
-import { connectMongo, connectRedis, createLogger, createSessionAccessTokenVerifier, createShutdown, implement, newId, startServiceRuntime, systemClock } from "@tessera/platform";
+import {
+  connectMongo,
+  connectRedis,
+  createInvalidationBus,
+  createLogger,
+  createSessionAccessTokenVerifier,
+  createShutdown,
+  implement,
+  newId,
+  startServiceRuntime,
+  systemClock,
+} from "@tessera/platform";
 import { config } from "./config.ts";
 import { adminGrpcHandlers } from "./adapters/grpc/admin-grpc-handlers.ts";
 import { downstreamClients, identityPort, providerPort, usagePort } from "./adapters/grpc/downstream-ports.ts";
@@ -15,6 +26,8 @@ const mongo = await connectMongo(config.MONGO_URL, logger);
 shutdown.add("mongodb", mongo.close);
 const redis = connectRedis(config.REDIS_URL, logger);
 shutdown.add("redis", redis.close);
+const bus = createInvalidationBus({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+shutdown.add("invalidation bus", bus.close);
 
 const clients = downstreamClients({ identityAddress: config.IDENTITY_GRPC_ADDRESS, quotaAddress: config.QUOTA_GRPC_ADDRESS, chatAddress: config.CHAT_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 const tokens = createSessionAccessTokenVerifier({ address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
@@ -27,7 +40,7 @@ const audit = createMongoAuditLog(mongo.connection);
 await audit.ready();
 const useCases = createAdminUseCases({
   settings: createMongoSettingsRepository(mongo.connection),
-  publisher: createRedisSettingsPublisher(redis.redis, config.REDIS_KEY_PREFIX),
+  publisher: createRedisSettingsPublisher(redis.redis, config.REDIS_KEY_PREFIX, bus),
   audit,
   identity: identityPort(clients.identity),
   usage: usagePort(clients.quota),

@@ -2,6 +2,7 @@ import { AdminServiceService, type TenantSettingsSnapshot as SnapshotMessage } f
 import { createGrpcClient } from "./grpc.ts";
 import type { Redis } from "./redis.ts";
 import { unavailable } from "./errors.ts";
+import type { Cache } from "./cache.ts";
 
 /** A daily limit pair; null falls back (premium -> default -> the platform defaults). */
 export interface LimitPair {
@@ -28,13 +29,24 @@ export const DEFAULT_TENANT = "default";
 
 /** The settings of a tenant nobody changed: platform defaults; only the default tenant has the shared upstream. */
 export function defaultTenantSettings(tenantId: string): TenantSettingsSnapshot {
-  return { tenantId, defaultLimits: { messages: null, tokens: null }, premiumLimits: { messages: null, tokens: null }, timeZone: "UTC", models: [], sharedUpstream: tenantId === DEFAULT_TENANT, signInProviders: null };
+  return {
+    tenantId,
+    defaultLimits: { messages: null, tokens: null },
+    premiumLimits: { messages: null, tokens: null },
+    timeZone: "UTC",
+    models: [],
+    sharedUpstream: tenantId === DEFAULT_TENANT,
+    signInProviders: null,
+  };
 }
 
 /** The Redis key under which the admin service publishes a tenant's settings. */
 export const tenantSettingsKey = (keyPrefix: string, tenantId: string) => `${keyPrefix}admin:tenant-settings:${tenantId}`;
 
-const pair = (value: { messages?: number | undefined; tokens?: number | undefined } | undefined): LimitPair => ({ messages: value?.messages ?? null, tokens: value?.tokens ?? null });
+const pair = (value: { messages?: number | undefined; tokens?: number | undefined } | undefined): LimitPair => ({
+  messages: value?.messages ?? null,
+  tokens: value?.tokens ?? null,
+});
 
 /** The gRPC message into the snapshot (and back), shared by the admin service and its readers. */
 export const snapshotFromMessage = (message: SnapshotMessage): TenantSettingsSnapshot => ({
@@ -56,28 +68,41 @@ export interface TenantSettingsReader {
  * Reads tenant settings as the admin service publishes them in Redis, on every call (one GET),
  * so a change applies to the very next request in every process. A missing entry (never written,
  * or Redis lost it) or an unreachable Redis is asked of the admin service, which publishes it
- * again; without an admin address (offline tools) it means the defaults.
+ * again; without an admin address (offline tools) it means the defaults. Given a cache of the
+ * invalidation bus's "tenantSettings" topic (which the admin service publishes on every change),
+ * answers come from memory instead, exact all the same.
  */
-export function createTenantSettingsReader(options: { redis: Redis; keyPrefix: string; admin?: { address: string; internalToken: string } | undefined }): TenantSettingsReader {
+export function createTenantSettingsReader(options: {
+  redis: Redis;
+  keyPrefix: string;
+  admin?: { address: string; internalToken: string } | undefined;
+  cache?: Cache<TenantSettingsSnapshot> | undefined;
+}): TenantSettingsReader {
   const admin = options.admin
-    ? createGrpcClient(AdminServiceService, { name: "admin", address: options.admin.address, internalToken: options.admin.internalToken, defaultDeadlineMs: 3_000 })
+    ? createGrpcClient(AdminServiceService, {
+        name: "admin",
+        address: options.admin.address,
+        internalToken: options.admin.internalToken,
+        defaultDeadlineMs: 3_000,
+      })
     : null;
+  const load = async (tenantId: string): Promise<TenantSettingsSnapshot> => {
+    let raw: string | null = null;
+    try {
+      raw = await options.redis.get(tenantSettingsKey(options.keyPrefix, tenantId));
+    } catch {
+      // Redis down: the admin service answers from its store (requests keep their real limits).
+    }
+    if (raw) return { signInProviders: null, ...(JSON.parse(raw) as Omit<TenantSettingsSnapshot, "signInProviders">) };
+    if (!admin) return defaultTenantSettings(tenantId);
+    try {
+      return snapshotFromMessage(await admin.getTenantSettings({ id: tenantId }));
+    } catch (error) {
+      throw unavailable("Tenant settings", error);
+    }
+  };
   return {
-    async get(tenantId) {
-      let raw: string | null = null;
-      try {
-        raw = await options.redis.get(tenantSettingsKey(options.keyPrefix, tenantId));
-      } catch {
-        // Redis down: the admin service answers from its store (requests keep their real limits).
-      }
-      if (raw) return { signInProviders: null, ...(JSON.parse(raw) as Omit<TenantSettingsSnapshot, "signInProviders">) };
-      if (!admin) return defaultTenantSettings(tenantId);
-      try {
-        return snapshotFromMessage(await admin.getTenantSettings({ id: tenantId }));
-      } catch (error) {
-        throw unavailable("Tenant settings", error);
-      }
-    },
+    get: (tenantId) => (options.cache ? options.cache.getOrLoad(tenantId, () => load(tenantId)) : load(tenantId)),
     close: () => admin?.close(),
   };
 }

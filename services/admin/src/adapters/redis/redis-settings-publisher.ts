@@ -1,8 +1,11 @@
-import { tenantSettingsKey, unavailable, type Redis } from "@tessera/platform";
+import { tenantSettingsKey, unavailable, type InvalidationBus, type Redis } from "@tessera/platform";
 import type { SettingsPublisher } from "../../domain/ports.ts";
 
-/** Publishes a tenant's settings where every process of quota and chat reads them on each request. */
-export function createRedisSettingsPublisher(redis: Redis, keyPrefix: string): SettingsPublisher {
+/**
+ * Publishes a tenant's settings where every process of identity, quota and chat reads them, and
+ * drops cached copies everywhere (the bus's "tenantSettings" topic) before the change is answered.
+ */
+export function createRedisSettingsPublisher(redis: Redis, keyPrefix: string, bus: InvalidationBus): SettingsPublisher {
   return {
     async publish(snapshot) {
       try {
@@ -10,6 +13,7 @@ export function createRedisSettingsPublisher(redis: Redis, keyPrefix: string): S
       } catch (error) {
         throw unavailable("Publishing tenant settings", error);
       }
+      await bus.publish("tenantSettings", [snapshot.tenantId]);
     },
   };
 }
