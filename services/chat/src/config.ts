@@ -33,6 +33,8 @@ const parsed = parseConfig("chat", {
   CHAT_HISTORY_MESSAGES: z.coerce.number().int().min(0).max(200).default(20),
   CHAT_CHECKPOINT_INTERVAL_MS: env.duration(300),
   USAGE_RELAY_INTERVAL_MS: env.duration(1_000),
+  // How long a usage event may wait for the broker's confirm before it is kept in the outbox.
+  USAGE_PUBLISH_TIMEOUT_MS: env.duration(2_000),
 });
 
 if (parsed.DEFAULT_LLM_BASE_URL && parsed.DEFAULT_LLM_MODELS.length === 0) {

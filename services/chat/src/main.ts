@@ -23,7 +23,7 @@ import { chatGrpcHandlers } from "./adapters/grpc/chat-grpc-handlers.ts";
 import { identityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
 import { grpcQuotaGate } from "./adapters/grpc/quota-gate.ts";
 import { createMongoChatRepository } from "./adapters/mongo/mongo-chat-repository.ts";
-import { createMongoCompletionRecordRepository } from "./adapters/mongo/mongo-completion-record-repository.ts";
+import { createMongoUsageOutbox, moveLegacyOutboxEntries } from "./adapters/mongo/mongo-usage-outbox.ts";
 import { createMongoMessageRepository } from "./adapters/mongo/mongo-message-repository.ts";
 import { createMongoProviderRepository } from "./adapters/mongo/mongo-provider-repository.ts";
 import { gptTokenCounter } from "./adapters/tokenizer/gpt-token-counter.ts";
@@ -37,6 +37,7 @@ import { chatManagement } from "./application/manage-chats.ts";
 import { providerManagement } from "./application/manage-providers.ts";
 import { listModels } from "./application/models.ts";
 import { createOutboxRelay } from "./application/outbox-relay.ts";
+import { createUsageRecorder } from "./application/usage-recorder.ts";
 import { recoverAbandonedReplies } from "./application/recover-abandoned-replies.ts";
 import { createSendMessage } from "./application/send-message.ts";
 import { stopMessage } from "./application/stop-message.ts";
@@ -59,7 +60,11 @@ const grpcOptions = { internalToken: config.INTERNAL_GRPC_TOKEN };
 const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
 const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: config.QUOTA_GRPC_ADDRESS, ...grpcOptions });
 const callers = createCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, identityAddress: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
-const tenantSettings = createTenantSettingsReader({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, admin: { address: config.ADMIN_GRPC_ADDRESS, ...grpcOptions } });
+const tenantSettings = createTenantSettingsReader({
+  redis: redis.redis,
+  keyPrefix: config.REDIS_KEY_PREFIX,
+  admin: { address: config.ADMIN_GRPC_ADDRESS, ...grpcOptions },
+});
 shutdown.add("grpc clients", () => {
   tenantSettings.close();
   identity.close();
@@ -67,13 +72,33 @@ shutdown.add("grpc clients", () => {
   callers.close();
 });
 
-const messages = createMongoMessageRepository(mongo.connection);
+// Usage events: published with a confirm when a completion ends; the outbox collection only
+// holds the ones the broker did not confirm, until the relay publishes them.
+const usageOutbox = createMongoUsageOutbox(mongo.connection);
+const relay = createOutboxRelay({
+  stores: [usageOutbox],
+  publisher: amqpUsagePublisher(amqp, exchange),
+  clock: systemClock,
+  intervalMs: config.USAGE_RELAY_INTERVAL_MS,
+  onError: (error) => logger.warn({ err: (error as Error).message }, "usage events not relayed yet; will retry"),
+});
+const usage = createUsageRecorder({
+  publisher: amqpUsagePublisher(amqp, exchange),
+  outbox: usageOutbox,
+  publishTimeoutMs: config.USAGE_PUBLISH_TIMEOUT_MS,
+  stored: () => relay.kick(),
+  onLost: (error) =>
+    logger.error({ err: (error as Error).message }, "usage event neither confirmed nor stored; its reservation will be charged at its estimate"),
+});
+
+const messages = createMongoMessageRepository(mongo.connection, usage);
 const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
-const completions = createMongoCompletionRecordRepository(mongo.connection);
 const urlGuard = createUpstreamUrlGuard({ allowedHosts: config.UPSTREAM_ALLOWED_HOSTS });
 shutdown.add("upstream connections", () => urlGuard.close());
 const providers = createMongoProviderRepository(mongo.connection, createSecretBox(config.SECRETS_KEYRING), (tenantId) => tenantSettings.get(tenantId));
-await Promise.all([messages.ready(), chats.ready(), completions.ready(), providers.ready()]);
+await Promise.all([messages.ready(), chats.ready(), usageOutbox.ready(), providers.ready()]);
+const moved = await moveLegacyOutboxEntries(mongo.connection, usageOutbox);
+if (moved > 0) logger.info({ events: moved }, "unsent usage events moved to the outbox collection");
 if (config.DEFAULT_LLM_BASE_URL) {
   await providers.ensureEnvironmentProvider({
     tenantId: DEFAULT_TENANT_ID,
@@ -91,18 +116,10 @@ if (config.DEFAULT_LLM_BASE_URL) {
 const reencrypted = await providers.reencryptStaleKeys();
 if (reencrypted > 0) logger.info({ providers: reencrypted }, "upstream keys re-encrypted with the current secrets key");
 
-const relay = createOutboxRelay({
-  stores: [messages.outbox, completions.outbox],
-  publisher: amqpUsagePublisher(amqp, exchange),
-  clock: systemClock,
-  intervalMs: config.USAGE_RELAY_INTERVAL_MS,
-  onError: (error) => logger.warn({ err: (error as Error).message }, "usage events not relayed yet; will retry"),
-});
-
 const deps: ChatDependencies = {
   chats,
   messages,
-  completions,
+  completions: usage,
   quota: grpcQuotaGate(quota),
   users: identityUserDirectory(identity),
   models: providers,
@@ -118,7 +135,8 @@ const deps: ChatDependencies = {
   clock: systemClock,
   newId,
   newUuid,
-  usageRecorded: () => relay.kick(),
+  // Usage is published by the recorder itself; the relay is woken only when the outbox took an event.
+  usageRecorded: () => undefined,
   historyMessages: config.CHAT_HISTORY_MESSAGES,
   checkpointIntervalMs: config.CHAT_CHECKPOINT_INTERVAL_MS,
 };

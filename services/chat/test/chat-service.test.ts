@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError, connectMongo, createLogger, createSecretBox, newId, newUuid, systemClock, type Connection } from "@tessera/platform";
 import { testInfrastructure } from "@tessera/platform/testing";
 import { createMongoChatRepository } from "../src/adapters/mongo/mongo-chat-repository.ts";
-import { createMongoCompletionRecordRepository } from "../src/adapters/mongo/mongo-completion-record-repository.ts";
 import { createMongoMessageRepository } from "../src/adapters/mongo/mongo-message-repository.ts";
 import { createMongoProviderRepository } from "../src/adapters/mongo/mongo-provider-repository.ts";
 import { gptTokenCounter } from "../src/adapters/tokenizer/gpt-token-counter.ts";
@@ -17,7 +16,8 @@ import { stopMessage } from "../src/application/stop-message.ts";
 import { recoverAbandonedReplies } from "../src/application/recover-abandoned-replies.ts";
 import { createSendMessage, type SendEvent } from "../src/application/send-message.ts";
 import { KeyPool } from "../src/domain/key-pool.ts";
-import type { QuotaGate } from "../src/domain/ports.ts";
+import type { QuotaGate, UsageRecorder } from "../src/domain/ports.ts";
+import type { UsageRecord } from "../src/domain/usage.ts";
 import { startDemoUpstream, type DemoUpstream } from "../src/demo-upstream/demo-upstream.ts";
 
 // The chat service's own parts against real MongoDB and a real (local) upstream. Quota and
@@ -36,6 +36,9 @@ let deps: ChatDependencies;
 const quotaCalls: string[] = [];
 // The local upstream listens on loopback, which an operator must allow explicitly.
 const urlGuard = createUpstreamUrlGuard({ allowedHosts: ["127.0.0.1"] });
+// Usage as the recorder receives it (publishing it is the recorder's own concern, tested apart).
+const recorded: UsageRecord[] = [];
+const recorder: UsageRecorder = { record: async (usage) => void recorded.push(usage) };
 
 const quota: QuotaGate = {
   reserve: async (_caller, reservationId) => void quotaCalls.push(`reserve ${reservationId}`),
@@ -47,14 +50,13 @@ beforeAll(async () => {
   mongoUrl = testInfrastructure("chat").mongoUrl;
   mongo = await connectMongo(mongoUrl, logger);
   providers = createMongoProviderRepository(mongo.connection, createSecretBox(firstKey), grantedEverywhere, 0);
-  messages = createMongoMessageRepository(mongo.connection);
+  messages = createMongoMessageRepository(mongo.connection, recorder);
   const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
-  const completions = createMongoCompletionRecordRepository(mongo.connection);
-  await Promise.all([providers.ready(), messages.ready(), chats.ready(), completions.ready()]);
+  await Promise.all([providers.ready(), messages.ready(), chats.ready()]);
   deps = {
     chats,
     messages,
-    completions,
+    completions: recorder,
     quota,
     users: { get: async () => ({ status: "active", maxChats: 10 }) },
     models: providers,
@@ -216,8 +218,7 @@ describe("upstream providers", () => {
       ["user", "complete"],
       ["assistant", "failed"],
     ]);
-    const raw = await mongo.connection.collection("messages").findOne({ _id: stored[1]!.id as never });
-    expect(raw?.outbox).toBeUndefined();
+    expect(recorded.filter((usage) => usage.messageId === stored[1]!.id)).toEqual([]);
   });
 });
 
@@ -267,8 +268,9 @@ describe("usage", () => {
     expect(done.message.content).toBe("Echo: count these words for me");
     expect(done.usage.completionTokens).toBe(gptTokenCounter.countText("Echo: count these words for me"));
     expect(done.usage.promptTokens).toBe(gptTokenCounter.countPrompt([{ role: "user", content: "count these words for me" }]));
-    const raw = await mongo.connection.collection("messages").findOne({ _id: done.message.id as never });
-    expect(raw?.outbox).toMatchObject({ pending: true, outcome: "complete", source: "web", completionTokens: done.usage.completionTokens });
+    expect(recorded.filter((usage) => usage.messageId === done.message.id)).toEqual([
+      expect.objectContaining({ outcome: "complete", source: "web", usage: expect.objectContaining({ completionTokens: done.usage.completionTokens }) }),
+    ]);
   });
 
   it("closes answers abandoned by a dead process as aborted and counts what they kept, once", async () => {
@@ -301,8 +303,7 @@ describe("usage", () => {
       promptTokens: 12,
       completionTokens: gptTokenCounter.countText("half an answer"),
     });
-    const claimed = await messages.outbox.claimPending(100, 30_000, new Date());
-    expect(claimed.filter((record) => record.messageId === reply.id)).toEqual([
+    expect(recorded.filter((record) => record.messageId === reply.id)).toEqual([
       expect.objectContaining({ outcome: "aborted", source: "api", reservationId: "reservation-lost" }),
     ]);
   });

@@ -97,7 +97,11 @@ describe("upstream URL guard", () => {
     const guard = createUpstreamUrlGuard({ allowedHosts: ["127.0.0.1"] });
     const gateway = (path: string) =>
       createOpenAiCompatibleGateway({
-        providers: { providersFor: async (tenantId) => [{ id: "p", tenantId, baseUrl: `http://127.0.0.1:${misbehavingPort}${path}`, models: [{ id: "m", name: "m" }], keys: [{ id: "k", secret: "sk" }] }] },
+        providers: {
+          providersFor: async (tenantId) => [
+            { id: "p", tenantId, baseUrl: `http://127.0.0.1:${misbehavingPort}${path}`, models: [{ id: "m", name: "m" }], keys: [{ id: "k", secret: "sk" }] },
+          ],
+        },
         pool: new KeyPool(systemClock, { cooldownMs: 1_000, unauthorizedCooldownMs: 1_000 }),
         firstTokenTimeoutMs: 2_000,
         idleTimeoutMs: 2_000,
@@ -105,7 +109,11 @@ describe("upstream URL guard", () => {
       });
     const failure = async (path: string) => {
       try {
-        for await (const chunk of gateway(path).stream({ tenantId: "t", model: "m", messages: [{ role: "user", content: "hi" }], parameters: {} }, new AbortController().signal)) void chunk;
+        for await (const chunk of gateway(path).stream(
+          { tenantId: "t", model: "m", messages: [{ role: "user", content: "hi" }], parameters: {} },
+          new AbortController().signal,
+        ))
+          void chunk;
       } catch (error) {
         return error as AppError;
       }

@@ -47,20 +47,33 @@ export interface MessageRepository {
   /** Flags an answer to stop; false when no such message of this chat exists (the reply or the user message it answers). */
   requestStop(owner: Owner, chatId: string, messageId: string): Promise<boolean>;
   /**
-   * Completes a streaming answer and stores its usage event in the same single-document write;
-   * false when it was already finished (so it is counted once).
+   * Completes a streaming answer and records its usage (see UsageRecorder); false when it was
+   * already finished (so it is counted once).
    */
   finish(id: string, reply: FinishedReply, usage: UsageRecord | null): Promise<boolean>;
   /** Answers still "streaming" whose writer stopped saving them before `before` (the process died). */
   findAbandoned(before: Date, limit: number): Promise<Array<PendingReply & { checkpointedAt: Date }>>;
 }
 
-/** API completions keep no content, only the usage record (with its outbox). */
-export interface CompletionRecordRepository {
+/**
+ * Records a completion's usage: its event is published (confirmed) on completion; kept in the
+ * outbox only while the broker does not confirm. Never throws (an event neither confirmed nor
+ * stored leaves its reservation to be charged at its estimate).
+ */
+export interface UsageRecorder {
   record(usage: UsageRecord): Promise<void>;
 }
 
-/** Usage events waiting for the bus; implemented by each collection that stores them. */
+/** API completions keep no record of their own: only their usage is recorded. */
+export type CompletionRecordRepository = UsageRecorder;
+
+/** Where usage events wait while the broker does not confirm them. */
+export interface UsageOutbox {
+  /** Stores an event (storing the same event twice keeps one). */
+  add(usage: UsageRecord): Promise<void>;
+}
+
+/** Usage events waiting for the bus, as the relay reads them. */
 export interface OutboxStore {
   /** Claims up to `limit` unsent events for `leaseMs` so other replicas skip them meanwhile. */
   claimPending(limit: number, leaseMs: number, now: Date): Promise<UsageRecord[]>;

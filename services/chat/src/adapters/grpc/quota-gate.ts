@@ -6,10 +6,7 @@ import type { QuotaGate } from "../../domain/ports.ts";
 export function grpcQuotaGate(quota: GrpcClient<typeof QuotaServiceService>): QuotaGate {
   return {
     async reserve(caller, reservationId, estimatedTokens = 0) {
-      await quota.checkAndReserve(
-        { tenantId: caller.tenantId, userId: caller.userId, reservationId, estimatedTokens },
-        { accessToken: caller.credential },
-      );
+      await quota.checkAndReserve({ tenantId: caller.tenantId, userId: caller.userId, reservationId, estimatedTokens }, { accessToken: caller.credential });
     },
     async release(caller, reservationId) {
       await quota.release({ tenantId: caller.tenantId, userId: caller.userId, reservationId }, { accessToken: caller.credential });

@@ -1,8 +1,7 @@
 import type { Connection } from "@tessera/platform";
 import { Schema } from "mongoose";
 import type { ChatMessage, Owner } from "../../domain/chat.ts";
-import type { MessageRepository, OutboxStore, PendingReply } from "../../domain/ports.ts";
-import { mongoOutboxStore, outboxSchema, toOutboxDocument, type OutboxDocument } from "./mongo-outbox.ts";
+import type { MessageRepository, PendingReply, UsageRecorder } from "../../domain/ports.ts";
 
 const messageSchema = new Schema(
   {
@@ -27,8 +26,7 @@ const messageSchema = new Schema(
     source: { type: String, default: null },
     estimatedPromptTokens: { type: Number, default: 0 },
     finishedAt: { type: Date, default: null },
-    outbox: { type: outboxSchema, default: undefined },
-    // The chat was deleted while this message's usage event was unsent: removed once it is sent.
+    // The chat was deleted while this answer was streaming: removed once it is finished.
     chatDeleted: { type: Boolean, default: false },
   },
   { versionKey: false, collection: "messages" },
@@ -37,8 +35,21 @@ const messageSchema = new Schema(
 messageSchema.index({ chatId: 1, clientMessageId: 1 }, { unique: true, name: "chat_client_message" });
 messageSchema.index({ tenantId: 1, userId: 1, chatId: 1, seq: 1 }, { name: "owner_chat_seq" });
 messageSchema.index({ chatId: 1, seq: 1 }, { unique: true, name: "chat_seq_unique" });
-messageSchema.index({ "outbox.pending": 1, "outbox.leaseUntil": 1 }, { name: "outbox_pending" });
-messageSchema.index({ status: 1, checkpointedAt: 1 }, { name: "status_checkpoint" });
+
+/**
+ * Answers being written, one small record each (inserted with the answer, deleted when it is
+ * finished), so finding answers abandoned by a dead process reads what is in flight, never the
+ * stored messages (FerretDB v1 serves no filter from an index). `heartbeatAt` follows the
+ * answer's checkpoints at most every HEARTBEAT_MS.
+ */
+const streamingSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    heartbeatAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: "streaming_replies" },
+);
+const HEARTBEAT_MS = 10_000;
 
 interface MessageDocument {
   _id: string;
@@ -61,7 +72,6 @@ interface MessageDocument {
   source: PendingReply["source"] | null;
   estimatedPromptTokens: number;
   finishedAt: Date | null;
-  outbox?: OutboxDocument;
   chatDeleted: boolean;
 }
 
@@ -101,15 +111,20 @@ const toMessage = (doc: MessageDocument): ChatMessage => ({
 
 const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
 
-export function createMongoMessageRepository(connection: Connection): MessageRepository & {
+/** Messages in MongoDB; a finished answer's usage goes to the usage recorder. */
+export function createMongoMessageRepository(
+  connection: Connection,
+  usage: UsageRecorder,
+): MessageRepository & {
   ready(): Promise<unknown>;
-  outbox: OutboxStore;
   deleteChat(owner: Owner, chatId: string): Promise<void>;
 } {
   const Messages = connection.model<MessageDocument>("Message", messageSchema);
+  const Streaming = connection.model<{ _id: string; heartbeatAt: Date }>("StreamingReply", streamingSchema);
+  const heartbeats = new Map<string, number>();
   const scoped = (owner: Owner, chatId: string) => ({ tenantId: owner.tenantId, userId: owner.userId, chatId });
   return {
-    ready: () => Messages.init(),
+    ready: () => Promise.all([Messages.init(), Streaming.init()]),
     async findByClientId(owner, chatId, clientMessageId) {
       const doc = await Messages.findOne({ ...scoped(owner, chatId), clientMessageId }, PUBLIC_FIELDS).lean<MessageDocument>();
       return doc ? toMessage(doc) : null;
@@ -126,6 +141,8 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
     },
     async insertReply(reply) {
       const { id, ...rest } = reply.message;
+      await Streaming.create({ _id: id, heartbeatAt: rest.createdAt });
+      heartbeats.set(id, rest.createdAt.getTime());
       await Messages.create({
         _id: id,
         ...rest,
@@ -151,6 +168,11 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
       return docs.reverse().map(toMessage);
     },
     async checkpoint(id, content, now) {
+      const last = heartbeats.get(id);
+      if (last === undefined || now.getTime() - last >= HEARTBEAT_MS || now.getTime() < last) {
+        heartbeats.set(id, now.getTime());
+        await Streaming.updateOne({ _id: id }, { $set: { heartbeatAt: now } });
+      }
       const doc = await Messages.findOneAndUpdate(
         { _id: id, status: "streaming" },
         { $set: { content, checkpointedAt: now } },
@@ -170,7 +192,7 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
       if (doc.status === "streaming") await Messages.updateOne({ _id: doc._id, status: "streaming" }, { $set: { stopRequested: true } });
       return true;
     },
-    async finish(id, reply, usage) {
+    async finish(id, reply, usageRecord) {
       const set: Record<string, unknown> = {
         status: reply.status,
         content: reply.content,
@@ -179,16 +201,25 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
         finishedAt: reply.finishedAt,
         checkpointedAt: reply.finishedAt,
       };
-      // The answer and its usage event in one document write: both or neither.
-      if (usage) set.outbox = toOutboxDocument(usage);
-      const result = await Messages.updateOne({ _id: id, status: "streaming" }, { $set: set });
-      return result.modifiedCount === 1;
+      // (FerretDB v1 takes no projection on findAndModify.)
+      const before = await Messages.findOneAndUpdate({ _id: id, status: "streaming" }, { $set: set }).lean<{ chatDeleted: boolean }>();
+      if (!before) return false;
+      // Only the process that finished the answer records its usage: it is counted once.
+      if (usageRecord) await usage.record(usageRecord);
+      heartbeats.delete(id);
+      await Streaming.deleteOne({ _id: id });
+      if (before.chatDeleted) await Messages.deleteOne({ _id: id });
+      return true;
     },
     async findAbandoned(before, limit) {
-      const docs = await Messages.find({ status: "streaming", checkpointedAt: { $lt: before } })
-        .limit(limit)
-        .lean<MessageDocument[]>();
-      return docs.map((doc) => ({
+      const stale = (await Streaming.find({}).lean<Array<{ _id: string; heartbeatAt: Date }>>()).filter((entry) => entry.heartbeatAt < before).slice(0, limit);
+      if (stale.length === 0) return [];
+      const docs = await Messages.find({ _id: { $in: stale.map((entry) => entry._id) } }).lean<MessageDocument[]>();
+      const streaming = docs.filter((doc) => doc.status === "streaming");
+      // Records of answers finished meanwhile (or never stored) are dropped.
+      const done = stale.map((entry) => entry._id).filter((id) => !streaming.some((doc) => doc._id === id));
+      if (done.length > 0) await Streaming.deleteMany({ _id: { $in: done } });
+      return streaming.map((doc) => ({
         message: toMessage(doc),
         reservationId: doc.reservationId ?? "",
         source: doc.source ?? "web",
@@ -196,12 +227,9 @@ export function createMongoMessageRepository(connection: Connection): MessageRep
         checkpointedAt: doc.checkpointedAt ?? doc.createdAt,
       }));
     },
-    outbox: mongoOutboxStore(Messages, async (eventIds) => {
-      await Messages.deleteMany({ "outbox.eventId": { $in: eventIds }, chatDeleted: true });
-    }),
     async deleteChat(owner, chatId) {
-      // Messages whose usage event is not on the bus yet (or still being written) stay, hidden, until it is.
-      await Messages.deleteMany({ ...scoped(owner, chatId), status: { $ne: "streaming" }, "outbox.pending": { $ne: true } });
+      // Answers still being written stay, hidden, until they are finished (and counted).
+      await Messages.deleteMany({ ...scoped(owner, chatId), status: { $ne: "streaming" } });
       await Messages.updateMany(scoped(owner, chatId), { $set: { chatDeleted: true, content: "" } });
     },
   };

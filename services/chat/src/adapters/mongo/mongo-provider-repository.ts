@@ -2,7 +2,15 @@ import { createHash } from "node:crypto";
 import type { Connection, SecretBox } from "@tessera/platform";
 import { Schema } from "mongoose";
 import type { ModelCatalog, ModelInfo } from "../../domain/ports.ts";
-import { DEFAULT_TENANT_ID, offeredModels, type ProviderAdministration, type ProviderDirectory, type ProviderSummary, type UpstreamPolicy, type UpstreamProvider } from "../../domain/provider.ts";
+import {
+  DEFAULT_TENANT_ID,
+  offeredModels,
+  type ProviderAdministration,
+  type ProviderDirectory,
+  type ProviderSummary,
+  type UpstreamPolicy,
+  type UpstreamProvider,
+} from "../../domain/provider.ts";
 
 const providerSchema = new Schema(
   {
@@ -129,7 +137,9 @@ export function createMongoProviderRepository(
     },
     async listOwn(tenantId) {
       const own = await Providers.find(filterOf(tenantId, "admin")).sort({ _id: 1 }).lean<ProviderDocument[]>();
-      const shared = (await policyOf(tenantId)).sharedUpstream ? await Providers.find(filterOf(tenantId, "environment")).sort({ _id: 1 }).lean<ProviderDocument[]>() : [];
+      const shared = (await policyOf(tenantId)).sharedUpstream
+        ? await Providers.find(filterOf(tenantId, "environment")).sort({ _id: 1 }).lean<ProviderDocument[]>()
+        : [];
       return [...own, ...shared].map(toSummary);
     },
     async findOwn(tenantId, id) {

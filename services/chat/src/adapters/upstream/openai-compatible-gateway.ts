@@ -94,7 +94,8 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
       if (signal.aborted) throw error;
       if (error instanceof KeyFailed || error instanceof AppError) throw error;
       // Not the key's fault and no other key would do better: the provider's address is refused.
-      if (isAddressRefused(error)) throw new AppError("upstream_address_refused", 502, "The model provider's address is not allowed.", { cause: error, expose: true });
+      if (isAddressRefused(error))
+        throw new AppError("upstream_address_refused", 502, "The model provider's address is not allowed.", { cause: error, expose: true });
       if (timedOut) throw new KeyFailed("timeout", "no first token in time");
       throw new KeyFailed("network", (error as Error).message ?? "network error");
     };

@@ -75,13 +75,16 @@ export function createUpstreamUrlGuard(options: { allowedHosts: string[]; lookup
   const addressAllowed = (address: string) => !isInside(address) || allowedRanges.check(address, typeOf(address));
 
   const resolveAll = (hostname: string): Promise<LookupAddress[]> =>
-    new Promise((resolve, reject) => lookup(hostname, { all: true, verbatim: true } satisfies LookupAllOptions, (error, addresses) => (error ? reject(error) : resolve(addresses))));
+    new Promise((resolve, reject) =>
+      lookup(hostname, { all: true, verbatim: true } satisfies LookupAllOptions, (error, addresses) => (error ? reject(error) : resolve(addresses))),
+    );
 
   /** Why a host may not be used, or null. */
   async function hostRefusal(hostname: string): Promise<string | null> {
     const host = bare(hostname);
     if (allowedNames.has(host)) return null;
-    if (isIP(host)) return addressAllowed(host) ? null : "This address is inside the installation's network; ask the operator to allow it (UPSTREAM_ALLOWED_HOSTS).";
+    if (isIP(host))
+      return addressAllowed(host) ? null : "This address is inside the installation's network; ask the operator to allow it (UPSTREAM_ALLOWED_HOSTS).";
     let addresses: LookupAddress[];
     try {
       addresses = await resolveAll(host);
@@ -89,7 +92,8 @@ export function createUpstreamUrlGuard(options: { allowedHosts: string[]; lookup
       return "This host name does not resolve.";
     }
     if (addresses.length === 0) return "This host name does not resolve.";
-    if (addresses.some((entry) => !addressAllowed(entry.address))) return "This host resolves to an address inside the installation's network; ask the operator to allow it (UPSTREAM_ALLOWED_HOSTS).";
+    if (addresses.some((entry) => !addressAllowed(entry.address)))
+      return "This host resolves to an address inside the installation's network; ask the operator to allow it (UPSTREAM_ALLOWED_HOSTS).";
     return null;
   }
 

@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import mongoose, { type Connection } from "mongoose";
+import { newId, newUuid, systemClock } from "@tessera/platform";
+import { testInfrastructure } from "@tessera/platform/testing";
+import { createMongoMessageRepository } from "../src/adapters/mongo/mongo-message-repository.ts";
+import { createMongoUsageOutbox } from "../src/adapters/mongo/mongo-usage-outbox.ts";
+import { createOutboxRelay } from "../src/application/outbox-relay.ts";
+import { createUsageRecorder } from "../src/application/usage-recorder.ts";
+import type { UsagePublisher } from "../src/domain/ports.ts";
+import type { UsageRecord } from "../src/domain/usage.ts";
+
+// Real MongoDB (FerretDB here), with every command the driver sends observed: background work
+// must read what is pending, never what is stored.
+let connection: Connection;
+const commands: Array<{ name: string; collection: string }> = [];
+
+beforeAll(async () => {
+  connection = await mongoose.createConnection(testInfrastructure("chat-outbox").mongoUrl, { monitorCommands: true }).asPromise();
+  connection.getClient().on("commandStarted", (event) => {
+    const collection = event.command[event.commandName];
+    commands.push({ name: event.commandName, collection: typeof collection === "string" ? collection : "" });
+  });
+});
+afterAll(async () => {
+  await connection?.db?.dropDatabase().catch(() => undefined);
+  await connection?.close();
+});
+
+const usageRecord = (messageId = newId()): UsageRecord => ({
+  eventId: newUuid(),
+  occurredAt: new Date(),
+  tenantId: "t1",
+  userId: "u1",
+  chatId: "c1",
+  messageId,
+  model: "demo",
+  usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 },
+  source: "web",
+  outcome: "complete",
+  reservationId: newUuid(),
+});
+
+/** A publisher whose broker can be taken down and brought back. */
+function switchablePublisher() {
+  const sent: UsageRecord[] = [];
+  let up = true;
+  const publisher: UsagePublisher = {
+    publish: async (record) => {
+      if (!up) throw new Error("amqp not connected");
+      sent.push(record);
+    },
+  };
+  return { publisher, sent, setUp: (value: boolean) => (up = value) };
+}
+
+describe("usage publishing", () => {
+  it("publishes on completion without a document write; keeps events in the outbox only while the broker is down", async () => {
+    const outbox = createMongoUsageOutbox(connection);
+    await outbox.ready();
+    const broker = switchablePublisher();
+    const relay = createOutboxRelay({ stores: [outbox], publisher: broker.publisher, clock: systemClock, intervalMs: 60_000 });
+    const recorder = createUsageRecorder({ publisher: broker.publisher, outbox, publishTimeoutMs: 500, stored: () => undefined, onLost: () => undefined });
+
+    const first = usageRecord();
+    commands.length = 0;
+    await recorder.record(first);
+    expect(broker.sent).toEqual([first]);
+    expect(commands).toEqual([]);
+
+    broker.setUp(false);
+    const waiting = [usageRecord(), usageRecord(), usageRecord()];
+    for (const record of waiting) await recorder.record(record);
+    expect(await outbox.model.countDocuments()).toBe(3);
+    await expect(relay.drain()).rejects.toThrow(/not connected/);
+    expect(await outbox.model.countDocuments()).toBe(3);
+
+    broker.setUp(true);
+    expect(await relay.drain()).toBe(3);
+    expect(
+      broker.sent
+        .slice(1)
+        .map((record) => record.eventId)
+        .sort(),
+    ).toEqual(waiting.map((record) => record.eventId).sort());
+    // Emptied as it is published.
+    expect(await outbox.model.countDocuments()).toBe(0);
+  });
+
+  it("a broker that never confirms: the event goes to the outbox after the timeout, and is not lost if the outbox is down too", async () => {
+    const outbox = createMongoUsageOutbox(connection);
+    const lost: unknown[] = [];
+    const hanging: UsagePublisher = { publish: () => new Promise<void>(() => undefined) };
+    const recorder = createUsageRecorder({ publisher: hanging, outbox, publishTimeoutMs: 50, stored: () => undefined, onLost: (error) => lost.push(error) });
+    const record = usageRecord();
+    await recorder.record(record);
+    expect(await outbox.model.exists({ _id: record.eventId })).toBeTruthy();
+    await outbox.markSent([record.eventId], new Date());
+
+    const failing = createUsageRecorder({
+      publisher: hanging,
+      outbox: { add: async () => Promise.reject(new Error("database down")) },
+      publishTimeoutMs: 50,
+      stored: () => undefined,
+      onLost: (error) => lost.push(error),
+    });
+    await expect(failing.record(usageRecord())).resolves.toBeUndefined();
+    expect(lost).toHaveLength(1);
+  });
+});
+
+describe("background work costs what is pending, never what is stored", () => {
+  it("with 20,000 stored answers, the relay and the abandoned-answer sweep read only their small collections", async () => {
+    const outbox = createMongoUsageOutbox(connection);
+    const recorder = createUsageRecorder({
+      publisher: switchablePublisher().publisher,
+      outbox,
+      publishTimeoutMs: 500,
+      stored: () => undefined,
+      onLost: () => undefined,
+    });
+    const messages = createMongoMessageRepository(connection, recorder);
+    await Promise.all([messages.ready(), outbox.ready()]);
+
+    // 20,000 finished answers (written directly: the repository would take minutes on FerretDB).
+    const finishedAt = new Date();
+    for (let page = 0; page < 20; page += 1) {
+      await connection.db!.collection<{ _id: string }>("messages").insertMany(
+        Array.from({ length: 1_000 }, (_, index) => ({
+          _id: `stored-${page}-${index}`,
+          tenantId: "t1",
+          userId: "u1",
+          chatId: `chat-${page}`,
+          clientMessageId: `client-${index}#reply`,
+          seq: index * 2 + 2,
+          role: "assistant",
+          content: "an answer",
+          model: "demo",
+          status: "complete",
+          promptTokens: 3,
+          completionTokens: 2,
+          createdAt: finishedAt,
+          checkpointedAt: finishedAt,
+          finishedAt,
+        })),
+      );
+    }
+    // One answer in flight (fresh) and one abandoned by a dead process.
+    const reply = (id: string, seq: number, createdAt: Date) => ({
+      message: {
+        id,
+        tenantId: "t1",
+        userId: "u1",
+        chatId: "chat-live",
+        clientMessageId: `${id}#reply`,
+        seq,
+        role: "assistant" as const,
+        content: "",
+        model: "demo",
+        status: "streaming" as const,
+        promptTokens: 0,
+        completionTokens: 0,
+        createdAt,
+      },
+      reservationId: newUuid(),
+      source: "web" as const,
+      estimatedPromptTokens: 5,
+    });
+    await messages.insertReply(reply(newId(), 1, new Date()));
+    await messages.insertReply(reply(newId(), 3, new Date(Date.now() - 10 * 60_000)));
+
+    const relay = createOutboxRelay({ stores: [outbox], publisher: switchablePublisher().publisher, clock: systemClock, intervalMs: 60_000 });
+    commands.length = 0;
+    expect(await relay.drain()).toBe(0);
+    expect(await messages.findAbandoned(new Date(Date.now() - 60_000), 100)).toEqual([expect.objectContaining({ reservationId: expect.any(String) })]);
+    const touched = new Set(commands.map((command) => command.collection));
+    // The idle polls read the outbox (empty) and the in-flight registry (2 records): nothing of
+    // the 20,000 stored messages. Only an answer found stale is then read by its id.
+    expect(commands.filter((command) => command.collection === "messages")).toHaveLength(1);
+    expect([...touched].sort()).toEqual(["messages", "streaming_replies", "usage_outbox"]);
+    expect(await connection.db!.collection("streaming_replies").countDocuments()).toBe(2);
+
+    commands.length = 0;
+    for (let poll = 0; poll < 5; poll += 1) {
+      await relay.drain();
+      await messages.findAbandoned(new Date(Date.now() - 24 * 3600_000), 100);
+    }
+    expect(new Set(commands.map((command) => command.collection))).toEqual(new Set(["usage_outbox", "streaming_replies"]));
+  }, 120_000);
+});
