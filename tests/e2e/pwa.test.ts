@@ -148,6 +148,13 @@ describe("the PWA on a phone", () => {
     expect(red).toBe("rgb(180, 35, 24)");
     await page.getByTestId("over-quota").waitFor(WAIT);
     expect(await page.getByTestId("send").isDisabled()).toBe(true);
+
+    // Silenced by an admin: history stays readable, writing is off, and the screen says why.
+    expect((await operatorBrowser.request("PATCH", `/api/v1/admin/users/${me.id}`, { body: { status: "silenced", maxMessagesPerDay: null } })).status).toBe(200);
+    await page.reload();
+    await page.getByTestId("silenced").waitFor(WAIT);
+    expect(await page.getByTestId("composer").isDisabled()).toBe(true);
+    expect(await lastAnswer(page).textContent()).toContain("the only message today");
     await context.close();
   });
 
@@ -175,6 +182,23 @@ describe("the PWA on a phone", () => {
     await expect.poll(() => page.getByTestId("quota-line").textContent(), WAIT).toMatch(/1\/100 messages/);
     await page.getByTestId("nav-settings").click();
     await expect.poll(() => page.getByTestId("me-username").textContent(), WAIT).toBe(first.username);
+
+    // Settings: this device is marked among the sessions; an API key is shown once, then only its prefix.
+    await page.getByTestId("this-device").waitFor(WAIT);
+    await page.getByLabel("Key name").fill("my script");
+    await page.getByTestId("create-key").click();
+    const key = await page.getByTestId("new-key-value").inputValue();
+    expect(key).toMatch(/^tsk_/);
+    const models = await fetch(`${system.baseUrl}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    expect(models.status).toBe(200);
+    await page.reload();
+    await page.getByTestId("api-keys").getByText("my script", { exact: true }).waitFor(WAIT);
+    expect(await page.getByTestId("new-key").count()).toBe(0);
+    expect(await page.evaluate("document.body.innerText")).not.toContain(key);
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByTestId("api-keys").getByRole("button", { name: /Revoke.*my script/ }).click();
+    await expect.poll(() => page.getByTestId("api-keys").getByText("my script", { exact: true }).count(), WAIT).toBe(0);
+    await expect.poll(async () => (await fetch(`${system.baseUrl}/v1/models`, { headers: { authorization: `Bearer ${key}` } })).status, WAIT).toBe(401);
     await context.close();
   });
 
@@ -227,8 +251,8 @@ describe("the PWA on a phone", () => {
     const page = await context.newPage();
     // Russian before signing in: the browser's language.
     await page.goto(`${system.baseUrl}/login`);
-    expect(await page.evaluate("document.documentElement.lang")).toBe("ru");
     await page.getByRole("heading", { name: "Вход в Tessera" }).waitFor(WAIT);
+    expect(await page.evaluate("document.documentElement.lang")).toBe("ru");
     expect(await axeViolations(page)).toEqual([]);
     await page.goto(`${system.baseUrl}/register`);
     await page.getByRole("heading", { level: 1 }).waitFor(WAIT);

@@ -6,6 +6,9 @@ import { dequeue, outbox as storedOutbox, queue, storeMessages, type OutboxEntry
 export type OutboxListener = (chatId: string, entry: OutboxEntry, event: ChatStreamEvent) => void;
 export type RefusalListener = (chatId: string, entry: OutboxEntry, error: unknown) => void;
 
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
 const newId = () =>
 	typeof crypto.randomUUID === 'function'
 		? crypto.randomUUID()
@@ -24,6 +27,8 @@ class OutboxStore {
 	#flushing: Promise<void> | null = null;
 	#listeners = new Set<OutboxListener>();
 	#refusals = new Set<RefusalListener>();
+	#retry: ReturnType<typeof setTimeout> | undefined;
+	#retryMs = RETRY_MIN_MS;
 
 	/** Opens the active account's outbox and sends what is waiting. */
 	async open(userId: string): Promise<void> {
@@ -33,6 +38,7 @@ class OutboxStore {
 	}
 
 	close(): void {
+		clearTimeout(this.#retry);
 		this.#userId = null;
 		this.entries = [];
 	}
@@ -67,6 +73,12 @@ class OutboxStore {
 		this.entries = this.entries.filter((entry) => entry.clientMessageId !== clientMessageId);
 	}
 
+	/** The connection is back: send now, and retry quickly again if it is not quite back. */
+	reconnected(): Promise<void> {
+		this.#retryMs = RETRY_MIN_MS;
+		return this.flush();
+	}
+
 	/** Sends what is waiting, in order; stops at the first message that cannot go yet. */
 	flush(): Promise<void> {
 		if (!this.#flushing) {
@@ -91,6 +103,7 @@ class OutboxStore {
 				// no answer, or the stream broke off: it goes again, with the same id, when the connection is back
 				if (!isApiError(err) || err.isNetworkError) {
 					network.unreachable();
+					this.#retryLater();
 					return;
 				}
 				if (isApiError(err) && err.status === 429) {
@@ -107,11 +120,22 @@ class OutboxStore {
 				continue;
 			}
 			network.reachable();
+			this.#retryMs = RETRY_MIN_MS;
 			await storeMessages(userId, entry.chatId, stored);
 			await dequeue(userId, entry.clientMessageId);
 			this.entries = this.entries.filter((e) => e.clientMessageId !== entry.clientMessageId);
 			quota.afterMessage();
 		}
+	}
+
+	/**
+	 * Tries again later (backing off to 30 s): the browser's "online" event may come before the
+	 * server is reachable, and may not come at all on a flaky connection.
+	 */
+	#retryLater(): void {
+		clearTimeout(this.#retry);
+		this.#retry = setTimeout(() => void this.flush(), this.#retryMs);
+		this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs * 2);
 	}
 
 	/** One sender per account across tabs (the server would deduplicate anyway). */

@@ -56,6 +56,25 @@ class SessionStore {
 		}
 	}
 
+	/**
+	 * For opening the app: the last known state at once when there is one (so the first screen
+	 * does not wait for the network), checked against the server in the background. Resolves to
+	 * false when nobody is known to be signed in here and the server had to be asked.
+	 */
+	async start(onSignedOut: () => void): Promise<Me> {
+		const saved = readSaved();
+		if (!saved) return this.load();
+		this.me = saved.me;
+		this.accounts = saved.accounts;
+		this.load().catch((err: unknown) => {
+			if (isApiError(err) && err.status === 401) {
+				this.clear();
+				onSignedOut();
+			}
+		});
+		return saved.me;
+	}
+
 	clear(): void {
 		this.me = null;
 		this.accounts = [];

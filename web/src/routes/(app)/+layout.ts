@@ -1,12 +1,20 @@
 import { error, redirect } from '@sveltejs/kit';
+import { goto } from '$app/navigation';
 import { isApiError } from '#lib/api/index.ts';
 import { session } from '#lib/stores/session.svelte.ts';
 import type { LayoutLoad } from './$types';
 
-/** Signed-in pages: load who is signed in, or go to the sign-in page. */
+let opened = false;
+
+/**
+ * Signed-in pages: who is signed in (on opening the app, the last known account at once and the
+ * server's answer in the background), or the sign-in page.
+ */
 export const load: LayoutLoad = async () => {
 	try {
-		await session.load();
+		if (opened) await session.load();
+		else await session.start(() => void goto('/login', { replaceState: true }));
+		opened = true;
 	} catch (err) {
 		if (isApiError(err) && err.status === 401) redirect(307, '/login');
 		if (isApiError(err) && err.isNetworkError) {
