@@ -1,13 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient, startTestSystem, type TestSystem } from "@tessera/platform/testing";
+import { startDemoUpstream, type DemoUpstream } from "../../services/chat/src/demo-upstream/demo-upstream.ts";
 
 // Attacks on the running system, over HTTP, as an outsider would try them (issue 10).
 let system: TestSystem;
+let upstream: DemoUpstream;
 const admin = { email: "root@example.com", username: "root", password: "root of all accounts" };
 const operator = { email: "ops@example.com", password: "operating the platform" };
 
 beforeAll(async () => {
+  upstream = await startDemoUpstream({ tokenDelayMs: 1 });
   system = await startTestSystem({
+    DEFAULT_LLM_BASE_URL: upstream.url,
+    DEFAULT_LLM_API_KEYS: "good",
+    DEFAULT_LLM_MODELS: "demo-echo",
     FIRST_ADMIN_EMAIL: admin.email,
     FIRST_ADMIN_USERNAME: admin.username,
     FIRST_ADMIN_PASSWORD: admin.password,
@@ -19,7 +25,10 @@ beforeAll(async () => {
     TRUSTED_PROXIES: "loopback",
   });
 });
-afterAll(async () => system?.stopAll());
+afterAll(async () => {
+  await system?.stopAll();
+  await upstream?.close();
+});
 
 let counter = 0;
 const newUser = () => {
@@ -80,5 +89,60 @@ describe("sign-in and registration throttling", () => {
     const statuses = await Promise.all(browsers.map(async (browser) => (await browser.post("/api/v1/auth/register", newUser(), from("198.51.100.77"))).status));
     expect(statuses.filter((status) => status === 201).length).toBeLessThanOrEqual(10);
     expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe("headers and probes", () => {
+  it("sends a strict CSP, nosniff, a referrer policy and no framing on the app and the API", async () => {
+    for (const path of ["/", "/api/v1/auth/csrf", "/healthz"]) {
+      const response = await fetch(new URL(path, system.baseUrl));
+      const policy = response.headers.get("content-security-policy") ?? "";
+      expect(policy, path).toContain("frame-ancestors 'none'");
+      expect(policy, path).not.toContain("unsafe-eval");
+      expect(policy, path).not.toMatch(/script-src[^;]*'unsafe-inline'/);
+      expect(response.headers.get("x-content-type-options"), path).toBe("nosniff");
+      expect(response.headers.get("referrer-policy"), path).toBe("strict-origin-when-cross-origin");
+      // Served over plain HTTP here: no HSTS (it is sent when PUBLIC_BASE_URL is https).
+      expect(response.headers.get("strict-transport-security"), path).toBeNull();
+    }
+  });
+
+  it("names the dependencies in /readyz only for callers inside, not through a proxy", async () => {
+    const direct = await json(await fetch(new URL("/readyz", system.baseUrl)));
+    expect(Object.keys(direct.checks).length).toBeGreaterThan(0);
+    const relayed = await fetch(new URL("/readyz", system.baseUrl), { headers: { "x-forwarded-for": "203.0.113.5" } });
+    expect(await json(relayed)).toEqual({ status: "ok", checks: {} });
+  });
+});
+
+describe("bad input", () => {
+  it("answers a NUL character with 400 naming the field, and writes nothing", async () => {
+    const { browser } = await signedIn();
+    const first = await browser.post("/api/v1/chats", { title: "clean" });
+    expect(first.status).toBe(201);
+    const before = (await json(first)).chat;
+    const created = await browser.post("/api/v1/chats", { title: "bad\u0000title" });
+    expect(created.status).toBe(400);
+    expect((await json(created)).errors).toEqual([expect.objectContaining({ field: "title" })]);
+    const renamed = await browser.patch(`/api/v1/chats/${before.id}`, { title: "evil\u0000" });
+    expect(renamed.status).toBe(400);
+    const sent = await browser.post(`/api/v1/chats/${before.id}/messages`, { content: "hello\u0000", clientMessageId: crypto.randomUUID() });
+    expect(sent.status).toBe(400);
+    expect((await json(sent)).errors).toEqual([expect.objectContaining({ field: "content" })]);
+    const after = await json(await browser.get(`/api/v1/chats/${before.id}`));
+    expect((after.chat ?? after).updatedAt).toBe(before.updatedAt);
+    expect((await json(await browser.get("/api/v1/chats"))).items).toHaveLength(1);
+    expect((await browser.get("/api/v1/chats/abc%00def")).status).toBe(400);
+    expect((await browser.get("/api/v1/chats?cursor=a%00b")).status).toBe(400);
+  });
+
+  it("answers an unsupported method with 405 and Allow", async () => {
+    const browser = new HttpClient(system.baseUrl);
+    const response = await browser.request("PUT", "/api/v1/chats");
+    expect(response.status).toBe(405);
+    expect(response.headers.get("allow")?.split(", ").sort()).toEqual(["GET", "HEAD", "POST"]);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+    expect((await browser.request("DELETE", "/api/v1/auth/csrf")).headers.get("allow")).toBe("GET, HEAD");
+    expect((await browser.request("PATCH", "/api/v1/no-such-thing")).status).toBe(404);
   });
 });

@@ -5,8 +5,10 @@ import { checkReadiness, notFound, type Dependency, type Logger } from "@tessera
 import type { IdentityClient, SessionClient } from "./adapters/service-clients.ts";
 import type { BrowserAuth } from "./application/browser-auth.ts";
 import type { BrowserSessionStore } from "./application/browser-session.ts";
-import { openApiDocument } from "./http/openapi.ts";
+import { openApiDocument, operations } from "./http/openapi.ts";
 import { problemMiddleware } from "./http/problem.ts";
+import { appContentSecurityPolicy, isInternalCaller, securityHeaders } from "./http/security-headers.ts";
+import { methodNotAllowed, refuseNulInUrl } from "./http/request-guards.ts";
 import { csrfMiddleware, requestContextMiddleware, type CookieSettings } from "./http/request-context.ts";
 import { accountRoutes } from "./routes/account-routes.ts";
 import { authRoutes } from "./routes/auth-routes.ts";
@@ -53,6 +55,11 @@ export function createApp(deps: AppDependencies): Express {
   app.disable("x-powered-by");
   app.set("trust proxy", trustProxySetting(deps.trustedProxies));
   app.set("etag", false);
+  const indexFile = join(deps.webBuildDir, "index.html");
+  app.use(securityHeaders({ publicBaseUrl: deps.publicBaseUrl, appPolicy: appContentSecurityPolicy(indexFile) }));
+  app.use(refuseNulInUrl());
+  // Before authentication and CSRF: a method a path does not have is 405 whoever asks.
+  app.use(methodNotAllowed(operations));
 
   app.get("/healthz", (_request, response) => {
     response.json({ status: "ok" });
@@ -66,10 +73,12 @@ export function createApp(deps: AppDependencies): Express {
       next(error);
     }
   });
-  app.get("/readyz", async (_request, response) => {
+  // Which dependency is down is for the installation's own probes; the public sees the status only.
+  app.get("/readyz", async (request, response) => {
+    response.setHeader("Cache-Control", "no-store");
     if (deps.isShuttingDown()) return void response.status(503).json({ status: "shutting_down", checks: {} });
     const report = await checkReadiness(deps.dependencies);
-    response.status(report.ready ? 200 : 503).json({ status: report.ready ? "ok" : "unavailable", checks: report.checks });
+    response.status(report.ready ? 200 : 503).json({ status: report.ready ? "ok" : "unavailable", checks: isInternalCaller(request) ? report.checks : {} });
   });
 
   const api = express.Router();
@@ -103,7 +112,6 @@ export function createApp(deps: AppDependencies): Express {
   app.use("/v1", openAi);
 
   // The SvelteKit build: hashed assets cached for a year, everything else falls back to the app shell.
-  const indexFile = join(deps.webBuildDir, "index.html");
   if (existsSync(indexFile)) {
     app.use("/_app/immutable", express.static(join(deps.webBuildDir, "_app/immutable"), { immutable: true, maxAge: "365d" }));
     app.use(express.static(deps.webBuildDir, { index: false, maxAge: 0 }));

@@ -21,3 +21,4 @@ export * from "./caller.ts";
 export * from "./cache.ts";
 export * from "./invalidation-bus.ts";
 export * from "./tenant-settings.ts";
+export * from "./network.ts";

@@ -1,48 +1,9 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import { BlockList, isIP } from "node:net";
+import { ipFamilyOf as typeOf, isInternalAddress as isInside } from "@tessera/platform";
 import { Agent, fetch as undiciFetch, type RequestInit, type Response } from "undici";
 import type { UpstreamUrlGuard } from "../../domain/provider.ts";
 
-/** Addresses an upstream may not be: this host, link-local (cloud metadata), private and cluster ranges, and the like. */
-const INSIDE = new BlockList();
-for (const [network, prefix] of [
-  ["0.0.0.0", 8], // "this network"
-  ["10.0.0.0", 8], // private (and most clusters' pod and service ranges)
-  ["100.64.0.0", 10], // carrier-grade NAT (some clusters' ranges)
-  ["127.0.0.0", 8], // loopback
-  ["169.254.0.0", 16], // link-local: cloud metadata at 169.254.169.254
-  ["172.16.0.0", 12], // private
-  ["192.0.0.0", 24], // IETF protocol assignments
-  ["192.168.0.0", 16], // private
-  ["198.18.0.0", 15], // benchmarking
-  ["224.0.0.0", 4], // multicast
-  ["240.0.0.0", 4], // reserved, broadcast
-] as const) {
-  INSIDE.addSubnet(network, prefix, "ipv4");
-}
-for (const [network, prefix] of [
-  ["::", 128], // unspecified
-  ["::1", 128], // loopback
-  ["fc00::", 7], // unique local
-  ["fe80::", 10], // link-local
-  ["ff00::", 8], // multicast
-] as const) {
-  INSIDE.addSubnet(network, prefix, "ipv6");
-}
-
-// Kept apart: Node's BlockList matches IPv4 addresses against IPv4-mapped IPv6 rules.
-const EMBEDS_IPV4 = new BlockList();
-EMBEDS_IPV4.addSubnet("::ffff:0:0", 96, "ipv6"); // IPv4-mapped
-EMBEDS_IPV4.addSubnet("64:ff9b::", 96, "ipv6"); // NAT64
-
-const typeOf = (address: string) => (isIP(address) === 6 ? "ipv6" : "ipv4");
-
-/** An IPv6 address that carries an IPv4 one (mapped, NAT64) reaches that IPv4 address: refused as a whole. */
-const isInside = (address: string) => {
-  const type = typeOf(address);
-  if (type === "ipv6" && EMBEDS_IPV4.check(address, "ipv6")) return true;
-  return INSIDE.check(address, type);
-};
 const bare = (hostname: string) => hostname.replace(/^\[|\]$/g, "").toLowerCase();
 
 export class UpstreamAddressRefused extends Error {

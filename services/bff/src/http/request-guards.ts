@@ -1,0 +1,46 @@
+import type { RequestHandler } from "express";
+import { AppError, validationFailed } from "@tessera/platform";
+import type { Operation } from "./contract.ts";
+import { nulField } from "./validate.ts";
+
+/**
+ * 405 with `Allow` for a path the API serves under other methods (RFC 9110 §15.5.6); paths it
+ * does not serve at all fall through to 404.
+ */
+export function methodNotAllowed(operations: readonly Operation[]): RequestHandler {
+  const routes = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  for (const { path, method } of operations) {
+    const entry = routes.get(path) ?? { pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+")}/?$`), methods: new Set<string>() };
+    entry.methods.add(method.toUpperCase());
+    if (method === "get") entry.methods.add("HEAD");
+    routes.set(path, entry);
+  }
+  return (request, response, next) => {
+    const path = request.originalUrl.split("?")[0] ?? "";
+    const allowed = new Set<string>();
+    for (const { pattern, methods } of routes.values()) if (pattern.test(path)) for (const method of methods) allowed.add(method);
+    if (allowed.size === 0 || allowed.has(request.method)) return next();
+    response.setHeader("Allow", [...allowed].join(", "));
+    next(new AppError("method_not_allowed", 405, `${request.method} is not supported here; use ${[...allowed].join(", ")}.`));
+  };
+}
+
+/**
+ * A NUL character in the path or the query is refused with 400 before any route runs: the
+ * document store cannot keep one, and no identifier or parameter contains one.
+ */
+export function refuseNulInUrl(): RequestHandler {
+  return (request, _response, next) => {
+    const path = request.originalUrl.split("?")[0] ?? "";
+    let decoded = path;
+    try {
+      decoded = decodeURIComponent(path);
+    } catch {
+      return next(validationFailed([{ field: "path", message: "The path is not validly percent-encoded." }]));
+    }
+    if (decoded.includes("\u0000")) return next(validationFailed([{ field: "path", message: "NUL characters are not allowed." }]));
+    const inQuery = nulField(request.query);
+    if (inQuery !== undefined) return next(validationFailed([{ field: inQuery, message: "NUL characters are not allowed." }]));
+    next();
+  };
+}
