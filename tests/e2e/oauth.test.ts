@@ -28,6 +28,9 @@ beforeAll(async () => {
     OAUTH_OIDC_NAME: "Community SSO",
     ...github.env("GITHUB"),
     ...discord.env("DISCORD"),
+    FIRST_ADMIN_EMAIL: "root@example.com",
+    FIRST_ADMIN_USERNAME: "root",
+    FIRST_ADMIN_PASSWORD: "root of all accounts",
   });
   const callback = (provider: string) => `${system.baseUrl}/api/v1/auth/oauth/${provider}/callback`;
   idp.configure([
@@ -342,6 +345,36 @@ describe("an attacker", () => {
     const final = await signInWith(client, "oidc", account.id, `?returnTo=${returnTo}`);
     expect(final.startsWith("/") && !final.startsWith("//") && !final.includes("\\")).toBe(true);
     expect(new URL(final, system.baseUrl).origin).toBe(new URL(system.baseUrl).origin);
+  });
+});
+
+describe("tenant settings", () => {
+  it("lets an admin choose the providers offered and turn automatic linking off", async () => {
+    const admin = browser();
+    expect((await admin.post("/api/v1/auth/login", { login: "root", password: "root of all accounts" })).status).toBe(200);
+    const before = await json(await admin.get("/api/v1/admin/settings"));
+    expect(before).toMatchObject({ signInProviders: ["google", "discord", "github", "oidc"], autoLinkVerifiedEmail: null });
+    try {
+      const unknown = await admin.patch("/api/v1/admin/settings", { signInProviders: ["myspace"] });
+      expect(unknown.status).toBe(400);
+      expect((await json(unknown)).errors[0].field).toMatch(/^signInProviders/);
+
+      const changed = await admin.patch("/api/v1/admin/settings", { signInProviders: ["github", "oidc"], autoLinkVerifiedEmail: false });
+      expect(changed.status).toBe(200);
+      expect(await json(changed)).toMatchObject({ signInProviders: ["github", "oidc"], autoLinkVerifiedEmail: false });
+      expect((await json<Array<{ id: string }>>(await browser().get("/api/v1/auth/providers"))).map((provider) => provider.id)).toEqual(["github", "oidc"]);
+      const google = await browser().get("/api/v1/auth/oauth/google/authorize");
+      expect(google.headers.get("location")).toBe("/login?oauthError=oauth_provider_unknown");
+
+      // Verified or not, the same email no longer links the existing account by itself.
+      const existing = await register(browser());
+      expect(await signInWith(browser(), "oidc", oidcAccount(true, existing.email).id)).toBe("/login?oauthError=oauth_account_exists");
+
+      const audit = await json<{ items: Array<{ action: string; after: { signInProviders?: string[]; autoLinkVerifiedEmail?: boolean } }> }>(await admin.get("/api/v1/admin/audit"));
+      expect(audit.items.find((entry) => entry.action === "settings.update")?.after).toMatchObject({ signInProviders: ["github", "oidc"], autoLinkVerifiedEmail: false });
+    } finally {
+      expect((await admin.patch("/api/v1/admin/settings", { signInProviders: before.signInProviders, autoLinkVerifiedEmail: true })).status).toBe(200);
+    }
   });
 });
 

@@ -23,6 +23,8 @@ export interface TenantSettingsSnapshot {
   sharedUpstream: boolean;
   /** Sign-in providers the tenant enables; null: the default (the default tenant all configured ones, others none). */
   signInProviders: string[] | null;
+  /** Whether a provider-verified email links an existing account by itself; null: the installation's default. */
+  autoLinkVerifiedEmail: boolean | null;
 }
 
 export const DEFAULT_TENANT = "default";
@@ -37,6 +39,7 @@ export function defaultTenantSettings(tenantId: string): TenantSettingsSnapshot 
     models: [],
     sharedUpstream: tenantId === DEFAULT_TENANT,
     signInProviders: null,
+    autoLinkVerifiedEmail: null,
   };
 }
 
@@ -57,6 +60,7 @@ export const snapshotFromMessage = (message: SnapshotMessage): TenantSettingsSna
   models: message.models,
   sharedUpstream: message.sharedUpstream,
   signInProviders: message.signInProvidersSet ? message.signInProviders : null,
+  autoLinkVerifiedEmail: message.autoLinkVerifiedEmail ?? null,
 });
 
 export interface TenantSettingsReader {
@@ -93,7 +97,7 @@ export function createTenantSettingsReader(options: {
     } catch {
       // Redis down: the admin service answers from its store (requests keep their real limits).
     }
-    if (raw) return { signInProviders: null, ...(JSON.parse(raw) as Omit<TenantSettingsSnapshot, "signInProviders">) };
+    if (raw) return { signInProviders: null, autoLinkVerifiedEmail: null, ...(JSON.parse(raw) as Omit<TenantSettingsSnapshot, "signInProviders" | "autoLinkVerifiedEmail">) };
     if (!admin) return defaultTenantSettings(tenantId);
     try {
       return snapshotFromMessage(await admin.getTenantSettings({ id: tenantId }));

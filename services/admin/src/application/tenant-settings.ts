@@ -14,6 +14,8 @@ export interface SettingsView {
   sharedUpstream: boolean;
   /** Sign-in providers offered now (enabled by the tenant and configured for the installation). */
   signInProviders: string[];
+  /** Whether a provider-verified email links an existing account by itself; null: the installation's default. */
+  autoLinkVerifiedEmail: boolean | null;
   updatedAt: string | null;
 }
 
@@ -26,6 +28,7 @@ export interface SettingsUpdate {
   providers?: ProviderInput[] | undefined;
   models?: string[] | undefined;
   signInProviders?: string[] | undefined;
+  autoLinkVerifiedEmail?: boolean | undefined;
 }
 
 const uniqueModels = (providers: ProviderRecord[]): ModelRef[] => {
@@ -62,6 +65,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       availableModels: uniqueModels(providers),
       sharedUpstream: own.sharedUpstream,
       signInProviders,
+      autoLinkVerifiedEmail: own.autoLinkVerifiedEmail,
       updatedAt: own.updatedAt?.toISOString() ?? null,
     };
   };
@@ -73,6 +77,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
     minPasswordLength: settings.minPasswordLength,
     models: settings.models,
     signInProviders: settings.signInProviders,
+    autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail,
   });
 
   /** Creates, updates and deletes providers so the tenant's own ones are exactly the given list. */
@@ -111,9 +116,9 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       if (changes.providers) await replaceProviders(actor, await deps.providers.list(actor), changes.providers);
       const available = changes.models ? uniqueModels(await deps.providers.list(actor)).map((model) => model.id) : null;
       const current = await stored(actor.tenantId);
-      const next = applySettingsChanges(current, { defaultLimits: changes.defaultLimits, premiumLimits: changes.premiumLimits, timeZone: changes.timeZone, models: changes.models, signInProviders: changes.signInProviders }, available, deps.clock.now());
+      const next = applySettingsChanges(current, { defaultLimits: changes.defaultLimits, premiumLimits: changes.premiumLimits, timeZone: changes.timeZone, models: changes.models, signInProviders: changes.signInProviders, autoLinkVerifiedEmail: changes.autoLinkVerifiedEmail }, available, deps.clock.now());
       if (changes.minPasswordLength !== undefined) await deps.identity.updateTenantPolicy(actor.tenantId, { minPasswordLength: changes.minPasswordLength });
-      const ownChanged = changes.defaultLimits || changes.premiumLimits || changes.timeZone !== undefined || changes.models || changes.signInProviders;
+      const ownChanged = changes.defaultLimits || changes.premiumLimits || changes.timeZone !== undefined || changes.models || changes.signInProviders || changes.autoLinkVerifiedEmail !== undefined;
       if (ownChanged) await save(next);
       const after = await view(actor);
       if (ownChanged || changes.minPasswordLength !== undefined) {

@@ -39,6 +39,7 @@ export interface SettingsChanges {
   models?: string[] | undefined;
   sharedUpstream?: boolean | undefined;
   signInProviders?: string[] | undefined;
+  autoLinkVerifiedEmail?: boolean | undefined;
 }
 
 /** Applies changes to the stored settings, or throws a 400 naming every bad field. */
@@ -61,6 +62,7 @@ export function applySettingsChanges(current: StoredSettings, changes: SettingsC
     models: changes.models ? [...new Set(changes.models)] : current.models,
     sharedUpstream: changes.sharedUpstream ?? current.sharedUpstream,
     signInProviders: changes.signInProviders ? [...new Set(changes.signInProviders)] : current.signInProviders,
+    autoLinkVerifiedEmail: changes.autoLinkVerifiedEmail ?? current.autoLinkVerifiedEmail,
     updatedAt: now,
   };
 }
@@ -74,4 +76,5 @@ export const snapshotOf = (settings: StoredSettings): TenantSettingsSnapshot => 
   models: settings.models,
   sharedUpstream: settings.sharedUpstream,
   signInProviders: settings.signInProviders,
+  autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail,
 });

@@ -51,6 +51,7 @@ const settingsBody = z
       .max(4)
       .optional()
       .meta({ description: "Sign-in providers this tenant enables (offered when the installation configures them)" }),
+    autoLinkVerifiedEmail: z.boolean().optional().meta({ description: "Whether a provider-verified email links an existing account by itself (an unverified one never does)" }),
   })
   .strict();
 
@@ -77,6 +78,10 @@ const SettingsJson = z
     availableModels: z.array(ModelRef).meta({ description: "Every model of the providers (and of the shared upstream when granted)" }),
     sharedUpstream: z.boolean().meta({ description: "Granted by the operator: the tenant may use the platform's shared upstream" }),
     signInProviders: z.array(z.string()).meta({ description: "Sign-in providers offered now (enabled by the tenant and configured for the installation)" }),
+    autoLinkVerifiedEmail: z
+      .boolean()
+      .nullable()
+      .meta({ description: "Whether a provider-verified email links an existing account by itself; null: the installation's default (OAUTH_AUTO_LINK_VERIFIED_EMAIL, on unless set to false)" }),
     updatedAt: dateTime.nullable(),
   })
   .meta({ id: "TenantSettings" });
@@ -158,6 +163,7 @@ export const settingsJson = (settings: Settings): z.output<typeof SettingsJson> 
   availableModels: settings.availableModels.map((model) => ({ id: model.id, name: model.name })),
   sharedUpstream: settings.sharedUpstream,
   signInProviders: settings.signInProviders,
+  autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail ?? null,
   updatedAt: settings.updatedAt || null,
 });
 
@@ -207,6 +213,7 @@ export function adminRoutes(deps: ActiveAccountDependencies & { admin: AdminClie
           models: body.models ?? [],
           setSignInProviders: body.signInProviders !== undefined,
           signInProviders: body.signInProviders ?? [],
+          autoLinkVerifiedEmail: body.autoLinkVerifiedEmail,
         },
         { accessToken, requestId: context.requestId },
       );

@@ -69,6 +69,11 @@ export interface Settings {
    * installation configures are offered.
    */
   signInProviders: string[];
+  /**
+   * Whether a provider-verified email links an existing account by itself; unset: the
+   * installation's default.
+   */
+  autoLinkVerifiedEmail?: boolean | undefined;
 }
 
 export interface ProviderChange {
@@ -98,6 +103,7 @@ export interface UpdateSettingsRequest {
   models: string[];
   setSignInProviders: boolean;
   signInProviders: string[];
+  autoLinkVerifiedEmail?: boolean | undefined;
 }
 
 export interface UserRef {
@@ -187,6 +193,11 @@ export interface TenantSettingsSnapshot {
   /** Unset: the default (the default tenant offers every configured provider, others none). */
   signInProvidersSet: boolean;
   signInProviders: string[];
+  /**
+   * Whether a provider-verified email links an existing account by itself; unset: the
+   * installation's default (OAUTH_AUTO_LINK_VERIFIED_EMAIL).
+   */
+  autoLinkVerifiedEmail?: boolean | undefined;
 }
 
 function createBaseLimits(): Limits {
@@ -509,6 +520,7 @@ function createBaseSettings(): Settings {
     sharedUpstream: false,
     updatedAt: "",
     signInProviders: [],
+    autoLinkVerifiedEmail: undefined,
   };
 }
 
@@ -543,6 +555,9 @@ export const Settings: MessageFns<Settings> = {
     }
     for (const v of message.signInProviders) {
       writer.uint32(82).string(v!);
+    }
+    if (message.autoLinkVerifiedEmail !== undefined) {
+      writer.uint32(88).bool(message.autoLinkVerifiedEmail);
     }
     return writer;
   },
@@ -640,6 +655,14 @@ export const Settings: MessageFns<Settings> = {
             message.signInProviders.push(reader.string());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.autoLinkVerifiedEmail = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -698,6 +721,11 @@ export const Settings: MessageFns<Settings> = {
         : globalThis.Array.isArray(object?.sign_in_providers)
         ? object.sign_in_providers.map((e: any) => globalThis.String(e))
         : [],
+      autoLinkVerifiedEmail: isSet(object.autoLinkVerifiedEmail)
+        ? globalThis.Boolean(object.autoLinkVerifiedEmail)
+        : isSet(object.auto_link_verified_email)
+        ? globalThis.Boolean(object.auto_link_verified_email)
+        : undefined,
     };
   },
 
@@ -732,6 +760,9 @@ export const Settings: MessageFns<Settings> = {
     }
     if (message.signInProviders?.length) {
       obj.signInProviders = message.signInProviders;
+    }
+    if (message.autoLinkVerifiedEmail !== undefined) {
+      obj.autoLinkVerifiedEmail = message.autoLinkVerifiedEmail;
     }
     return obj;
   },
@@ -896,6 +927,7 @@ function createBaseUpdateSettingsRequest(): UpdateSettingsRequest {
     models: [],
     setSignInProviders: false,
     signInProviders: [],
+    autoLinkVerifiedEmail: undefined,
   };
 }
 
@@ -930,6 +962,9 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     }
     for (const v of message.signInProviders) {
       writer.uint32(82).string(v!);
+    }
+    if (message.autoLinkVerifiedEmail !== undefined) {
+      writer.uint32(88).bool(message.autoLinkVerifiedEmail);
     }
     return writer;
   },
@@ -1027,6 +1062,14 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
             message.signInProviders.push(reader.string());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.autoLinkVerifiedEmail = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1087,6 +1130,11 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
         : globalThis.Array.isArray(object?.sign_in_providers)
         ? object.sign_in_providers.map((e: any) => globalThis.String(e))
         : [],
+      autoLinkVerifiedEmail: isSet(object.autoLinkVerifiedEmail)
+        ? globalThis.Boolean(object.autoLinkVerifiedEmail)
+        : isSet(object.auto_link_verified_email)
+        ? globalThis.Boolean(object.auto_link_verified_email)
+        : undefined,
     };
   },
 
@@ -1121,6 +1169,9 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     }
     if (message.signInProviders?.length) {
       obj.signInProviders = message.signInProviders;
+    }
+    if (message.autoLinkVerifiedEmail !== undefined) {
+      obj.autoLinkVerifiedEmail = message.autoLinkVerifiedEmail;
     }
     return obj;
   },
@@ -2384,6 +2435,7 @@ function createBaseTenantSettingsSnapshot(): TenantSettingsSnapshot {
     sharedUpstream: false,
     signInProvidersSet: false,
     signInProviders: [],
+    autoLinkVerifiedEmail: undefined,
   };
 }
 
@@ -2412,6 +2464,9 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
     }
     for (const v of message.signInProviders) {
       writer.uint32(66).string(v!);
+    }
+    if (message.autoLinkVerifiedEmail !== undefined) {
+      writer.uint32(72).bool(message.autoLinkVerifiedEmail);
     }
     return writer;
   },
@@ -2493,6 +2548,14 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
             message.signInProviders.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.autoLinkVerifiedEmail = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2545,6 +2608,11 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
         : globalThis.Array.isArray(object?.sign_in_providers)
         ? object.sign_in_providers.map((e: any) => globalThis.String(e))
         : [],
+      autoLinkVerifiedEmail: isSet(object.autoLinkVerifiedEmail)
+        ? globalThis.Boolean(object.autoLinkVerifiedEmail)
+        : isSet(object.auto_link_verified_email)
+        ? globalThis.Boolean(object.auto_link_verified_email)
+        : undefined,
     };
   },
 
@@ -2573,6 +2641,9 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
     }
     if (message.signInProviders?.length) {
       obj.signInProviders = message.signInProviders;
+    }
+    if (message.autoLinkVerifiedEmail !== undefined) {
+      obj.autoLinkVerifiedEmail = message.autoLinkVerifiedEmail;
     }
     return obj;
   },

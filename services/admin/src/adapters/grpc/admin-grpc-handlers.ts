@@ -21,6 +21,7 @@ const settingsMessage = (view: SettingsView): Settings => ({
   availableModels: view.availableModels,
   sharedUpstream: view.sharedUpstream,
   signInProviders: view.signInProviders,
+  autoLinkVerifiedEmail: view.autoLinkVerifiedEmail ?? undefined,
   updatedAt: view.updatedAt ?? "",
 });
 
@@ -75,6 +76,7 @@ export function adminGrpcHandlers(
           providers: request.setProviders ? request.providers : undefined,
           models: request.setModels ? request.models : undefined,
           signInProviders: request.setSignInProviders ? request.signInProviders : undefined,
+          autoLinkVerifiedEmail: request.autoLinkVerifiedEmail,
         }),
       ),
     listUsers: async (request, context) =>
@@ -126,6 +128,7 @@ export function adminGrpcHandlers(
         premiumLimits: limitsMessage(snapshot.premiumLimits),
         signInProvidersSet: snapshot.signInProviders !== null,
         signInProviders: snapshot.signInProviders ?? [],
+        autoLinkVerifiedEmail: snapshot.autoLinkVerifiedEmail ?? undefined,
       };
     },
   };

@@ -10,6 +10,7 @@ interface SettingsDocument {
   models: string[];
   sharedUpstream: boolean;
   signInProviders: string[] | null;
+  autoLinkVerifiedEmail: boolean | null;
   updatedAt: Date;
 }
 
@@ -23,6 +24,7 @@ const settingsSchema = new Schema<SettingsDocument>(
     models: { type: [String], default: [] },
     sharedUpstream: { type: Boolean, default: false },
     signInProviders: { type: [String], default: null },
+    autoLinkVerifiedEmail: { type: Boolean, default: null },
     updatedAt: Date,
   },
   { collection: "tenant_settings", versionKey: false },
@@ -45,6 +47,7 @@ export function createMongoSettingsRepository(connection: Connection): SettingsR
         models: document.models ?? [],
         sharedUpstream: document.sharedUpstream ?? false,
         signInProviders: document.signInProviders ?? null,
+        autoLinkVerifiedEmail: document.autoLinkVerifiedEmail ?? null,
         updatedAt: document.updatedAt ?? null,
       };
     },
@@ -59,6 +62,7 @@ export function createMongoSettingsRepository(connection: Connection): SettingsR
             models: settings.models,
             sharedUpstream: settings.sharedUpstream,
             signInProviders: settings.signInProviders,
+            autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail,
             updatedAt: settings.updatedAt ?? new Date(),
           },
         },

@@ -1023,6 +1023,8 @@ export interface components {
             sharedUpstream: boolean;
             /** @description Sign-in providers offered now (enabled by the tenant and configured for the installation) */
             signInProviders: string[];
+            /** @description Whether a provider-verified email links an existing account by itself; null: the installation's default (OAUTH_AUTO_LINK_VERIFIED_EMAIL, on unless set to false) */
+            autoLinkVerifiedEmail: boolean | null;
             updatedAt: string | null;
         };
         UsageDay: {
@@ -1302,6 +1304,8 @@ export interface operations {
                     models?: string[];
                     /** @description Sign-in providers this tenant enables (offered when the installation configures them) */
                     signInProviders?: ("google" | "discord" | "github" | "oidc")[];
+                    /** @description Whether a provider-verified email links an existing account by itself (an unverified one never does) */
+                    autoLinkVerifiedEmail?: boolean;
                 };
             };
         };
