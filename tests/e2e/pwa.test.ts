@@ -101,7 +101,8 @@ describe("the PWA on a phone", () => {
   it("registers, chats with a streamed Markdown answer (sanitised), stops an answer, and the quota line ticks", async () => {
     const context = await phoneContext();
     const page = await context.newPage();
-    await register(page, newUser());
+    const user = newUser();
+    await register(page, user);
     await expect.poll(() => page.getByTestId("quota-line").textContent(), WAIT).toMatch(/^\s*(Today's quota:)?\s*0\/100 messages/);
 
     await newChat(page);
@@ -122,6 +123,33 @@ describe("the PWA on a phone", () => {
     await page.getByTestId("answer-stopped").last().waitFor(WAIT);
     expect(await lastAnswer(page).textContent()).not.toContain("w600");
     await page.getByTestId("send").waitFor(WAIT);
+
+    // Scroll-back: a long chat opens on its latest messages; earlier ones come with before=SEQ.
+    const chatId = new URL(page.url()).pathname.split("/").pop()!;
+    await page.evaluate(async (id) => {
+      const { token } = (await (await fetch("/api/v1/auth/csrf")).json()) as { token: string };
+      for (let i = 1; i <= 26; i += 1) {
+        const response = await fetch(`/api/v1/chats/${id}/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-csrf-token": token },
+          body: JSON.stringify({ content: `q${i} [words=1]`, clientMessageId: `scroll-${i}` }),
+        });
+        await response.text();
+      }
+    }, chatId);
+    // On another device (nothing stored yet) the chat opens on its latest 50 messages.
+    const other = await phoneContext();
+    const phone2 = await other.newPage();
+    await signIn(phone2, user.username, user.password);
+    await phone2.goto(`${system.baseUrl}/chats/${chatId}`);
+    await expect.poll(() => phone2.getByTestId("message-user").count(), WAIT).toBe(25);
+    expect(await phone2.getByTestId("messages").textContent()).not.toContain("**bold**");
+    const earlier = phone2.waitForRequest((request) => /messages\?before=\d+/.test(request.url()));
+    await phone2.getByTestId("load-older").click();
+    await earlier;
+    await expect.poll(() => phone2.getByTestId("message-user").count(), WAIT).toBe(28);
+    expect(await phone2.getByTestId("message-user").first().textContent()).toContain("**bold**");
+    await other.close();
     await context.close();
   });
 
