@@ -19,6 +19,7 @@ import { sessionGrpcHandlers } from "./adapters/grpc/session-grpc-handlers.ts";
 import { createIdentityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
 import { createMongoSessionRepository } from "./adapters/mongo/mongo-session-repository.ts";
 import { createRedisSessionCache } from "./adapters/redis/redis-session-cache.ts";
+import { createRedisRefreshStore } from "./adapters/redis/redis-refresh-store.ts";
 import { createSessionUseCases } from "./application/session-use-cases.ts";
 
 const logger = createLogger("session", config.LOG_LEVEL);
@@ -28,16 +29,30 @@ const mongo = await connectMongo(config.MONGO_URL, logger);
 shutdown.add("mongodb", mongo.close);
 const redis = connectRedis(config.REDIS_URL, logger);
 shutdown.add("redis", redis.close);
-const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: config.IDENTITY_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+const identity = createGrpcClient(IdentityServiceService, {
+  name: "identity",
+  address: config.IDENTITY_GRPC_ADDRESS,
+  internalToken: config.INTERNAL_GRPC_TOKEN,
+});
 shutdown.add("identity client", () => identity.close());
 
-const sessions = createMongoSessionRepository(mongo.connection);
+// Refreshes rotate in Redis; the session documents (for session lists) are written behind.
+const sessions = createMongoSessionRepository(mongo.connection, {
+  onWriteError: (error) => logger.warn({ err: (error as Error).message }, "session activity not written yet; will retry"),
+});
 await sessions.ready();
-const signer = createJoseAccessTokenSigner({ connection: mongo.connection, box: createSecretBox(config.SECRETS_KEYRING), clock: systemClock, rotateAfterDays: config.SIGNING_KEY_ROTATION_DAYS });
+shutdown.add("session write-behind", sessions.close);
+const signer = createJoseAccessTokenSigner({
+  connection: mongo.connection,
+  box: createSecretBox(config.SECRETS_KEYRING),
+  clock: systemClock,
+  rotateAfterDays: config.SIGNING_KEY_ROTATION_DAYS,
+});
 await signer.ensureCurrentKey();
 
 const useCases = createSessionUseCases({
   sessions,
+  refresh: createRedisRefreshStore(redis.redis, config.REDIS_KEY_PREFIX),
   cache: createRedisSessionCache(redis.redis, config.REDIS_KEY_PREFIX),
   signer,
   users: createIdentityUserDirectory(identity),

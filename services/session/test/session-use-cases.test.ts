@@ -7,6 +7,7 @@ import { createJoseAccessTokenSigner } from "../src/adapters/crypto/jose-access-
 import { sha256TokenHasher } from "../src/adapters/crypto/sha256-token-hasher.ts";
 import { createMongoSessionRepository } from "../src/adapters/mongo/mongo-session-repository.ts";
 import { createRedisSessionCache } from "../src/adapters/redis/redis-session-cache.ts";
+import { createRedisRefreshStore } from "../src/adapters/redis/redis-refresh-store.ts";
 import { createSessionUseCases } from "../src/application/session-use-cases.ts";
 import { REFRESH_GRACE_SECONDS } from "../src/domain/session.ts";
 
@@ -19,16 +20,28 @@ let useCases: ReturnType<typeof createSessionUseCases>;
 let signer: ReturnType<typeof createJoseAccessTokenSigner>;
 let verify: ReturnType<typeof createAccessTokenVerifier>;
 const users = new Map<string, { role: "user" | "admin"; status: string }>();
+let redisClient: ReturnType<typeof connectRedis>["redis"];
+let sessionStore: ReturnType<typeof createMongoSessionRepository>;
+let mongoConnection: Awaited<ReturnType<typeof connectMongo>>["connection"];
 
 beforeAll(async () => {
   const mongo = await connectMongo(infrastructure.mongoUrl, logger);
   const redis = connectRedis(infrastructure.redisUrl, logger);
   const sessions = createMongoSessionRepository(mongo.connection);
   await sessions.ready();
-  signer = createJoseAccessTokenSigner({ connection: mongo.connection, box: createSecretBox(`k1:${randomBytes(32).toString("base64")}`), clock, rotateAfterDays: 30 });
+  redisClient = redis.redis;
+  sessionStore = sessions;
+  mongoConnection = mongo.connection;
+  signer = createJoseAccessTokenSigner({
+    connection: mongo.connection,
+    box: createSecretBox(`k1:${randomBytes(32).toString("base64")}`),
+    clock,
+    rotateAfterDays: 30,
+  });
   await signer.ensureCurrentKey();
   useCases = createSessionUseCases({
     sessions,
+    refresh: createRedisRefreshStore(redis.redis, infrastructure.redisKeyPrefix),
     cache: createRedisSessionCache(redis.redis, infrastructure.redisKeyPrefix),
     signer,
     users: { current: async (_tenantId, userId) => users.get(userId) ?? null },
@@ -37,6 +50,7 @@ beforeAll(async () => {
   });
   verify = createAccessTokenVerifier({ fetchJwks: () => useCases.jwks() as never, isSessionActive: useCases.isActive }, 0);
   closeAll = async () => {
+    await sessions.close();
     await mongo.connection.dropDatabase();
     await mongo.close();
     await redis.close();
@@ -181,5 +195,61 @@ describe("sessions", () => {
     now = new Date();
     const fresh = createAccessTokenVerifier({ fetchJwks: () => useCases.jwks() as never, isSessionActive: useCases.isActive }, 0);
     expect(await codeOf(fresh(old.accessToken))).toBe("token_expired");
+  });
+});
+
+describe("refresh rotation in Redis", () => {
+  const refreshKey = (sessionId: string) => `${infrastructure.redisKeyPrefix}session:refresh:${sessionId}`;
+  // Signing keys rotated in an earlier test: a verifier that fetches the current JWKS.
+  const freshVerify = (token: string) => createAccessTokenVerifier({ fetchJwks: () => useCases.jwks() as never, isSessionActive: useCases.isActive }, 0)(token);
+
+  it("writes rotations behind to the session list, one update per session however many refreshes", async () => {
+    now = new Date();
+    const userId = newUser();
+    const first = await start(userId);
+    let token = first.refreshToken;
+    for (let index = 0; index < 5; index += 1) {
+      now = new Date(now.getTime() + 1_000);
+      token = (await useCases.refresh(token, `10.0.0.${index}`)).refreshToken;
+    }
+    await sessionStore.flush();
+    const [listed] = await useCases.listMine(await freshVerify(first.accessToken));
+    expect(listed!.session).toMatchObject({ id: first.session.id, ip: "10.0.0.4", lastUsedAt: now });
+  });
+
+  it("a wiped Redis signs people out, and never revives a revoked session", async () => {
+    now = new Date();
+    const userId = newUser();
+    const live = await start(userId);
+    const revoked = await start(userId);
+    await useCases.revokeMine(await freshVerify(live.accessToken), revoked.session.id);
+    expect(await codeOf(useCases.refresh(revoked.refreshToken, "127.0.0.1"))).toBe("invalid_refresh_token");
+    await redisClient.del(refreshKey(live.session.id), refreshKey(revoked.session.id));
+    expect(await codeOf(useCases.refresh(live.refreshToken, "127.0.0.1"))).toBe("invalid_refresh_token");
+    expect(await codeOf(useCases.refresh(revoked.refreshToken, "127.0.0.1"))).toBe("invalid_refresh_token");
+  });
+
+  it("moves a session of an earlier version (refresh state only in the database) to Redis on its first refresh", async () => {
+    now = new Date();
+    const userId = newUser();
+    const legacy = await start(userId);
+    await redisClient.del(refreshKey(legacy.session.id));
+    await mongoConnection.collection("sessions").updateOne({ _id: legacy.session.id as never }, { $unset: { refreshIn: "" } });
+    const next = await useCases.refresh(legacy.refreshToken, "127.0.0.1");
+    expect(await redisClient.exists(refreshKey(legacy.session.id))).toBe(1);
+    expect((await useCases.refresh(next.refreshToken, "127.0.0.1")).session.id).toBe(legacy.session.id);
+    // A revoked one of them is not moved.
+    const revoked = await start(userId);
+    await useCases.revokeMine(await freshVerify(next.accessToken), revoked.session.id);
+    await mongoConnection.collection("sessions").updateOne({ _id: revoked.session.id as never }, { $unset: { refreshIn: "" } });
+    expect(await codeOf(useCases.refresh(revoked.refreshToken, "127.0.0.1"))).toBe("invalid_refresh_token");
+  });
+
+  it("one refresh is one Redis script: many racing tabs of one token all get the same successor", async () => {
+    now = new Date();
+    const userId = newUser();
+    const first = await start(userId);
+    const results = await Promise.all(Array.from({ length: 20 }, () => useCases.refresh(first.refreshToken, "127.0.0.1")));
+    expect(new Set(results.map((result) => result.refreshToken)).size).toBe(1);
   });
 });

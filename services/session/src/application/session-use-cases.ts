@@ -1,16 +1,10 @@
 import { newId, notFound, randomSecret, unauthenticated, type AccessClaims, type Clock } from "@tessera/platform";
-import type { AccessTokenSigner, SessionCache, SessionRepository, TokenHasher, UserDirectory } from "../domain/ports.ts";
-import {
-  ACCESS_TOKEN_TTL_SECONDS,
-  REFRESH_GRACE_SECONDS,
-  isLive,
-  parseRefreshToken,
-  refreshLifetimeSeconds,
-  type Session,
-} from "../domain/session.ts";
+import type { AccessTokenSigner, RefreshStore, SessionCache, SessionRepository, TokenHasher, UserDirectory } from "../domain/ports.ts";
+import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_GRACE_SECONDS, isLive, parseRefreshToken, refreshLifetimeSeconds, type Session } from "../domain/session.ts";
 
 export interface SessionPorts {
   sessions: SessionRepository;
+  refresh: RefreshStore;
   cache: SessionCache;
   signer: AccessTokenSigner;
   users: UserDirectory;
@@ -29,7 +23,7 @@ export interface IssuedTokens {
 const invalidRefresh = () => unauthenticated("The session has ended; sign in again.", "invalid_refresh_token");
 
 export function createSessionUseCases(ports: SessionPorts) {
-  const { sessions, cache, signer, hasher, clock } = ports;
+  const { sessions, cache, signer, hasher, clock, refresh: refreshStore } = ports;
 
   const issue = async (session: Session, refreshToken: string): Promise<IssuedTokens> => {
     const now = clock.now();
@@ -46,10 +40,27 @@ export function createSessionUseCases(ports: SessionPorts) {
     };
   };
 
+  // The refresh state goes first: once it is gone nothing can revive the session, whatever the
+  // database write behind it does.
   const revoke = async (sessionId: string, reason: string) => {
+    await refreshStore.end(sessionId);
     const session = await sessions.revoke(sessionId, reason, clock.now());
     await cache.setLive(sessionId, false).catch(() => undefined);
     return session;
+  };
+
+  /** Sessions of earlier versions have their refresh state only in the database: moved to Redis once. */
+  const seedLegacy = async (sessionId: string, now: Date): Promise<boolean> => {
+    const stored = await sessions.findById(sessionId);
+    if (!stored || stored.refreshInRedis || !isLive(stored, now)) return false;
+    return refreshStore.seed(sessionId, {
+      tenantId: stored.tenantId,
+      userId: stored.userId,
+      role: stored.role,
+      rememberMe: stored.rememberMe,
+      expiresAt: stored.expiresAt,
+      refreshHash: stored.refreshHash,
+    });
   };
 
   return {
@@ -75,55 +86,82 @@ export function createSessionUseCases(ports: SessionPorts) {
         revokedReason: null,
       };
       await sessions.create(session);
+      await refreshStore.put(id, {
+        tenantId: session.tenantId,
+        userId: session.userId,
+        role: session.role,
+        rememberMe: session.rememberMe,
+        expiresAt: session.expiresAt,
+        refreshHash: session.refreshHash,
+      });
       return issue(session, `${id}.${secret}`);
     },
 
-    /** Rotates the refresh token; a replayed old token revokes the whole session. */
+    /**
+     * Rotates the refresh token: one script in Redis decides (current token → rotated; the token
+     * it replaced within the grace window → the same successor, for racing tabs; anything else →
+     * reuse, and the whole session is revoked). The database is written behind for session lists.
+     * A session Redis does not know is over (a wiped Redis signs people out, and cannot revive a
+     * revoked session), except one of an earlier version, moved to Redis on its first refresh.
+     */
     async refresh(refreshToken: string, ip: string): Promise<IssuedTokens> {
       const parsed = parseRefreshToken(refreshToken);
       if (!parsed) throw invalidRefresh();
-      const session = await sessions.findById(parsed.sessionId);
-      const now = clock.now();
-      if (!session || !isLive(session, now)) throw invalidRefresh();
       const presentedHash = hasher.hash(parsed.secret);
-
-      if (presentedHash === session.refreshHash) {
-        const user = await ports.users.current(session.tenantId, session.userId);
-        if (!user || user.status === "disabled") {
-          await revoke(session.id, "user_disabled");
-          throw invalidRefresh();
-        }
-        const candidate = `${session.id}.${randomSecret()}`;
-        const successor = await cache.claimSuccessor(presentedHash, candidate, REFRESH_GRACE_SECONDS).catch(() => null);
-        const next = successor ?? candidate;
-        if (next === candidate) {
-          const nextSecret = parseRefreshToken(candidate)!.secret;
-          const expiresAt = new Date(now.getTime() + refreshLifetimeSeconds(session.rememberMe) * 1000);
-          const rotated = await sessions.rotate(session.id, presentedHash, { refreshHash: hasher.hash(nextSecret), rotatedAt: now, expiresAt, ip: ip.slice(0, 64), role: user.role });
-          if (!rotated) throw invalidRefresh();
-          return issue({ ...session, role: user.role, expiresAt, lastUsedAt: now }, candidate);
-        }
-        return issue({ ...session, role: user.role }, next);
+      const secret = randomSecret();
+      const candidate = { token: `${parsed.sessionId}.${secret}`, hash: hasher.hash(secret) };
+      const now = clock.now();
+      const rotate = () =>
+        refreshStore.rotate(
+          parsed.sessionId,
+          presentedHash,
+          candidate,
+          now,
+          { rememberedMs: refreshLifetimeSeconds(true) * 1000, sessionMs: refreshLifetimeSeconds(false) * 1000 },
+          REFRESH_GRACE_SECONDS * 1000,
+        );
+      let outcome = await rotate();
+      if (outcome.kind === "missing" && (await seedLegacy(parsed.sessionId, now))) outcome = await rotate();
+      if (outcome.kind === "missing" || outcome.kind === "ended") throw invalidRefresh();
+      if (outcome.kind === "reused") {
+        await revoke(parsed.sessionId, "refresh_token_reused");
+        throw unauthenticated("This sign-in was ended because an old refresh token was used again.", "refresh_token_reused");
       }
-
-      const inGrace =
-        presentedHash === session.previousRefreshHash &&
-        session.rotatedAt !== null &&
-        now.getTime() - session.rotatedAt.getTime() <= REFRESH_GRACE_SECONDS * 1000;
-      if (inGrace) {
-        const successor = await cache.getSuccessor(presentedHash).catch(() => null);
-        if (successor) return issue(session, successor);
+      const { state } = outcome;
+      const user = await ports.users.current(state.tenantId, state.userId);
+      if (!user || user.status === "disabled") {
+        await revoke(parsed.sessionId, "user_disabled");
+        throw invalidRefresh();
       }
-      await revoke(session.id, "refresh_token_reused");
-      throw unauthenticated("This sign-in was ended because an old refresh token was used again.", "refresh_token_reused");
+      if (user.role !== state.role) await refreshStore.setRole(parsed.sessionId, user.role);
+      if (outcome.kind === "rotated")
+        await sessions.touch(parsed.sessionId, { lastUsedAt: now, expiresAt: state.expiresAt, ip: ip.slice(0, 64), role: user.role });
+      const session: Session = {
+        id: parsed.sessionId,
+        tenantId: state.tenantId,
+        userId: state.userId,
+        role: user.role,
+        deviceInfo: "",
+        ip: ip.slice(0, 64),
+        rememberMe: state.rememberMe,
+        createdAt: now,
+        lastUsedAt: now,
+        expiresAt: state.expiresAt,
+        refreshHash: "",
+        previousRefreshHash: null,
+        rotatedAt: now,
+        revokedAt: null,
+        revokedReason: null,
+      };
+      return issue(session, outcome.token);
     },
 
     async revokeByRefreshToken(refreshToken: string): Promise<void> {
       const parsed = parseRefreshToken(refreshToken);
       if (!parsed) return;
-      const session = await sessions.findById(parsed.sessionId);
       const hash = hasher.hash(parsed.secret);
-      if (session && (session.refreshHash === hash || session.previousRefreshHash === hash)) await revoke(session.id, "logout");
+      const state = (await refreshStore.get(parsed.sessionId)) ?? (await sessions.findById(parsed.sessionId));
+      if (state && (state.refreshHash === hash || state.previousRefreshHash === hash)) await revoke(parsed.sessionId, "logout");
     },
 
     async listMine(claims: AccessClaims) {
@@ -149,7 +187,7 @@ export function createSessionUseCases(ports: SessionPorts) {
 
     async revokeUserSessions(tenantId: string, userId: string, reason = "user_disabled", exceptId?: string): Promise<void> {
       const ids = await sessions.revokeAllOfUser(tenantId, userId, reason, clock.now(), exceptId);
-      await Promise.all(ids.map((id) => cache.setLive(id, false).catch(() => undefined)));
+      await Promise.all(ids.map((id) => Promise.all([refreshStore.end(id), cache.setLive(id, false).catch(() => undefined)])));
     },
 
     /** Liveness for access-token verifiers: cached in Redis, the database decides on a miss. */

@@ -2,25 +2,65 @@ import type { Session } from "./session.ts";
 
 export interface SessionRepository {
   create(session: Session): Promise<void>;
-  findById(id: string): Promise<Session | null>;
-  /** Compare-and-set rotation: succeeds only while expectedHash is still the current hash. */
-  rotate(id: string, expectedHash: string, next: { refreshHash: string; rotatedAt: Date; expiresAt: Date; ip: string; role: Session["role"] }): Promise<boolean>;
+  /** The session; `refreshInRedis` false for sessions of earlier versions (refresh state only here). */
+  findById(id: string): Promise<(Session & { refreshInRedis: boolean }) | null>;
   revoke(id: string, reason: string, at: Date): Promise<Session | null>;
   /** Revokes the user's live sessions (but `exceptId`) and returns their ids. */
   revokeAllOfUser(tenantId: string, userId: string, reason: string, at: Date, exceptId?: string): Promise<string[]>;
   listLive(tenantId: string, userId: string, now: Date): Promise<Session[]>;
+  /** Records a rotation for session lists (written behind: not on the refresh path). */
+  touch(id: string, changes: { lastUsedAt: Date; expiresAt: Date; ip: string; role: Session["role"] }): Promise<void>;
   /** Deletes sessions that expired or were revoked long ago. */
   purgeEndedBefore(before: Date): Promise<number>;
 }
 
-/** Short-lived state in Redis: the grace-window successor and cached liveness. */
-export interface SessionCache {
+/** What refreshing a session needs, kept where one atomic operation can rotate it. */
+export interface RefreshState {
+  tenantId: string;
+  userId: string;
+  role: Session["role"];
+  rememberMe: boolean;
+  expiresAt: Date;
+  /** Hash of the one refresh token that may be used next. */
+  refreshHash: string;
+  previousRefreshHash?: string | null;
+}
+
+export type RotationOutcome =
+  | { kind: "rotated" | "grace"; token: string; state: Omit<RefreshState, "refreshHash" | "previousRefreshHash"> }
+  | { kind: "missing" }
+  | { kind: "ended" }
+  | { kind: "reused" };
+
+/**
+ * Refresh tokens (Redis): rotation with reuse detection and the racing-tab grace window as one
+ * atomic operation. "missing": the store does not know the session (never, or it lost its data).
+ */
+export interface RefreshStore {
+  put(sessionId: string, state: RefreshState): Promise<void>;
+  /** Stores the state unless the store has the session already; true when it was stored. */
+  seed(sessionId: string, state: RefreshState): Promise<boolean>;
+  get(sessionId: string): Promise<RefreshState | null>;
   /**
-   * Stores the successor of a refresh token unless one is stored already, and returns the stored
-   * one (ours when we were first). null when the cache cannot be reached.
+   * The presented hash is the current one: the candidate becomes current ("rotated", the
+   * candidate's token). It is the one replaced within the grace window: "grace" with the token
+   * that replaced it. Anything else: "reused", and the session's state is gone.
    */
-  claimSuccessor(previousHash: string, candidate: string, ttlSeconds: number): Promise<string | null>;
-  getSuccessor(previousHash: string): Promise<string | null>;
+  rotate(
+    sessionId: string,
+    presentedHash: string,
+    candidate: { token: string; hash: string },
+    now: Date,
+    lifetimes: { rememberedMs: number; sessionMs: number },
+    graceMs: number,
+  ): Promise<RotationOutcome>;
+  setRole(sessionId: string, role: Session["role"]): Promise<void>;
+  /** The session can no longer be refreshed. */
+  end(sessionId: string): Promise<void>;
+}
+
+/** Cached liveness answers in Redis. */
+export interface SessionCache {
   setLive(sessionId: string, live: boolean): Promise<void>;
   getLive(sessionId: string): Promise<boolean | null>;
 }

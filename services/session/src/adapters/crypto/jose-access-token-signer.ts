@@ -1,5 +1,14 @@
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from "jose";
-import { ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_AUDIENCE, ACCESS_TOKEN_ISSUER, newId, newUuid, type Clock, type Connection, type SecretBox } from "@tessera/platform";
+import {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_ISSUER,
+  newId,
+  newUuid,
+  type Clock,
+  type Connection,
+  type SecretBox,
+} from "@tessera/platform";
 import { Schema } from "mongoose";
 import type { AccessTokenSigner } from "../../domain/ports.ts";
 import { ACCESS_TOKEN_TTL_SECONDS } from "../../domain/session.ts";
@@ -25,7 +34,12 @@ interface SigningKeyDocument {
  * ES256 signing keys kept in MongoDB (private halves encrypted). The newest key signs; older keys
  * stay published until every token they signed has expired, so rotation signs nobody out.
  */
-export function createJoseAccessTokenSigner(options: { connection: Connection; box: SecretBox; clock: Clock; rotateAfterDays: number }): AccessTokenSigner & { ensureCurrentKey(): Promise<void> } {
+export function createJoseAccessTokenSigner(options: {
+  connection: Connection;
+  box: SecretBox;
+  clock: Clock;
+  rotateAfterDays: number;
+}): AccessTokenSigner & { ensureCurrentKey(): Promise<void> } {
   const Keys = options.connection.model<SigningKeyDocument>("SigningKey", signingKeySchema);
   let current: { kid: string; key: Awaited<ReturnType<typeof importJWK>>; createdAt: Date } | undefined;
   let published: { keys: object[]; loadedAt: number } | undefined;
@@ -74,7 +88,9 @@ export function createJoseAccessTokenSigner(options: { connection: Connection; b
       if (published && Date.now() - published.loadedAt < 10_000) return { keys: published.keys };
       const docs = await Keys.find().sort({ createdAt: -1 }).lean<SigningKeyDocument[]>();
       // The newest key, plus older ones that may still have live tokens.
-      const keys = docs.filter((doc, index) => index === 0 || options.clock.now().getTime() - docs[index - 1]!.createdAt.getTime() < retentionMs).map((doc) => doc.publicJwk);
+      const keys = docs
+        .filter((doc, index) => index === 0 || options.clock.now().getTime() - docs[index - 1]!.createdAt.getTime() < retentionMs)
+        .map((doc) => doc.publicJwk);
       published = { keys, loadedAt: Date.now() };
       return { keys };
     },

@@ -20,36 +20,76 @@ const sessionSchema = new Schema(
     rotatedAt: { type: Date, default: null },
     revokedAt: { type: Date, default: null },
     revokedReason: { type: String, default: null },
+    // "redis": the refresh token lives in Redis (this document is written behind). Absent on
+    // sessions of earlier versions, whose refresh state is moved to Redis on their next refresh.
+    refreshIn: { type: String, default: null },
   },
   { versionKey: false, collection: "sessions" },
 );
 sessionSchema.index({ tenantId: 1, userId: 1, revokedAt: 1 }, { name: "tenant_user_live" });
 sessionSchema.index({ expiresAt: 1 }, { name: "expires_at" });
 
-type SessionDocument = Omit<Session, "id"> & { _id: string };
-const toSession = ({ _id, ...rest }: SessionDocument): Session => ({ id: _id, ...rest });
+type SessionDocument = Omit<Session, "id"> & { _id: string; refreshIn?: string | null };
+const toSession = ({ _id, refreshIn: _refreshIn, ...rest }: SessionDocument): Session => ({ id: _id, ...rest });
 
-export function createMongoSessionRepository(connection: Connection): SessionRepository & { ready(): Promise<unknown> } {
+type Touch = Parameters<SessionRepository["touch"]>[1];
+
+/**
+ * Sessions in MongoDB. Rotations are written behind: `touch` keeps the latest changes of each
+ * session and a flush every `writeBehindMs` writes them (one update per session however often it
+ * was refreshed), so refreshing costs the database nothing on the request path.
+ */
+export function createMongoSessionRepository(
+  connection: Connection,
+  options: { writeBehindMs?: number; onWriteError?: (error: unknown) => void } = {},
+): SessionRepository & { ready(): Promise<unknown>; flush(): Promise<void>; close(): Promise<void> } {
   const Sessions = connection.model<SessionDocument>("Session", sessionSchema);
+  const pending = new Map<string, Touch>();
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    flushing = flushing.then(async () => {
+      const batch = [...pending.entries()];
+      pending.clear();
+      for (let index = 0; index < batch.length; index += 16) {
+        await Promise.all(
+          batch.slice(index, index + 16).map(([id, changes]) =>
+            Sessions.updateOne({ _id: id, revokedAt: null }, { $set: changes }).catch((error: unknown) => {
+              // Kept for the next flush unless something newer came meanwhile.
+              if (!pending.has(id)) pending.set(id, changes);
+              options.onWriteError?.(error);
+            }),
+          ),
+        );
+      }
+    });
+    return flushing;
+  };
+  const timer = setInterval(() => void flush(), options.writeBehindMs ?? 1_000);
+  timer.unref();
   return {
     ready: () => Sessions.init(),
+    flush,
+    async close() {
+      clearInterval(timer);
+      await flush();
+    },
+    async touch(id, changes) {
+      pending.set(id, changes);
+    },
     async create(session) {
       const { id, ...rest } = session;
-      await Sessions.create({ _id: id, ...rest });
+      await Sessions.create({ _id: id, ...rest, refreshIn: "redis" });
     },
     async findById(id) {
       const doc = await Sessions.findById(id).lean<SessionDocument>();
-      return doc ? toSession(doc) : null;
-    },
-    async rotate(id, expectedHash, next) {
-      const result = await Sessions.updateOne(
-        { _id: id, refreshHash: expectedHash, revokedAt: null },
-        { $set: { refreshHash: next.refreshHash, previousRefreshHash: expectedHash, rotatedAt: next.rotatedAt, lastUsedAt: next.rotatedAt, expiresAt: next.expiresAt, ip: next.ip, role: next.role } },
-      );
-      return result.modifiedCount === 1;
+      return doc ? { ...toSession(doc), refreshInRedis: doc.refreshIn === "redis" } : null;
     },
     async revoke(id, reason, at) {
-      const doc = await Sessions.findOneAndUpdate({ _id: id, revokedAt: null }, { $set: { revokedAt: at, revokedReason: reason } }, { returnDocument: "after" }).lean<SessionDocument>();
+      const doc = await Sessions.findOneAndUpdate(
+        { _id: id, revokedAt: null },
+        { $set: { revokedAt: at, revokedReason: reason } },
+        { returnDocument: "after" },
+      ).lean<SessionDocument>();
       return doc ? toSession(doc) : null;
     },
     async revokeAllOfUser(tenantId, userId, reason, at, exceptId) {
