@@ -399,6 +399,19 @@ describe("in the browser", () => {
       await page.waitForURL((url) => url.pathname === "/", { timeout: 15_000 });
       const me = await page.evaluate(async () => (await fetch("/api/v1/me")).json());
       expect(me).toMatchObject({ email: account.email, hasPassword: false });
+
+      // Settings → Linked accounts: the only way in cannot go; link GitHub, then the first can.
+      await page.goto(`${system.baseUrl}/settings`);
+      await page.getByTestId("unlink-oidc").click();
+      await expect.poll(() => page.getByTestId("unlink-error").textContent(), { timeout: 15_000 }).toContain("only way to sign in");
+      const githubId = Math.floor(Math.random() * 1e9);
+      github.users.set(String(githubId), { id: githubId, login: unique("gh"), name: "Browser Cat", emails: [{ email: `${githubId}@users.example`, primary: true, verified: true }] });
+      github.nextSignIn = String(githubId);
+      await page.getByTestId("link-github").click();
+      await page.waitForURL((url) => url.pathname === "/settings" && !url.search.includes("oauthError"), { timeout: 15_000 });
+      await expect.poll(() => page.getByTestId("identity-github").textContent(), { timeout: 15_000 }).toContain(`${githubId}@users.example`);
+      await page.getByTestId("unlink-oidc").click();
+      await expect.poll(() => page.getByTestId("identity-oidc").count(), { timeout: 15_000 }).toBe(0);
       await context.close();
     } finally {
       await chrome.close();

@@ -33,6 +33,7 @@ const OAUTH_ERRORS = new Set([
 	'unauthenticated',
 	'account_disabled',
 	'too_many_accounts',
+	'registration_closed',
 	'last_sign_in_method'
 ]);
 
