@@ -79,7 +79,7 @@ export function createBrowserAuth(deps: { identity: IdentityClient; session: Ses
     ): Promise<{ user: User; intent: string; returnTo: string }> {
       // The active account's token lets identity check that a "link" flow links to whoever started it.
       const accessToken = activeAccount(browser, input.tenantId) ? await this.accessToken(browser, input.tenantId, client).catch(() => undefined) : undefined;
-      const completed = await deps.identity.completeOAuth(input, { accessToken });
+      const completed = await deps.identity.completeOAuth({ ...input, clientIp: client.ip }, { accessToken });
       const user = completed.user!;
       if (completed.intent === "login") await addAccount(browser, user, false, client);
       return { user, intent: completed.intent, returnTo: completed.returnTo };

@@ -1,9 +1,9 @@
 import { timingSafeEqual } from "node:crypto";
 import { AppError, forbidden, newId, type AccessClaims, type Clock } from "@tessera/platform";
 import { oauthErrors, usernameBase, usernameCandidate, type ExternalProfile, type LinkedIdentity, type OAuthFlow, type OAuthIntent } from "../domain/oauth.ts";
-import { IdentityConflictError, type LinkedIdentityRepository, type OAuthFlowStore, type OAuthProviderGateway, type SignInPolicySource, type TenantRepository, type UserRepository } from "../domain/ports.ts";
+import { IdentityConflictError, type LinkedIdentityRepository, type OAuthFlowStore, type OAuthProviderGateway, type SignInPolicySource, type AttemptThrottle, type TenantRepository, type UserRepository } from "../domain/ports.ts";
 import { emailProblem, normalizeEmail, type User } from "../domain/user.ts";
-import { DuplicateUserError } from "./register-user.ts";
+import { DuplicateUserError, makeSelfRegistrationGate } from "./register-user.ts";
 import { hashBinding } from "./start-oauth.ts";
 
 export interface CompleteOAuthInput {
@@ -13,6 +13,8 @@ export interface CompleteOAuthInput {
   browserBinding: string;
   /** The browser's active account, when one is signed in. */
   claims: AccessClaims | null;
+  /** For the registration throttle, when the sign-in creates an account. */
+  clientIp: string;
 }
 
 export interface CompletedOAuth {
@@ -27,7 +29,17 @@ const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEq
  * The callback: takes the flow (single use), checks that this browser started it, lets the
  * gateway verify the provider's answer, then signs in, links or creates the user.
  */
-export function makeCompleteOAuth(deps: { users: UserRepository; tenants: TenantRepository; identities: LinkedIdentityRepository; flows: OAuthFlowStore; gateway: OAuthProviderGateway; policies: SignInPolicySource; clock: Clock }) {
+export function makeCompleteOAuth(deps: {
+  users: UserRepository;
+  tenants: TenantRepository;
+  identities: LinkedIdentityRepository;
+  flows: OAuthFlowStore;
+  gateway: OAuthProviderGateway;
+  policies: SignInPolicySource;
+  throttle: AttemptThrottle;
+  clock: Clock;
+}) {
+  const admitSelfRegistration = makeSelfRegistrationGate(deps);
   return async function completeOAuth(input: CompleteOAuthInput): Promise<CompletedOAuth> {
     const state = new URLSearchParams(input.callbackQuery).get("state");
     // A state of the wrong shape is not worth a Redis round trip; the real one is 43 characters.
@@ -37,7 +49,7 @@ export function makeCompleteOAuth(deps: { users: UserRepository; tenants: Tenant
     }
     try {
       const profile = await deps.gateway.exchange(flow.provider, input.callbackQuery, flow);
-      const user = flow.intent === "link" ? await link(flow, profile, input.claims) : await signIn(flow, profile);
+      const user = flow.intent === "link" ? await link(flow, profile, input.claims) : await signIn(flow, profile, input.clientIp);
       return { user, intent: flow.intent, returnTo: flow.returnTo };
     } catch (error) {
       // The BFF sends the browser back where it came from, with the error's code.
@@ -60,7 +72,7 @@ export function makeCompleteOAuth(deps: { users: UserRepository; tenants: Tenant
     return user;
   }
 
-  async function signIn(flow: OAuthFlow, profile: ExternalProfile): Promise<User> {
+  async function signIn(flow: OAuthFlow, profile: ExternalProfile, clientIp: string): Promise<User> {
     const existing = await deps.identities.findBySubject(flow.tenantId, flow.provider, profile.subject);
     if (existing) {
       const user = await deps.users.findById(flow.tenantId, existing.userId);
@@ -83,10 +95,11 @@ export function makeCompleteOAuth(deps: { users: UserRepository; tenants: Tenant
     }
     // A new account takes the email as its own: only a verified one.
     if (!profile.emailVerified) throw oauthErrors.emailUnverified();
-    // A tenant that closed self-registration gets no new accounts by this door either.
-    if ((await deps.tenants.findById(flow.tenantId))?.selfRegistration === false) {
-      throw forbidden("Registration is closed on this site; ask an administrator for an account.", "registration_closed");
-    }
+    // A new account through a provider passes the same door as a password registration: closed
+    // self-registration refuses it, and it counts against the registration throttle.
+    const tenant = await deps.tenants.findById(flow.tenantId);
+    if (!tenant) throw oauthErrors.invalidState();
+    await admitSelfRegistration(tenant, clientIp);
     const user = await createUser(flow.tenantId, email, profile);
     await createIdentity(flow, user.id, profile);
     return user;

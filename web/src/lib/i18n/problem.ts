@@ -34,6 +34,7 @@ const OAUTH_ERRORS = new Set([
 	'account_disabled',
 	'too_many_accounts',
 	'registration_closed',
+	'registration_throttled',
 	'last_sign_in_method'
 ]);
 

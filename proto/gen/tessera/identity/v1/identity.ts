@@ -221,6 +221,8 @@ export interface CompleteOAuthRequest {
   /** The query string the provider sent to the callback (without "?"). */
   callbackQuery: string;
   browserBinding: string;
+  /** The browser's IP: a first sign-in that creates an account counts against the registration throttle. */
+  clientIp: string;
 }
 
 /**
@@ -3179,7 +3181,7 @@ export const StartOAuthResponse: MessageFns<StartOAuthResponse> = {
 };
 
 function createBaseCompleteOAuthRequest(): CompleteOAuthRequest {
-  return { tenantId: "", provider: "", callbackQuery: "", browserBinding: "" };
+  return { tenantId: "", provider: "", callbackQuery: "", browserBinding: "", clientIp: "" };
 }
 
 export const CompleteOAuthRequest: MessageFns<CompleteOAuthRequest> = {
@@ -3195,6 +3197,9 @@ export const CompleteOAuthRequest: MessageFns<CompleteOAuthRequest> = {
     }
     if (message.browserBinding !== "") {
       writer.uint32(34).string(message.browserBinding);
+    }
+    if (message.clientIp !== "") {
+      writer.uint32(42).string(message.clientIp);
     }
     return writer;
   },
@@ -3244,6 +3249,14 @@ export const CompleteOAuthRequest: MessageFns<CompleteOAuthRequest> = {
             message.browserBinding = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.clientIp = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3274,6 +3287,11 @@ export const CompleteOAuthRequest: MessageFns<CompleteOAuthRequest> = {
         : isSet(object.browser_binding)
         ? globalThis.String(object.browser_binding)
         : "",
+      clientIp: isSet(object.clientIp)
+        ? globalThis.String(object.clientIp)
+        : isSet(object.client_ip)
+        ? globalThis.String(object.client_ip)
+        : "",
     };
   },
 
@@ -3290,6 +3308,9 @@ export const CompleteOAuthRequest: MessageFns<CompleteOAuthRequest> = {
     }
     if (message.browserBinding !== "") {
       obj.browserBinding = message.browserBinding;
+    }
+    if (message.clientIp !== "") {
+      obj.clientIp = message.clientIp;
     }
     return obj;
   },

@@ -85,7 +85,7 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
     completeOAuth: async (request, context) => {
       // The active account only matters to a "link" flow, which checks it is the user who started it.
       const claims = context.bearerToken ? await verify(context.bearerToken).catch(() => null) : null;
-      const completed = await useCases.completeOAuth({ tenantId: request.tenantId, provider: request.provider, callbackQuery: request.callbackQuery, browserBinding: request.browserBinding, claims });
+      const completed = await useCases.completeOAuth({ tenantId: request.tenantId, provider: request.provider, callbackQuery: request.callbackQuery, browserBinding: request.browserBinding, claims, clientIp: request.clientIp });
       return { user: toUserMessage(completed.user), intent: completed.intent, returnTo: completed.returnTo };
     },
     listIdentities: async (_request, context) => ({ items: (await useCases.linkedIdentities.list(await verify(context.bearerToken))).map(toIdentityMessage) }),
