@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectRedis, createLogger } from "@tessera/platform";
 import { HttpClient, startTestSystem, type TestSystem } from "@tessera/platform/testing";
 import { startDemoUpstream, type DemoUpstream } from "../../services/chat/src/demo-upstream/demo-upstream.ts";
 
@@ -144,5 +145,51 @@ describe("bad input", () => {
     expect(response.headers.get("content-type")).toContain("application/problem+json");
     expect((await browser.request("DELETE", "/api/v1/auth/csrf")).headers.get("allow")).toBe("GET, HEAD");
     expect((await browser.request("PATCH", "/api/v1/no-such-thing")).status).toBe(404);
+  });
+});
+
+describe("anonymous visitors", () => {
+  it("cost no server state: 10,000 anonymous CSRF requests leave Redis' key count unchanged", async () => {
+    const { redis, close } = connectRedis(system.infrastructure.redisUrl, createLogger("test", "silent"));
+    const keysNow = async () => {
+      const found = new Set<string>();
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${system.infrastructure.redisKeyPrefix}*`, "COUNT", 1000);
+        cursor = next;
+        for (const key of keys) found.add(key);
+      } while (cursor !== "0");
+      return found;
+    };
+    try {
+      const before = await keysNow();
+      let index = 0;
+      const tokens = new Set<string>();
+      await Promise.all(
+        Array.from({ length: 25 }, async () => {
+          while (index < 10_000) {
+            index += 1;
+            const response = await fetch(new URL("/api/v1/auth/csrf", system.baseUrl));
+            expect(response.status).toBe(200);
+            if (tokens.size < 100) tokens.add(((await response.json()) as { token: string }).token);
+            else await response.arrayBuffer();
+          }
+        }),
+      );
+      // And state-changing requests of a visitor with a valid token: signing out with nobody signed in.
+      const visitor = new HttpClient(system.baseUrl);
+      for (let attempt = 0; attempt < 50; attempt += 1) expect((await visitor.post("/api/v1/auth/logout")).status).toBe(204);
+      expect(tokens.size).toBe(100);
+      // Keys of earlier tests may expire meanwhile; none may appear.
+      const after = await keysNow();
+      expect([...after].filter((key) => !before.has(key))).toEqual([]);
+      expect(after.size).toBeLessThanOrEqual(before.size);
+      // The token is bound to the browser's CSRF cookie: another browser's token is refused.
+      const other = new HttpClient(system.baseUrl);
+      const stolen = await other.fetchCsrf();
+      expect((await visitor.post("/api/v1/auth/logout", undefined, { "x-csrf-token": stolen })).status).toBe(403);
+    } finally {
+      await close();
+    }
   });
 });

@@ -7,6 +7,7 @@ import type { BrowserAuth } from "./application/browser-auth.ts";
 import type { BrowserSessionStore } from "./application/browser-session.ts";
 import { openApiDocument, operations } from "./http/openapi.ts";
 import { problemMiddleware } from "./http/problem.ts";
+import type { CsrfTokens } from "./http/csrf-token.ts";
 import { appContentSecurityPolicy, isInternalCaller, securityHeaders } from "./http/security-headers.ts";
 import { methodNotAllowed, refuseNulInUrl } from "./http/request-guards.ts";
 import { csrfMiddleware, requestContextMiddleware, type CookieSettings } from "./http/request-context.ts";
@@ -31,6 +32,8 @@ export interface AppDependencies {
   auth: BrowserAuth;
   store: BrowserSessionStore;
   cookie: CookieSettings;
+  /** Stateless CSRF tokens (http/csrf-token.ts). */
+  csrf: CsrfTokens;
   publicBaseUrl: string;
   trustedProxies: string;
   webBuildDir: string;
@@ -91,7 +94,7 @@ export function createApp(deps: AppDependencies): Express {
   });
   api.use(express.json({ limit: "1mb", strict: true, type: ["application/json", "application/*+json"] }));
   api.use(requestContextMiddleware(deps));
-  api.use(csrfMiddleware(deps.publicBaseUrl));
+  api.use(csrfMiddleware(deps.publicBaseUrl, deps.csrf));
   api.use("/auth", authRoutes(deps));
   api.use("/accounts", accountRoutes(deps));
   api.use("/me", meRoutes(deps));

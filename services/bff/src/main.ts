@@ -5,6 +5,7 @@ import { createRedisBrowserSessionStore } from "./adapters/redis-browser-session
 import { createServiceClients, grpcServiceDependency } from "./adapters/service-clients.ts";
 import { createBrowserAuth } from "./application/browser-auth.ts";
 import { cookieSettingsFor } from "./http/request-context.ts";
+import { createCsrfTokens } from "./http/csrf-token.ts";
 import { createCallerVerifier } from "@tessera/platform";
 import { createChatClient } from "./adapters/chat-client.ts";
 import { createQuotaClient } from "./adapters/quota-client.ts";
@@ -48,6 +49,8 @@ const app = createApp({
   auth: createBrowserAuth({ identity: clients.identity, session: clients.session, maxAccounts: config.MAX_ACCOUNTS_PER_BROWSER }),
   store,
   cookie: cookieSettingsFor(config.PUBLIC_BASE_URL),
+  // Keyed from the internal secret every BFF replica shares (HKDF with its own label).
+  csrf: createCsrfTokens(config.INTERNAL_GRPC_TOKEN, cookieSettingsFor(config.PUBLIC_BASE_URL)),
   publicBaseUrl: config.PUBLIC_BASE_URL,
   trustedProxies: config.TRUSTED_PROXIES,
   webBuildDir: config.WEB_BUILD_DIR,

@@ -16,7 +16,6 @@ export interface SignedInAccount {
 
 /** Server-side state behind the browser's session cookie. */
 export interface BrowserSession {
-  csrfToken: string;
   activeUserId: string | null;
   accounts: SignedInAccount[];
 }

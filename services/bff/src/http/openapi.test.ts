@@ -36,6 +36,7 @@ const app = createApp({
   auth: stubs,
   store: stubs,
   cookie: { name: "tessera_session", secure: false },
+  csrf: stubs,
   publicBaseUrl: "http://localhost",
   trustedProxies: "",
   webBuildDir: "/nonexistent",

@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import { parse as parseCookies, serialize as serializeCookie } from "cookie";
 import { API_KEY_PREFIX, forbidden, randomSecret, toAppError, unauthenticated, type AccessClaims } from "@tessera/platform";
@@ -8,6 +8,7 @@ import type { BrowserSession, BrowserSessionStore } from "../application/browser
 import { browserSessionTtlSeconds } from "../application/browser-session.ts";
 import type { ClientInfo } from "../application/browser-auth.ts";
 import { route } from "./problem.ts";
+import type { CsrfTokens } from "./csrf-token.ts";
 
 export interface RequestContext {
   tenant: Tenant;
@@ -50,7 +51,7 @@ export function deviceIdOf(request: Request, response: Response, cookie: CookieS
   return deviceId;
 }
 
-const emptyBrowserSession = (): BrowserSession => ({ csrfToken: randomSecret(24), activeUserId: null, accounts: [] });
+const emptyBrowserSession = (): BrowserSession => ({ activeUserId: null, accounts: [] });
 
 /** Resolves the tenant from Host (cached briefly) and loads the browser session behind the cookie. */
 export function requestContextMiddleware(deps: { identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): RequestHandler {
@@ -83,13 +84,14 @@ export function requestContextMiddleware(deps: { identity: IdentityClient; store
 
 /**
  * Persists the browser session and (re)sets the cookie. `rotate` issues a new cookie value (after
- * signing in, against session fixation); an empty session deletes the cookie.
+ * signing in, against session fixation). A browser with no account signed in keeps nothing on the
+ * server (its CSRF token is stateless): an empty session is deleted with its cookie.
  */
-export async function commitBrowserSession(response: Response, deps: { store: BrowserSessionStore; cookie: CookieSettings }, options: { rotate?: boolean; keepEmpty?: boolean } = {}): Promise<void> {
+export async function commitBrowserSession(response: Response, deps: { store: BrowserSessionStore; cookie: CookieSettings }, options: { rotate?: boolean } = {}): Promise<void> {
   const context = contextOf(response);
   const { browser } = context;
   const base = { httpOnly: true, secure: deps.cookie.secure, sameSite: "lax" as const, path: "/" };
-  if (browser.accounts.length === 0 && !options.keepEmpty) {
+  if (browser.accounts.length === 0) {
     if (context.cookie) await deps.store.delete(context.cookie);
     if (context.cookie) response.append("Set-Cookie", serializeCookie(deps.cookie.name, "", { ...base, maxAge: 0 }));
     context.cookie = undefined;
@@ -106,12 +108,6 @@ export async function commitBrowserSession(response: Response, deps: { store: Br
     "Set-Cookie",
     serializeCookie(deps.cookie.name, context.cookie, persistent ? { ...base, maxAge: browserSessionTtlSeconds(browser, Date.now()) } : base),
   );
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
 }
 
 /** The origin the browser must send: the public base URL's when the host matches it, else the request's own. */
@@ -149,16 +145,15 @@ export async function verifiedApiKey(request: Request, context: RequestContext, 
  * clients with a bearer credential are exempt: browsers cannot attach that header cross-site, and
  * such requests never use the cookie.
  */
-export function csrfMiddleware(publicBaseUrl: string): RequestHandler {
+export function csrfMiddleware(publicBaseUrl: string, csrf: CsrfTokens): RequestHandler {
   const base = new URL(publicBaseUrl);
   return (request, response, next) => {
     if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return next();
     if (bearerCredential(request)) return next();
-    const context = contextOf(response);
     const origin = request.get("origin");
     if (!origin || origin !== expectedOrigin(request, base)) return next(forbidden("The request must come from this site (Origin header).", "csrf_failed"));
     const token = request.get("x-csrf-token");
-    if (!token || !context.cookie || !safeEqual(token, context.browser.csrfToken)) {
+    if (!token || !csrf.verify(request, token)) {
       return next(forbidden("Missing or invalid CSRF token; fetch one from GET /api/v1/auth/csrf.", "csrf_failed"));
     }
     next();
@@ -205,7 +200,7 @@ export function withActiveAccount(
     }
     const before = JSON.stringify(context.browser);
     const persist = async () => {
-      if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps, { keepEmpty: true });
+      if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
     };
     let result: HandlerResult;
     try {

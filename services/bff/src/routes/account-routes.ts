@@ -44,7 +44,7 @@ export function accountRoutes(deps: { auth: BrowserAuth; store: BrowserSessionSt
         user = await deps.auth.switchAccount(context.browser, context.tenant.id, body.userId, context.client);
         deps.auth.rememberProfile(context.browser, user);
       } finally {
-        await commitBrowserSession(response, deps, { keepEmpty: true });
+        await commitBrowserSession(response, deps);
       }
       response.json({ user: userJson(user) });
     }),

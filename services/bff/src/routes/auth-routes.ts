@@ -6,6 +6,7 @@ import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { commitBrowserSession, contextOf, deviceIdOf, type CookieSettings } from "../http/request-context.ts";
 import { route } from "../http/problem.ts";
+import type { CsrfTokens } from "../http/csrf-token.ts";
 import { operation } from "../http/contract.ts";
 import { UserEnvelope, userJson } from "../http/user-json.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
@@ -49,8 +50,8 @@ export const authOperations = [
     method: "get",
     path: "/api/v1/auth/csrf",
     auth: "none",
-    summary: "CSRF token for state-changing requests (creates an anonymous browser session when needed)",
-    description: "The token stays the same for the life of the browser session; clients may fetch it again after signing in, out or switching.",
+    summary: "CSRF token for state-changing requests (stateless: signed and bound to this browser's CSRF cookie, which it sets when missing)",
+    description: "The token stays the same as long as the browser keeps its CSRF cookie, signed in or not; clients may fetch it again after signing in, out or switching.",
     responses: { 200: CsrfToken },
   }),
   operation({
@@ -95,7 +96,7 @@ export const authOperations = [
   }),
 ];
 
-export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore; cookie: CookieSettings; identity: IdentityClient; publicBaseUrl: string; logger: Logger }): Router {
+export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore; cookie: CookieSettings; csrf: CsrfTokens; identity: IdentityClient; publicBaseUrl: string; logger: Logger }): Router {
   const router = Router();
   // A random value in an httpOnly cookie ties each provider flow to the browser that started it.
   const bindingCookie = deps.cookie.secure ? "__Host-tessera_oauth" : "tessera_oauth";
@@ -115,17 +116,15 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
   /** Saves the browser session when a handler changed it (a refreshed token, a dropped account). */
   const persistIfChanged = async (response: Response, before: string) => {
     const context = contextOf(response);
-    if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps, { keepEmpty: true });
+    if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
   };
 
   router.get(
     "/csrf",
-    route(async (_request, response) => {
-      const context = contextOf(response);
-      // A browser without a session gets an anonymous one, so the token has something to bind to.
-      if (!context.cookie) await commitBrowserSession(response, deps, { keepEmpty: true });
+    route(async (request, response) => {
+      // Stateless: signed, bound to this browser's CSRF cookie; nothing is stored for a visitor.
       response.setHeader("Cache-Control", "no-store");
-      response.json({ token: context.browser.csrfToken } satisfies z.output<typeof CsrfToken>);
+      response.json({ token: deps.csrf.issue(request, response) } satisfies z.output<typeof CsrfToken>);
     }),
   );
 
@@ -164,7 +163,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
     route(async (_request, response) => {
       const context = contextOf(response);
       await deps.auth.logout(context.browser, context.tenant.id, context.client);
-      await commitBrowserSession(response, deps, { keepEmpty: true });
+      await commitBrowserSession(response, deps);
       response.status(204).end();
     }),
   );
@@ -176,7 +175,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
       try {
         await deps.auth.logoutAll(context.browser, context.tenant.id, context.client);
       } finally {
-        await commitBrowserSession(response, deps, { keepEmpty: true });
+        await commitBrowserSession(response, deps);
       }
       response.status(204).end();
     }),

@@ -207,7 +207,7 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
       const body = parseBody(sendBody, request.body);
       const before = JSON.stringify(context.browser);
       const accessToken = await deps.auth.accessToken(context.browser, context.tenant.id, context.client).finally(async () => {
-        if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps, { keepEmpty: true });
+        if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
       });
 
       // The client going away cancels the call; the chat service then keeps the partial answer as aborted.
