@@ -45,7 +45,13 @@ async function run(label: string, concurrency: number, operation: (worker: numbe
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  const result = { label, operations: latencies.length, perSecond: +(latencies.length / elapsed).toFixed(1), p50Ms: +percentile(latencies, 50).toFixed(2), p99Ms: +percentile(latencies, 99).toFixed(2) };
+  const result = {
+    label,
+    operations: latencies.length,
+    perSecond: +(latencies.length / elapsed).toFixed(1),
+    p50Ms: +percentile(latencies, 50).toFixed(2),
+    p99Ms: +percentile(latencies, 99).toFixed(2),
+  };
   console.log(JSON.stringify(result));
   return result;
 }
@@ -54,11 +60,27 @@ const password = "benchmark passphrase 42";
 const user = await identity.register({ tenantId: "default", email: `${name}@example.com`, username: name, password, fullName: "", clientIp: "127.0.0.1" });
 
 // Hashing alone (the same OWASP argon2id parameters), to see what the rest of a login costs.
-const hashing = await run("argon2id hash only (1 thread)", 1, async () => void (await hash(password, { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 })));
-const sequential = await run("password login over gRPC (one at a time)", 1, async () => void (await identity.verifyPassword({ tenantId: "default", login: name, password, clientIp: "127.0.0.1", deviceId: "" })));
-const logins = await run("password login over gRPC (concurrency 4)", 4, async () => void (await identity.verifyPassword({ tenantId: "default", login: name, password, clientIp: "127.0.0.1", deviceId: "" })));
+const hashing = await run(
+  "argon2id hash only (1 thread)",
+  1,
+  async () => void (await hash(password, { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 })),
+);
+const sequential = await run(
+  "password login over gRPC (one at a time)",
+  1,
+  async () => void (await identity.verifyPassword({ tenantId: "default", login: name, password, clientIp: "127.0.0.1", deviceId: "" })),
+);
+const logins = await run(
+  "password login over gRPC (concurrency 4)",
+  4,
+  async () => void (await identity.verifyPassword({ tenantId: "default", login: name, password, clientIp: "127.0.0.1", deviceId: "" })),
+);
 
-const chains = await Promise.all(Array.from({ length: 16 }, () => session.createSession({ tenantId: "default", userId: user.id, role: "user", rememberMe: true, deviceInfo: "bench", ip: "127.0.0.1" })));
+const chains = await Promise.all(
+  Array.from({ length: 16 }, () =>
+    session.createSession({ tenantId: "default", userId: user.id, role: "user", rememberMe: true, deviceInfo: "bench", ip: "127.0.0.1" }),
+  ),
+);
 const tokens = chains.map((pair) => pair.refreshToken);
 const refreshes = await run("refresh with rotation over gRPC (concurrency 16)", 16, async (worker) => {
   const next = await session.refresh({ refreshToken: tokens[worker]!, ip: "127.0.0.1" });
@@ -72,6 +94,7 @@ console.log(
     // One login at a time against one hash at a time: what a login costs besides hashing.
     nonHashingShareOfLogin: +Math.max(0, 1 - hashing.p50Ms / sequential.p50Ms).toFixed(3),
     refreshesPerSecondPerCore: +(refreshes.perSecond / cpus().length).toFixed(1),
+    rssMbAfterRun: await system.rssMb(),
   }),
 );
 identity.close();

@@ -101,7 +101,12 @@ try {
   const cdp = await swContext.newCDPSession(swPage);
   // Chromium DevTools' "Slow 4G" preset (since Chrome 121) and a 4× slower CPU (a mid-range phone).
   await cdp.send("Network.enable");
-  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 150, downloadThroughput: (1.6 * 1024 * 1024) / 8, uploadThroughput: (750 * 1024) / 8 });
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false,
+    latency: 150,
+    downloadThroughput: (1.6 * 1024 * 1024) / 8,
+    uploadThroughput: (750 * 1024) / 8,
+  });
   await cdp.send("Emulation.setCPUThrottlingRate", { rate: 4 });
   const fromWorker: number[] = [];
   const listed: number[] = [];
@@ -114,7 +119,9 @@ try {
   }
   const controlled = (await swPage.evaluate("navigator.serviceWorker.controller !== null")) as boolean;
   console.log(`Opened again from the service worker (controlled: ${controlled}), Slow 4G + 4× CPU, ${runs} runs:`);
-  console.log(`  chat list interactive (shell + this device's chats)  p50 ${percentile(fromWorker, 50).toFixed(0)} ms  max ${Math.max(...fromWorker).toFixed(0)} ms`);
+  console.log(
+    `  chat list interactive (shell + this device's chats)  p50 ${percentile(fromWorker, 50).toFixed(0)} ms  max ${Math.max(...fromWorker).toFixed(0)} ms`,
+  );
   console.log(`  chat list refreshed from the server                   p50 ${percentile(listed, 50).toFixed(0)} ms  max ${Math.max(...listed).toFixed(0)} ms`);
   await swContext.close();
 } finally {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -33,6 +34,8 @@ export interface RunningSystem {
   start(service: ServiceName): Promise<void>;
   stopAll(): Promise<void>;
   exitCodes: Partial<Record<ServiceName, number | null>>;
+  /** Resident memory of each running service in MB (Linux /proc; empty elsewhere), for benchmarks. */
+  rssMb(): Promise<Partial<Record<ServiceName, number>>>;
 }
 
 async function freePort(): Promise<number> {
@@ -69,7 +72,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     if (service === "bff") {
       ports.bff = { grpc: 0, probe: options.bffPort ?? (options.randomPorts ? await freePort() : 8080) };
     } else {
-      ports[service] = options.randomPorts ? { grpc: await freePort(), probe: await freePort() } : { grpc: defaultPorts[service].grpc, probe: defaultPorts[service].probe };
+      ports[service] = options.randomPorts
+        ? { grpc: await freePort(), probe: await freePort() }
+        : { grpc: defaultPorts[service].grpc, probe: defaultPorts[service].probe };
     }
   }
   const baseUrl = `http://127.0.0.1:${ports.bff.probe}`;
@@ -121,6 +126,17 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     await waitReady(probe, options.readyTimeoutMs ?? 60_000, child, service, () => recent.join("\n"));
   };
 
+  const rssMb = async () => {
+    const result: Partial<Record<ServiceName, number>> = {};
+    for (const [service, child] of children) {
+      if (child.pid === undefined || child.exitCode !== null) continue;
+      const status = await readFile(`/proc/${child.pid}/status`, "utf8").catch(() => "");
+      const kilobytes = /VmRSS:\s+(\d+)/.exec(status)?.[1];
+      if (kilobytes) result[service] = Math.round(Number(kilobytes) / 1024);
+    }
+    return result;
+  };
+
   const stop = async (service: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {
     const child = children.get(service);
     if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
@@ -146,6 +162,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     stop,
     start: spawnService,
     exitCodes,
+    rssMb,
     stopAll: async () => {
       await Promise.all([...SERVICES].reverse().map((service) => stop(service)));
     },

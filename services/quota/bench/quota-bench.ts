@@ -4,7 +4,8 @@
 //      into MongoDB rollups and Redis counters; sustained events/s, publish-to-counter latency,
 //      and exact totals (5% of events are published twice and must count once);
 //   2. CheckAndReserve over gRPC against the real system (identity, session and quota processes),
-//      with real access tokens.
+//      with real access tokens: closed loop at BENCH_CONCURRENCY, then paced at BENCH_RESERVE_RATE
+//      a second for BENCH_RESERVE_SECONDS; each service's RSS before and after the paced run.
 // Each run uses its own database, key prefix and queue names, and removes them afterwards.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -34,6 +35,8 @@ const RESERVATIONS = Number(process.env.BENCH_RESERVATIONS ?? 3_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 50);
 const PACED_EVENTS = Number(process.env.BENCH_PACED_EVENTS ?? 500);
+const RESERVE_RATE = Number(process.env.BENCH_RESERVE_RATE ?? 2_000);
+const RESERVE_SECONDS = Number(process.env.BENCH_RESERVE_SECONDS ?? 5);
 
 const required = (name: string) => {
   const value = process.env[name];
@@ -332,10 +335,69 @@ async function benchReservations() {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
+    const rssIdle = await system.rssMb();
+
+    // Paced: RESERVE_RATE calls a second for RESERVE_SECONDS (open loop: a call starts on time
+    // whether or not the previous ones finished), each against a user with room left.
+    const pacedLatencies: number[] = [];
+    const pacedCalls = RESERVE_RATE * RESERVE_SECONDS;
+    const pacedUsers: string[] = [];
+    for (let index = 0; pacedUsers.length * perUser < pacedCalls; index += 1) {
+      const user = await identity.register({
+        tenantId: "default",
+        email: `paced${index}@${runName}.example`,
+        username: `paced${index}x${runName.slice(-6)}`,
+        password: "a benchmark passphrase",
+        fullName: "",
+        clientIp: "127.0.0.1",
+      });
+      const pair = await session.createSession({
+        tenantId: "default",
+        userId: user.id,
+        role: user.role,
+        rememberMe: false,
+        deviceInfo: "bench",
+        ip: "127.0.0.1",
+      });
+      pacedUsers.push(pair.accessToken);
+      await quota.getQuota({ tenantId: "", userId: "" }, { accessToken: pair.accessToken });
+    }
+    let pacedErrors = 0;
+    const pacedStarted = performance.now();
+    const inFlight: Array<Promise<void>> = [];
+    for (let index = 0; index < pacedCalls; index += 1) {
+      const due = pacedStarted + (index * 1000) / RESERVE_RATE;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const begin = performance.now();
+      inFlight.push(
+        quota
+          .checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 100 }, { accessToken: pacedUsers[index % pacedUsers.length]! })
+          .then(
+            () => void pacedLatencies.push(performance.now() - begin),
+            () => void (pacedErrors += 1),
+          ),
+      );
+    }
+    await Promise.all(inFlight);
+    const pacedSeconds = (performance.now() - pacedStarted) / 1000;
+    const rssAfter = await system.rssMb();
     identity.close();
     session.close();
     quota.close();
-    return { calls: RESERVATIONS, concurrency: CONCURRENCY, callsPerSecond: Math.round(RESERVATIONS / seconds), latencyMs: summary(latencies) };
+    return {
+      calls: RESERVATIONS,
+      concurrency: CONCURRENCY,
+      callsPerSecond: Math.round(RESERVATIONS / seconds),
+      latencyMs: summary(latencies),
+      paced: {
+        targetPerSecond: RESERVE_RATE,
+        achievedPerSecond: Math.round(pacedCalls / pacedSeconds),
+        errors: pacedErrors,
+        latencyMs: summary(pacedLatencies),
+      },
+      rssMb: { idle: rssIdle, afterRun: rssAfter },
+    };
   } finally {
     await system.stopAll();
     const systemTopology = usageTopology(`${runName}.sys.`);
