@@ -28,6 +28,8 @@ beforeAll(async () => {
     OAUTH_OIDC_NAME: "Community SSO",
     ...github.env("GITHUB"),
     ...discord.env("DISCORD"),
+    // The throttle test speaks for other client addresses through X-Forwarded-For.
+    TRUSTED_PROXIES: "127.0.0.1",
     FIRST_ADMIN_EMAIL: "root@example.com",
     FIRST_ADMIN_USERNAME: "root",
     FIRST_ADMIN_PASSWORD: "root of all accounts",
@@ -333,6 +335,16 @@ describe("an attacker", () => {
     const own = await started(victim, oidcAccount().id);
     own.searchParams.set("code", stolen.searchParams.get("code")!);
     expect(await callback(victim, own)).toBe("/login?oauthError=oauth_failed");
+  });
+
+  it("cannot fill the server with unfinished flows: starts count against the per-IP sign-in throttle", async () => {
+    const client = browser();
+    const from = { "x-forwarded-for": "203.0.113.77" };
+    const started = async () => (await client.get("/api/v1/auth/oauth/oidc/authorize", from)).headers.get("location")!;
+    for (let index = 0; index < 50; index += 1) expect(await started()).toMatch(new RegExp(`^${idp.issuer}/`));
+    expect(await started()).toBe("/login?oauthError=login_throttled");
+    // Another address is not affected.
+    expect(await authorize(browser(), "oidc")).toMatch(new RegExp(`^${idp.issuer}/`));
   });
 
   it.each(["//evil.example", "/\\evil.example", "https://evil.example/", "/%09/evil.example", "%2F%2Fevil.example", "/%5C%5Cevil.example%2F", "/%252F%252Fevil.example"])("cannot redirect the browser off-site with returnTo=%s", async (returnTo) => {

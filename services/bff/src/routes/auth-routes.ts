@@ -41,7 +41,7 @@ const BINDING_MAX_AGE_SECONDS = 600;
 const toProvider = { description: "To the provider. On failure, back to the app instead: `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link)", content: {} };
 const backToReturnTo = {
   description:
-    "To `returnTo` (signed in, or linked). On failure, to `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link). Codes: `oauth_state_invalid` (expired, used, tampered or another browser's), `oauth_denied`, `oauth_failed`, `oauth_provider_unavailable`, `oauth_provider_unknown`, `oauth_email_missing`, `oauth_email_unverified`, `oauth_account_exists` (same email, not verified or auto-linking off: sign in and link instead), `oauth_identity_taken` (linked to another user), `oauth_provider_already_linked`, `oauth_link_user_changed`, `unauthenticated`, `account_disabled`, `registration_closed`, `registration_throttled`, `too_many_accounts`",
+    "To `returnTo` (signed in, or linked). On failure, to `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link). Codes: `oauth_state_invalid` (expired, used, tampered or another browser's), `oauth_denied`, `oauth_failed`, `oauth_provider_unavailable`, `oauth_provider_unknown`, `oauth_email_missing`, `oauth_email_unverified`, `oauth_account_exists` (same email, not verified or auto-linking off: sign in and link instead), `oauth_identity_taken` (linked to another user), `oauth_provider_already_linked`, `oauth_link_user_changed`, `unauthenticated`, `account_disabled`, `registration_closed`, `registration_throttled`, `login_throttled`, `too_many_accounts`",
   content: {},
 };
 
@@ -81,7 +81,7 @@ export const authOperations = [
     path: "/api/v1/auth/oauth/{provider}/authorize",
     auth: "none",
     summary: "Start signing in (or linking) with a provider",
-    description: "Authorization code with PKCE S256; state and nonce are kept server-side for 10 minutes, single use, bound to this browser by an httpOnly cookie. `intent=link` needs a signed-in browser. A `returnTo` that is not a path on this site is refused with 400.",
+    description: "Authorization code with PKCE S256; state and nonce are kept server-side for 10 minutes, single use, bound to this browser by an httpOnly cookie. `intent=link` needs a signed-in browser. A `returnTo` that is not a path on this site is refused with 400. Each start counts against the per-IP sign-in throttle (given back when the flow completes); past it the browser goes back with `oauthError=login_throttled`.",
     query: authorizeQuery,
     responses: { 302: toProvider },
     errors: [400],
@@ -203,7 +203,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
         const binding = bindingOf(request) ?? randomSecret(32);
         const accessToken = query.intent === "link" ? await deps.auth.accessToken(context.browser, context.tenant.id, context.client) : undefined;
         const { authorizationUrl } = await deps.identity.startOAuth(
-          { tenantId: context.tenant.id, provider, intent: query.intent, returnTo, redirectUri: redirectUriFor(provider), browserBinding: binding },
+          { tenantId: context.tenant.id, provider, intent: query.intent, returnTo, redirectUri: redirectUriFor(provider), browserBinding: binding, clientIp: context.client.ip },
           { accessToken },
         );
         await persistIfChanged(response, before);

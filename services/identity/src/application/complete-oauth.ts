@@ -4,7 +4,7 @@ import { oauthErrors, usernameBase, usernameCandidate, type ExternalProfile, typ
 import { IdentityConflictError, type LinkedIdentityRepository, type OAuthFlowStore, type OAuthProviderGateway, type SignInPolicySource, type AttemptThrottle, type TenantRepository, type UserRepository } from "../domain/ports.ts";
 import { emailProblem, normalizeEmail, type User } from "../domain/user.ts";
 import { DuplicateUserError, makeSelfRegistrationGate } from "./register-user.ts";
-import { hashBinding } from "./start-oauth.ts";
+import { hashBinding, signInIpKey } from "./start-oauth.ts";
 
 export interface CompleteOAuthInput {
   tenantId: string;
@@ -50,6 +50,7 @@ export function makeCompleteOAuth(deps: {
     try {
       const profile = await deps.gateway.exchange(flow.provider, input.callbackQuery, flow);
       const user = flow.intent === "link" ? await link(flow, profile, input.claims) : await signIn(flow, profile, input.clientIp);
+      await deps.throttle.refund([signInIpKey(input.clientIp)]);
       return { user, intent: flow.intent, returnTo: flow.returnTo };
     } catch (error) {
       // The BFF sends the browser back where it came from, with the error's code.

@@ -1,9 +1,15 @@
 import { createHash, randomBytes } from "node:crypto";
-import { randomSecret, unauthenticated, validationFailed, type AccessClaims } from "@tessera/platform";
+import { randomSecret, tooManyRequests, unauthenticated, validationFailed, type AccessClaims } from "@tessera/platform";
 import { isProviderKind, OAUTH_FLOW_TTL_SECONDS, oauthErrors, type OAuthIntent, type ProviderKind, type SignInProvider } from "../domain/oauth.ts";
-import type { OAuthFlowStore, OAuthProviderGateway, SignInPolicySource } from "../domain/ports.ts";
+import type { AttemptThrottle, OAuthFlowStore, OAuthProviderGateway, SignInPolicySource } from "../domain/ports.ts";
 
 export const hashBinding = (binding: string) => createHash("sha256").update(binding).digest("base64url");
+
+/**
+ * The per-IP key of the sign-in throttle: starting a provider flow counts as a sign-in attempt
+ * (each one keeps state in Redis until it expires), and a completed flow gives it back.
+ */
+export const signInIpKey = (clientIp: string) => `ip:${clientIp || "unknown"}`;
 
 /** The providers a tenant offers: configured for the installation and enabled by the tenant. */
 export function makeListSignInProviders(deps: { gateway: OAuthProviderGateway; policies: SignInPolicySource }) {
@@ -22,13 +28,14 @@ export interface StartOAuthInput {
   browserBinding: string;
   /** The signed-in user, required for intent "link". */
   claims: AccessClaims | null;
+  clientIp: string;
 }
 
 /**
  * Begins an authorization-code flow with PKCE S256: fresh state, nonce and code verifier, kept
  * server-side (single use, ten minutes) with a hash of the browser's binding cookie.
  */
-export function makeStartOAuth(deps: { gateway: OAuthProviderGateway; flows: OAuthFlowStore; listSignInProviders: ReturnType<typeof makeListSignInProviders> }) {
+export function makeStartOAuth(deps: { gateway: OAuthProviderGateway; flows: OAuthFlowStore; throttle: AttemptThrottle; listSignInProviders: ReturnType<typeof makeListSignInProviders> }) {
   return async function startOAuth(input: StartOAuthInput): Promise<string> {
     if (input.intent !== "login" && input.intent !== "link") throw validationFailed([{ field: "intent", message: "Use login or link." }]);
     if (input.browserBinding.length < 32) throw validationFailed([{ field: "browserBinding", message: "Missing browser binding." }]);
@@ -36,6 +43,8 @@ export function makeStartOAuth(deps: { gateway: OAuthProviderGateway; flows: OAu
     const intent: OAuthIntent = input.intent;
     if (intent === "link" && !input.claims) throw unauthenticated("Sign in to link a provider.");
     if (input.claims && input.claims.tenantId !== input.tenantId) throw unauthenticated();
+    const wait = await deps.throttle.attempt([signInIpKey(input.clientIp)]);
+    if (wait > 0) throw tooManyRequests("Too many sign-in attempts; try again later.", wait, "login_throttled");
     const codeVerifier = randomBytes(32).toString("base64url");
     const flow = {
       state: randomSecret(32),

@@ -35,6 +35,7 @@ const OAUTH_ERRORS = new Set([
 	'too_many_accounts',
 	'registration_closed',
 	'registration_throttled',
+	'login_throttled',
 	'last_sign_in_method'
 ]);
 

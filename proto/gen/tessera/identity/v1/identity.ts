@@ -209,6 +209,8 @@ export interface StartOAuthRequest {
   redirectUri: string;
   /** A random value kept in an httpOnly cookie of the browser that starts the flow; stored hashed. */
   browserBinding: string;
+  /** The browser's IP: unfinished flows count against the sign-in throttle per IP. */
+  clientIp: string;
 }
 
 export interface StartOAuthResponse {
@@ -2966,7 +2968,7 @@ export const SignInProviderList: MessageFns<SignInProviderList> = {
 };
 
 function createBaseStartOAuthRequest(): StartOAuthRequest {
-  return { tenantId: "", provider: "", intent: "", returnTo: "", redirectUri: "", browserBinding: "" };
+  return { tenantId: "", provider: "", intent: "", returnTo: "", redirectUri: "", browserBinding: "", clientIp: "" };
 }
 
 export const StartOAuthRequest: MessageFns<StartOAuthRequest> = {
@@ -2988,6 +2990,9 @@ export const StartOAuthRequest: MessageFns<StartOAuthRequest> = {
     }
     if (message.browserBinding !== "") {
       writer.uint32(50).string(message.browserBinding);
+    }
+    if (message.clientIp !== "") {
+      writer.uint32(58).string(message.clientIp);
     }
     return writer;
   },
@@ -3053,6 +3058,14 @@ export const StartOAuthRequest: MessageFns<StartOAuthRequest> = {
             message.browserBinding = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.clientIp = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3089,6 +3102,11 @@ export const StartOAuthRequest: MessageFns<StartOAuthRequest> = {
         : isSet(object.browser_binding)
         ? globalThis.String(object.browser_binding)
         : "",
+      clientIp: isSet(object.clientIp)
+        ? globalThis.String(object.clientIp)
+        : isSet(object.client_ip)
+        ? globalThis.String(object.client_ip)
+        : "",
     };
   },
 
@@ -3111,6 +3129,9 @@ export const StartOAuthRequest: MessageFns<StartOAuthRequest> = {
     }
     if (message.browserBinding !== "") {
       obj.browserBinding = message.browserBinding;
+    }
+    if (message.clientIp !== "") {
+      obj.clientIp = message.clientIp;
     }
     return obj;
   },

@@ -79,6 +79,7 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
         returnTo: request.returnTo,
         redirectUri: request.redirectUri,
         browserBinding: request.browserBinding,
+        clientIp: request.clientIp,
         claims: request.intent === "link" ? await verify(context.bearerToken) : null,
       }),
     }),

@@ -184,8 +184,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * CSRF token for state-changing requests (creates an anonymous browser session when needed)
-         * @description The token stays the same for the life of the browser session; clients may fetch it again after signing in, out or switching.
+         * CSRF token for state-changing requests (stateless: signed and bound to this browser's CSRF cookie, which it sets when missing)
+         * @description The token stays the same as long as the browser keeps its CSRF cookie, signed in or not; clients may fetch it again after signing in, out or switching.
          */
         get: operations["getApiV1AuthCsrf"];
         put?: never;
@@ -259,7 +259,7 @@ export interface paths {
         };
         /**
          * Start signing in (or linking) with a provider
-         * @description Authorization code with PKCE S256; state and nonce are kept server-side for 10 minutes, single use, bound to this browser by an httpOnly cookie. `intent=link` needs a signed-in browser. A `returnTo` that is not a path on this site is refused with 400.
+         * @description Authorization code with PKCE S256; state and nonce are kept server-side for 10 minutes, single use, bound to this browser by an httpOnly cookie. `intent=link` needs a signed-in browser. A `returnTo` that is not a path on this site is refused with 400. Each start counts against the per-IP sign-in throttle (given back when the flow completes); past it the browser goes back with `oauthError=login_throttled`.
          */
         get: operations["getApiV1AuthOauthByProviderAuthorize"];
         put?: never;
@@ -1920,7 +1920,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description To `returnTo` (signed in, or linked). On failure, to `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link). Codes: `oauth_state_invalid` (expired, used, tampered or another browser's), `oauth_denied`, `oauth_failed`, `oauth_provider_unavailable`, `oauth_provider_unknown`, `oauth_email_missing`, `oauth_email_unverified`, `oauth_account_exists` (same email, not verified or auto-linking off: sign in and link instead), `oauth_identity_taken` (linked to another user), `oauth_provider_already_linked`, `oauth_link_user_changed`, `unauthenticated`, `account_disabled`, `registration_closed`, `registration_throttled`, `too_many_accounts` */
+            /** @description To `returnTo` (signed in, or linked). On failure, to `/login?oauthError=<code>` (intent login) or `returnTo?oauthError=<code>` (intent link). Codes: `oauth_state_invalid` (expired, used, tampered or another browser's), `oauth_denied`, `oauth_failed`, `oauth_provider_unavailable`, `oauth_provider_unknown`, `oauth_email_missing`, `oauth_email_unverified`, `oauth_account_exists` (same email, not verified or auto-linking off: sign in and link instead), `oauth_identity_taken` (linked to another user), `oauth_provider_already_linked`, `oauth_link_user_changed`, `unauthenticated`, `account_disabled`, `registration_closed`, `registration_throttled`, `login_throttled`, `too_many_accounts` */
             302: {
                 headers: {
                     [name: string]: unknown;
