@@ -1,16 +1,14 @@
 // The PWA on a phone (Debian's Chromium through playwright-core, 390×844) against the real system
 // and a streaming demo LLM: chat, stop, quota line, account switch, offline history and outbox,
 // Russian on every screen, the dark theme, and axe-core on every screen.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient, startTestSystem, type TestSystem } from "@tessera/platform/testing";
 import { startDemoUpstream, type DemoUpstream } from "../../services/chat/src/demo-upstream/demo-upstream.ts";
+import { axeViolations } from "./support/axe.ts";
 
 const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const admin = { email: "pwa-admin@example.com", username: "pwaadmin", password: "administrating the phone app" };
 const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 const WAIT = { timeout: 20_000 };
@@ -82,17 +80,6 @@ const lastAnswer = (page: Page) => page.getByTestId("message-assistant").last();
 /** The signed-in user's messages of a chat, asked of the server from the page (its cookie). */
 const serverMessages = (page: Page, chatId: string) =>
   page.evaluate(async (id) => ((await (await fetch(`/api/v1/chats/${id}/messages?limit=100`)).json()) as { items: { role: string; content: string }[] }).items, chatId);
-
-async function axeViolations(page: Page): Promise<string[]> {
-  // Evaluated through the DevTools protocol: the app's CSP rightly refuses an injected inline script.
-  if (!(await page.evaluate("typeof window.axe !== 'undefined'"))) await page.evaluate(axeSource);
-  const result = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as {
-    violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
-  };
-  return result.violations
-    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-    .map((violation) => `${violation.id} (${violation.impact}): ${violation.nodes.map((node) => node.target.join(" ")).join(", ")}`);
-}
 
 async function phoneContext(options: { locale?: string } = {}): Promise<BrowserContext> {
   return browser.newContext({ ...phone, locale: options.locale ?? "en-US", serviceWorkers: "allow" });

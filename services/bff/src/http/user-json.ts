@@ -19,6 +19,7 @@ export const User = z
     premiumUntil: z.string().nullable().meta({ format: "date-time" }),
     isPremium: z.boolean(),
     hasPassword: z.boolean(),
+    platformRole: z.enum(["operator"]).nullable().meta({ description: "\"operator\" for the platform operator (manages tenants), else null" }),
     createdAt: z.string().meta({ format: "date-time" }),
   })
   .meta({ id: "User" });
@@ -42,6 +43,7 @@ export function userJson(user: UserMessage, now = Date.now()): z.output<typeof U
     premiumUntil,
     isPremium: premiumUntil !== null && Date.parse(premiumUntil) > now,
     hasPassword: user.hasPassword,
+    platformRole: user.platformRole === "operator" ? "operator" : null,
     createdAt: user.createdAt,
   };
 }

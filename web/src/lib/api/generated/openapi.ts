@@ -776,6 +776,8 @@ export interface components {
             premiumUntil: string | null;
             isPremium: boolean;
             hasPassword: boolean;
+            /** @description "operator" for the platform operator (manages tenants), else null */
+            platformRole: "operator" | null;
             /** Format: date-time */
             createdAt: string;
             /** @description Override; null = the tenant's default */
@@ -1057,6 +1059,8 @@ export interface components {
             premiumUntil: string | null;
             isPremium: boolean;
             hasPassword: boolean;
+            /** @description "operator" for the platform operator (manages tenants), else null */
+            platformRole: "operator" | null;
             /** Format: date-time */
             createdAt: string;
         };

@@ -1,3 +1,8 @@
 import { redirect } from '@sveltejs/kit';
+import type { PageLoad } from './$types';
 
-export const load = () => redirect(307, '/admin/users');
+/** Administrators start with their users, the platform operator with the tenants. */
+export const load: PageLoad = async ({ parent }) => {
+	const { admin } = await parent();
+	redirect(307, admin ? '/admin/users' : '/admin/tenants');
+};
