@@ -307,9 +307,19 @@ describe("tenant settings", () => {
     const { user } = await register(tenant.host);
     await database.collection("users").updateOne({ _id: user.id as never }, { $set: { role: "admin" } });
     const tenantAdmin = await signIn(user.username, "a perfectly fine passphrase", tenant.host);
-    expect(await json(await tenantAdmin.patch("/api/v1/admin/settings", { minPasswordLength: 40 }))).toMatchObject({ minPasswordLength: 40 });
-    const refused = await new HttpClient(system.baseUrl, { host: tenant.host }).post("/api/v1/auth/register", { email: `short${tenant.slug}@example.com`, username: `short${tenant.slug}`, password: "a perfectly fine passphrase" });
-    expect(refused.status).toBe(400);
+    expect(await json(await tenantAdmin.patch("/api/v1/admin/settings", { minPasswordLength: 40 }))).toMatchObject({ minPasswordLength: 40, selfRegistration: true });
+    const signUp = (name: string) =>
+      new HttpClient(system.baseUrl, { host: tenant.host }).post("/api/v1/auth/register", { email: `${name}${tenant.slug}@example.com`, username: `${name}${tenant.slug}`, password: "a perfectly fine passphrase" });
+    expect((await signUp("short")).status).toBe(400);
+
+    // Closing self-registration applies to the next sign-up, and is audited.
+    expect(await json(await tenantAdmin.patch("/api/v1/admin/settings", { minPasswordLength: 8, selfRegistration: false }))).toMatchObject({ selfRegistration: false });
+    const closed = await signUp("closed");
+    expect(closed.status).toBe(403);
+    expect((await json(closed)).type).toMatch(/registration_closed$/);
+    expect((await auditOf(tenantAdmin, "?action=settings.update")).items[0]).toMatchObject({ before: { selfRegistration: true, minPasswordLength: 40 }, after: { selfRegistration: false, minPasswordLength: 8 } });
+    expect((await tenantAdmin.patch("/api/v1/admin/settings", { selfRegistration: true })).status).toBe(200);
+    expect((await signUp("open")).status).toBe(201);
   });
 });
 

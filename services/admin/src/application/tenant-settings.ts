@@ -8,6 +8,7 @@ export interface SettingsView {
   premiumLimits: LimitPair;
   timeZone: string;
   minPasswordLength: number;
+  selfRegistration: boolean;
   providers: ProviderRecord[];
   models: string[];
   availableModels: ModelRef[];
@@ -24,6 +25,7 @@ export interface SettingsUpdate {
   premiumLimits?: LimitPair | undefined;
   timeZone?: string | undefined;
   minPasswordLength?: number | undefined;
+  selfRegistration?: boolean | undefined;
   /** The complete list of the tenant's own providers: new ones have no id; missing ones are deleted. */
   providers?: ProviderInput[] | undefined;
   models?: string[] | undefined;
@@ -60,6 +62,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       premiumLimits: own.premiumLimits,
       timeZone: own.timeZone,
       minPasswordLength: policy.minPasswordLength,
+      selfRegistration: policy.selfRegistration,
       providers: providers.filter((provider) => provider.origin === "admin"),
       models: own.models,
       availableModels: uniqueModels(providers),
@@ -75,6 +78,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
     premiumLimits: settings.premiumLimits,
     timeZone: settings.timeZone,
     minPasswordLength: settings.minPasswordLength,
+    selfRegistration: settings.selfRegistration,
     models: settings.models,
     signInProviders: settings.signInProviders,
     autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail,
@@ -117,11 +121,12 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       const available = changes.models ? uniqueModels(await deps.providers.list(actor)).map((model) => model.id) : null;
       const current = await stored(actor.tenantId);
       const next = applySettingsChanges(current, { defaultLimits: changes.defaultLimits, premiumLimits: changes.premiumLimits, timeZone: changes.timeZone, models: changes.models, signInProviders: changes.signInProviders, autoLinkVerifiedEmail: changes.autoLinkVerifiedEmail }, available, deps.clock.now());
-      if (changes.minPasswordLength !== undefined) await deps.identity.updateTenantPolicy(actor.tenantId, { minPasswordLength: changes.minPasswordLength });
+      const policyChanged = changes.minPasswordLength !== undefined || changes.selfRegistration !== undefined;
+      if (policyChanged) await deps.identity.updateTenantPolicy(actor.tenantId, { minPasswordLength: changes.minPasswordLength, selfRegistration: changes.selfRegistration });
       const ownChanged = changes.defaultLimits || changes.premiumLimits || changes.timeZone !== undefined || changes.models || changes.signInProviders || changes.autoLinkVerifiedEmail !== undefined;
       if (ownChanged) await save(next);
       const after = await view(actor);
-      if (ownChanged || changes.minPasswordLength !== undefined) {
+      if (ownChanged || policyChanged) {
         await record(actor, actor.tenantId, { action: "settings.update", targetType: "tenant", targetId: actor.tenantId, before: auditSection(before), after: auditSection(after) });
       }
       return after;

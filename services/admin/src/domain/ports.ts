@@ -51,6 +51,7 @@ export interface TenantRecord {
   name: string;
   domains: string[];
   minPasswordLength: number;
+  selfRegistration: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -76,7 +77,7 @@ export interface IdentityPort<User extends UserFields> {
   tenantPolicy(tenantId: string): Promise<TenantRecord>;
   /** Ids of the sign-in providers the tenant offers now (enabled and configured). */
   signInProviders(tenantId: string): Promise<string[]>;
-  updateTenantPolicy(tenantId: string, changes: { minPasswordLength?: number | undefined }): Promise<TenantRecord>;
+  updateTenantPolicy(tenantId: string, changes: { minPasswordLength?: number | undefined; selfRegistration?: boolean | undefined }): Promise<TenantRecord>;
   listTenants(actor: Actor, limit: number, cursor: string): Promise<{ items: TenantRecord[]; nextCursor: string }>;
   getTenant(actor: Actor, id: string): Promise<TenantRecord>;
   createTenant(actor: Actor, input: TenantInput): Promise<TenantRecord>;

@@ -40,6 +40,7 @@ const settingsBody = z
     premiumLimits: limitsBody.optional(),
     timeZone: z.string().max(64).optional(),
     minPasswordLength: z.number().int().optional(),
+    selfRegistration: z.boolean().optional().meta({ description: "Whether people may register themselves" }),
     providers: z
       .array(providerBody)
       .max(20)
@@ -63,6 +64,7 @@ const SettingsJson = z
     premiumLimits: limitsBody,
     timeZone: z.string().meta({ description: "IANA time zone whose midnight starts a new quota day" }),
     minPasswordLength: z.number().int(),
+    selfRegistration: z.boolean(),
     providers: z.array(
       z.object({
         id: z.string(),
@@ -150,6 +152,7 @@ export const settingsJson = (settings: Settings): z.output<typeof SettingsJson> 
   premiumLimits: limitsJson(settings.premiumLimits),
   timeZone: settings.timeZone,
   minPasswordLength: settings.minPasswordLength,
+  selfRegistration: settings.selfRegistration,
   providers: settings.providers.map((provider) => ({
     id: provider.id,
     name: provider.name,
@@ -200,6 +203,7 @@ export function adminRoutes(deps: ActiveAccountDependencies & { admin: AdminClie
           premiumLimits: limitsMessage(body.premiumLimits),
           timeZone: body.timeZone,
           minPasswordLength: body.minPasswordLength,
+          selfRegistration: body.selfRegistration,
           setProviders: body.providers !== undefined,
           providers: (body.providers ?? []).map((provider) => ({
             id: provider.id ?? "",

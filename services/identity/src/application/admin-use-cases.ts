@@ -111,7 +111,7 @@ export function createAdminUseCases(deps: { users: UserRepository; tenants: Tena
       return tenant;
     },
 
-    async updateTenantPolicy(tenantId: string, changes: { minPasswordLength?: number }): Promise<Tenant> {
+    async updateTenantPolicy(tenantId: string, changes: { minPasswordLength?: number; selfRegistration?: boolean }): Promise<Tenant> {
       const problems = tenantProblems(changes);
       if (problems.length > 0) throw validationFailed(problems);
       const tenant = await deps.tenants.update(tenantId, changes);

@@ -73,7 +73,11 @@ export interface Settings {
    * Whether a provider-verified email links an existing account by itself; unset: the
    * installation's default.
    */
-  autoLinkVerifiedEmail?: boolean | undefined;
+  autoLinkVerifiedEmail?:
+    | boolean
+    | undefined;
+  /** Whether people may register themselves (identity's). */
+  selfRegistration: boolean;
 }
 
 export interface ProviderChange {
@@ -104,6 +108,7 @@ export interface UpdateSettingsRequest {
   setSignInProviders: boolean;
   signInProviders: string[];
   autoLinkVerifiedEmail?: boolean | undefined;
+  selfRegistration?: boolean | undefined;
 }
 
 export interface UserRef {
@@ -521,6 +526,7 @@ function createBaseSettings(): Settings {
     updatedAt: "",
     signInProviders: [],
     autoLinkVerifiedEmail: undefined,
+    selfRegistration: false,
   };
 }
 
@@ -558,6 +564,9 @@ export const Settings: MessageFns<Settings> = {
     }
     if (message.autoLinkVerifiedEmail !== undefined) {
       writer.uint32(88).bool(message.autoLinkVerifiedEmail);
+    }
+    if (message.selfRegistration !== false) {
+      writer.uint32(96).bool(message.selfRegistration);
     }
     return writer;
   },
@@ -663,6 +672,14 @@ export const Settings: MessageFns<Settings> = {
             message.autoLinkVerifiedEmail = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.selfRegistration = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -726,6 +743,11 @@ export const Settings: MessageFns<Settings> = {
         : isSet(object.auto_link_verified_email)
         ? globalThis.Boolean(object.auto_link_verified_email)
         : undefined,
+      selfRegistration: isSet(object.selfRegistration)
+        ? globalThis.Boolean(object.selfRegistration)
+        : isSet(object.self_registration)
+        ? globalThis.Boolean(object.self_registration)
+        : false,
     };
   },
 
@@ -763,6 +785,9 @@ export const Settings: MessageFns<Settings> = {
     }
     if (message.autoLinkVerifiedEmail !== undefined) {
       obj.autoLinkVerifiedEmail = message.autoLinkVerifiedEmail;
+    }
+    if (message.selfRegistration !== false) {
+      obj.selfRegistration = message.selfRegistration;
     }
     return obj;
   },
@@ -928,6 +953,7 @@ function createBaseUpdateSettingsRequest(): UpdateSettingsRequest {
     setSignInProviders: false,
     signInProviders: [],
     autoLinkVerifiedEmail: undefined,
+    selfRegistration: undefined,
   };
 }
 
@@ -965,6 +991,9 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     }
     if (message.autoLinkVerifiedEmail !== undefined) {
       writer.uint32(88).bool(message.autoLinkVerifiedEmail);
+    }
+    if (message.selfRegistration !== undefined) {
+      writer.uint32(96).bool(message.selfRegistration);
     }
     return writer;
   },
@@ -1070,6 +1099,14 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
             message.autoLinkVerifiedEmail = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.selfRegistration = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1135,6 +1172,11 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
         : isSet(object.auto_link_verified_email)
         ? globalThis.Boolean(object.auto_link_verified_email)
         : undefined,
+      selfRegistration: isSet(object.selfRegistration)
+        ? globalThis.Boolean(object.selfRegistration)
+        : isSet(object.self_registration)
+        ? globalThis.Boolean(object.self_registration)
+        : undefined,
     };
   },
 
@@ -1172,6 +1214,9 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     }
     if (message.autoLinkVerifiedEmail !== undefined) {
       obj.autoLinkVerifiedEmail = message.autoLinkVerifiedEmail;
+    }
+    if (message.selfRegistration !== undefined) {
+      obj.selfRegistration = message.selfRegistration;
     }
     return obj;
   },

@@ -256,6 +256,7 @@ export interface UnlinkIdentityRequest {
 export interface UpdateTenantPolicyRequest {
   tenantId: string;
   minPasswordLength?: number | undefined;
+  selfRegistration?: boolean | undefined;
 }
 
 function createBaseTenant(): Tenant {
@@ -3682,7 +3683,7 @@ export const UnlinkIdentityRequest: MessageFns<UnlinkIdentityRequest> = {
 };
 
 function createBaseUpdateTenantPolicyRequest(): UpdateTenantPolicyRequest {
-  return { tenantId: "", minPasswordLength: undefined };
+  return { tenantId: "", minPasswordLength: undefined, selfRegistration: undefined };
 }
 
 export const UpdateTenantPolicyRequest: MessageFns<UpdateTenantPolicyRequest> = {
@@ -3692,6 +3693,9 @@ export const UpdateTenantPolicyRequest: MessageFns<UpdateTenantPolicyRequest> = 
     }
     if (message.minPasswordLength !== undefined) {
       writer.uint32(16).int32(message.minPasswordLength);
+    }
+    if (message.selfRegistration !== undefined) {
+      writer.uint32(24).bool(message.selfRegistration);
     }
     return writer;
   },
@@ -3725,6 +3729,14 @@ export const UpdateTenantPolicyRequest: MessageFns<UpdateTenantPolicyRequest> = 
             message.minPasswordLength = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.selfRegistration = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3749,6 +3761,11 @@ export const UpdateTenantPolicyRequest: MessageFns<UpdateTenantPolicyRequest> = 
         : isSet(object.min_password_length)
         ? globalThis.Number(object.min_password_length)
         : undefined,
+      selfRegistration: isSet(object.selfRegistration)
+        ? globalThis.Boolean(object.selfRegistration)
+        : isSet(object.self_registration)
+        ? globalThis.Boolean(object.self_registration)
+        : undefined,
     };
   },
 
@@ -3759,6 +3776,9 @@ export const UpdateTenantPolicyRequest: MessageFns<UpdateTenantPolicyRequest> = 
     }
     if (message.minPasswordLength !== undefined) {
       obj.minPasswordLength = Math.round(message.minPasswordLength);
+    }
+    if (message.selfRegistration !== undefined) {
+      obj.selfRegistration = message.selfRegistration;
     }
     return obj;
   },

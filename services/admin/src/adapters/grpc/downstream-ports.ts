@@ -12,6 +12,7 @@ const tenantRecord = (tenant: Tenant): TenantRecord => ({
   name: tenant.name,
   domains: tenant.domains,
   minPasswordLength: tenant.minPasswordLength,
+  selfRegistration: tenant.selfRegistration,
   createdAt: tenant.createdAt,
   updatedAt: tenant.updatedAt,
 });
@@ -41,7 +42,7 @@ export function identityPort(identity: GrpcClient<typeof IdentityServiceService>
       ),
     tenantPolicy: async (tenantId) => tenantRecord(await identity.getTenantPolicy({ id: tenantId })),
     signInProviders: async (tenantId) => (await identity.listSignInProviders({ tenantId })).items.map((provider) => provider.id),
-    updateTenantPolicy: async (tenantId, changes) => tenantRecord(await identity.updateTenantPolicy({ tenantId, minPasswordLength: changes.minPasswordLength })),
+    updateTenantPolicy: async (tenantId, changes) => tenantRecord(await identity.updateTenantPolicy({ tenantId, minPasswordLength: changes.minPasswordLength, selfRegistration: changes.selfRegistration })),
     listTenants: async (actor, limit, cursor) => {
       const page = await identity.listTenants({ limit, cursor }, as(actor));
       return { items: page.items.map(tenantRecord), nextCursor: page.nextCursor };

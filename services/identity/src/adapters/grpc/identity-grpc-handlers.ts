@@ -157,7 +157,12 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
       toTenantMessage(await admin.createTenant(await verify(context.bearerToken), { slug: request.slug, name: request.name, domains: request.domains, ...(request.timeZone ? { timeZone: request.timeZone } : {}) })),
     getTenantPolicy: async (request) => toTenantMessage(await admin.tenantPolicy(request.id)),
     updateTenantPolicy: async (request) =>
-      toTenantMessage(await admin.updateTenantPolicy(request.tenantId, request.minPasswordLength !== undefined ? { minPasswordLength: request.minPasswordLength } : {})),
+      toTenantMessage(
+        await admin.updateTenantPolicy(request.tenantId, {
+          ...(request.minPasswordLength !== undefined ? { minPasswordLength: request.minPasswordLength } : {}),
+          ...(request.selfRegistration !== undefined ? { selfRegistration: request.selfRegistration } : {}),
+        }),
+      ),
     updateTenant: async (request, context) =>
       toTenantMessage(
         await admin.updateTenant(await verify(context.bearerToken), request.id, {

@@ -998,6 +998,7 @@ export interface components {
             /** @description IANA time zone whose midnight starts a new quota day */
             timeZone: string;
             minPasswordLength: number;
+            selfRegistration: boolean;
             providers: {
                 id: string;
                 name: string;
@@ -1290,6 +1291,8 @@ export interface operations {
                     premiumLimits?: components["schemas"]["DailyLimits"];
                     timeZone?: string;
                     minPasswordLength?: number;
+                    /** @description Whether people may register themselves */
+                    selfRegistration?: boolean;
                     /** @description Replaces the tenant's own providers: listed ids are updated, entries without an id created, providers not listed deleted */
                     providers?: {
                         id?: string;
