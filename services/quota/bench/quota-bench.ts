@@ -363,6 +363,7 @@ async function benchReservations() {
       await quota.getQuota({ tenantId: "", userId: "" }, { accessToken: pair.accessToken });
     }
     let pacedErrors = 0;
+    let firstPacedError: string | undefined;
     const pacedStarted = performance.now();
     const inFlight: Array<Promise<void>> = [];
     for (let index = 0; index < pacedCalls; index += 1) {
@@ -375,7 +376,10 @@ async function benchReservations() {
           .checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 100 }, { accessToken: pacedUsers[index % pacedUsers.length]! })
           .then(
             () => void pacedLatencies.push(performance.now() - begin),
-            () => void (pacedErrors += 1),
+            (error: unknown) => {
+              pacedErrors += 1;
+              firstPacedError ??= (error as Error).message;
+            },
           ),
       );
     }
