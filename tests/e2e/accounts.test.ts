@@ -148,12 +148,12 @@ describe("my account", () => {
 
   it("creates API keys whose secret is shown once, lists and revokes them", async () => {
     const { browser } = await signedIn();
-    const created = await browser.post("/api/v1/me/api-keys", { name: "CLI" });
+    const created = await browser.post("/api/v1/me/api-keys", { name: "CLI", scopes: ["inference", "usage:read"] });
     expect(created.status).toBe(201);
     const key = await json(created);
     expect(key).toMatchObject({ id: expect.any(String), name: "CLI", prefix: expect.stringMatching(/^tsk_/), key: expect.stringMatching(/^tsk_/) });
     const listed = await json<Array<Record<string, unknown>>>(await browser.get("/api/v1/me/api-keys"));
-    expect(listed).toEqual([expect.objectContaining({ id: key.id, name: "CLI", prefix: key.prefix, lastUsedAt: null })]);
+    expect(listed).toEqual([expect.objectContaining({ id: key.id, name: "CLI", prefix: key.prefix, scopes: ["inference", "usage:read"], lastUsedAt: null })]);
     expect(JSON.stringify(listed)).not.toContain(key.key);
     // API clients use the key as a bearer credential on /api/v1, with no cookie and no CSRF token.
     const asKey = (path: string, secret = key.key) => fetch(`${system.baseUrl}${path}`, { headers: { authorization: `Bearer ${secret}` } });
@@ -162,7 +162,8 @@ describe("my account", () => {
     expect((await json(meByKey)).id).toBe((await json(await browser.get("/api/v1/me"))).id);
     expect((await asKey("/api/v1/quota")).status).toBe(200);
     expect((await asKey("/api/v1/me", `${key.key}x`)).status).toBe(401);
-    expect((await asKey("/api/v1/me/sessions")).status).toBe(401);
+    // Sessions, like key management, admin and operator routes, are never for a key.
+    expect((await asKey("/api/v1/me/sessions")).status).toBe(403);
     const { browser: stranger } = await signedIn();
     expect((await stranger.delete(`/api/v1/me/api-keys/${key.id}`)).status).toBe(404);
     expect((await browser.delete(`/api/v1/me/api-keys/${key.id}`)).status).toBe(204);

@@ -193,3 +193,45 @@ describe("anonymous visitors", () => {
     }
   });
 });
+
+describe("API key scopes", () => {
+  it("lets a key do only what its owner chose, and no key reaches key management, admin or operator routes", async () => {
+    const adminBrowser = new HttpClient(system.baseUrl);
+    expect((await adminBrowser.post("/api/v1/auth/login", { login: admin.email, password: admin.password })).status).toBe(200);
+    const create = async (body: Record<string, unknown>) => {
+      const response = await adminBrowser.post("/api/v1/me/api-keys", body);
+      expect(response.status).toBe(201);
+      return (await json(response)) as { key: string; scopes: string[] };
+    };
+    const inferenceOnly = await create({ name: "default" });
+    expect(inferenceOnly.scopes).toEqual(["inference"]);
+    const reader = await create({ name: "reader", scopes: ["chats:read"] });
+    const everything = await create({ name: "all", scopes: ["inference", "chats:read", "chats:write", "usage:read"] });
+    expect((await adminBrowser.post("/api/v1/me/api-keys", { name: "bad", scopes: ["admin"] })).status).toBe(400);
+    const listed = (await json(await adminBrowser.get("/api/v1/me/api-keys"))) as Array<{ name: string; scopes: string[] }>;
+    expect(listed.find((key) => key.name === "reader")?.scopes).toEqual(["chats:read"]);
+
+    const withKey = (key: string, method: string, path: string, body?: unknown) =>
+      fetch(new URL(path, system.baseUrl), { method, headers: { authorization: `Bearer ${key}`, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : null });
+    // The default key: the OpenAI-compatible API only.
+    expect((await withKey(inferenceOnly.key, "GET", "/v1/models")).status).toBe(200);
+    expect((await withKey(inferenceOnly.key, "GET", "/api/v1/chats")).status).toBe(403);
+    expect((await withKey(reader.key, "GET", "/api/v1/chats")).status).toBe(200);
+    expect((await withKey(reader.key, "POST", "/api/v1/chats", { title: "from a reader" })).status).toBe(403);
+    expect((await withKey(reader.key, "POST", "/v1/chat/completions", { model: "demo-echo", messages: [{ role: "user", content: "hi" }] })).status).toBe(403);
+    expect((await withKey(everything.key, "POST", "/api/v1/chats", { title: "from a writer" })).status).toBe(201);
+    // Whatever its scopes, an admin's key is no admin.
+    for (const [method, path] of [
+      ["GET", "/api/v1/admin/users"],
+      ["GET", "/api/v1/admin/settings"],
+      ["GET", "/api/v1/admin/audit"],
+      ["GET", "/api/v1/operator/tenants"],
+      ["GET", "/api/v1/me/api-keys"],
+      ["POST", "/api/v1/me/api-keys"],
+      ["PUT", "/api/v1/me/password"],
+      ["GET", "/api/v1/me/sessions"],
+    ] as const) {
+      expect((await withKey(everything.key, method, path, method === "GET" ? undefined : { name: "x", newPassword: "another fine passphrase" })).status, `${method} ${path}`).toBe(403);
+    }
+  });
+});

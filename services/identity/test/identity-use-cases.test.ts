@@ -140,7 +140,7 @@ describe("identity", () => {
     const { record, secret } = await useCases.account.createApiKey(claimsOf(user), "laptop");
     expect(secret.startsWith(record.prefix)).toBe(true);
     expect(record.hash).not.toContain(secret);
-    expect((await useCases.account.verifyApiKey("default", secret)).id).toBe(user.id);
+    expect((await useCases.account.verifyApiKey("default", secret)).user.id).toBe(user.id);
     expect(await codeOf(useCases.account.verifyApiKey("acme", secret))).toBe("invalid_api_key");
     const [listed] = await useCases.account.listApiKeys(claimsOf(user));
     expect(listed?.lastUsedAt).toBeInstanceOf(Date);

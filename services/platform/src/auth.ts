@@ -8,7 +8,17 @@ export interface AccessClaims {
   role: "user" | "admin";
   sessionId: string;
   tokenId: string;
+  /** What an API key may do; absent for a signed-in session (everything its role allows). */
+  scopes?: readonly ApiKeyScope[];
 }
+
+/** What a personal API key can be granted; a key created without a choice gets "inference" only. */
+export const API_KEY_SCOPES = ["inference", "chats:read", "chats:write", "usage:read"] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+export const DEFAULT_KEY_SCOPES: readonly ApiKeyScope[] = ["inference"];
+
+/** Known scopes only, in their canonical order (unknown ones are never granted). */
+export const knownKeyScopes = (values: readonly string[]): ApiKeyScope[] => API_KEY_SCOPES.filter((scope) => values.includes(scope));
 
 export const ACCESS_TOKEN_ISSUER = "tessera-session";
 export const ACCESS_TOKEN_AUDIENCE = "tessera";

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
 import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
-import { createAccessTokenVerifier, type AccessClaims } from "./auth.ts";
+import { createAccessTokenVerifier, knownKeyScopes, type AccessClaims } from "./auth.ts";
+import { unauthenticated } from "./errors.ts";
 import { createGrpcClient } from "./grpc.ts";
 
 /** An access-token verifier backed by the session service (JWKS and session liveness). */
@@ -30,8 +31,10 @@ export function createCallerVerifier(options: { sessionAddress: string; identity
     const digest = createHash("sha256").update(token).digest("base64url");
     const cached = keys.get(digest);
     if (cached && Date.now() - cached.at < 1_000) return cached.claims;
-    const user = await identity.verifyApiKey({ tenantId: "", key: token });
-    const claims: AccessClaims = { userId: user.id, tenantId: user.tenantId, role: user.role === "admin" ? "admin" : "user", sessionId: `apikey:${digest.slice(0, 16)}`, tokenId: digest.slice(0, 16) };
+    const { user, scopes } = await identity.verifyApiKey({ tenantId: "", key: token });
+    if (!user) throw unauthenticated("The API key is not valid.", "invalid_api_key");
+    // A key never acts as an administrator, whoever owns it: admin routes refuse it in every service.
+    const claims: AccessClaims = { userId: user.id, tenantId: user.tenantId, role: "user", sessionId: `apikey:${digest.slice(0, 16)}`, tokenId: digest.slice(0, 16), scopes: knownKeyScopes(scopes) };
     if (keys.size > 10_000) keys.clear();
     keys.set(digest, { claims, at: Date.now() });
     return claims;

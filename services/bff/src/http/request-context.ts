@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import { parse as parseCookies, serialize as serializeCookie } from "cookie";
-import { API_KEY_PREFIX, forbidden, randomSecret, toAppError, unauthenticated, type AccessClaims } from "@tessera/platform";
+import { API_KEY_PREFIX, API_KEY_SCOPES, forbidden, type ApiKeyScope, randomSecret, toAppError, unauthenticated, type AccessClaims } from "@tessera/platform";
 import type { Tenant } from "@tessera/proto/tessera/identity/v1/identity";
 import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserSession, BrowserSessionStore } from "../application/browser-session.ts";
@@ -125,7 +125,12 @@ export function bearerCredential(request: Request): string | undefined {
  * A personal API key presented on /api/v1 (API.md: "API-key requests use Authorization: Bearer
  * <key> and need no cookie"), checked to belong to the Host's tenant.
  */
-export async function verifiedApiKey(request: Request, context: RequestContext, verifyApiKey: (key: string) => Promise<AccessClaims>): Promise<string> {
+export async function verifiedApiKey(
+  request: Request,
+  context: RequestContext,
+  verifyApiKey: (key: string) => Promise<AccessClaims>,
+  acceptedScopes: readonly ApiKeyScope[] | null,
+): Promise<string> {
   const key = bearerCredential(request);
   const invalid = () => unauthenticated("The API key is not valid.", "invalid_api_key");
   if (!key?.startsWith(API_KEY_PREFIX)) throw invalid();
@@ -137,7 +142,25 @@ export async function verifiedApiKey(request: Request, context: RequestContext, 
     throw error;
   }
   if (claims.tenantId !== context.tenant.id) throw invalid();
+  if (acceptedScopes === null) throw forbidden("API keys cannot be used here; sign in instead.", "api_key_not_allowed");
+  if (!acceptedScopes.some((scope) => claims.scopes?.includes(scope))) {
+    throw forbidden(`This API key does not allow this; it needs the scope ${acceptedScopes.join(" or ")}.`, "insufficient_scope");
+  }
   return key;
+}
+
+/**
+ * The scopes any of which lets an API key use an /api/v1 endpoint, or null where keys are never
+ * accepted (key management, password, sessions, accounts, admin and operator routes).
+ */
+export function apiKeyScopesFor(method: string, path: string): readonly ApiKeyScope[] | null {
+  const route = path.split("?")[0]!.replace(/\/+$/, "");
+  const reading = method === "GET" || method === "HEAD";
+  if (/^\/api\/v1\/chats(\/|$)/.test(route)) return reading ? ["chats:read"] : ["chats:write"];
+  if (route === "/api/v1/models" && reading) return ["inference", "chats:read", "chats:write"];
+  if ((route === "/api/v1/quota" || route === "/api/v1/me/usage") && reading) return ["usage:read"];
+  if (route === "/api/v1/me" && reading) return API_KEY_SCOPES;
+  return null;
 }
 
 /**
@@ -193,7 +216,8 @@ export function withActiveAccount(
     const context = contextOf(response);
     if (bearerCredential(request)) {
       // An API client: the services check the key themselves, as they check access tokens.
-      const result = await handler({ request, context, accessToken: await verifiedApiKey(request, context, deps.verifyApiKey) });
+      const accessToken = await verifiedApiKey(request, context, deps.verifyApiKey, apiKeyScopesFor(request.method, request.originalUrl));
+      const result = await handler({ request, context, accessToken });
       if (result.body === undefined) response.status(result.status ?? 204).end();
       else response.status(result.status ?? 200).json(result.body);
       return;

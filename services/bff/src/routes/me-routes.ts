@@ -1,3 +1,4 @@
+import { API_KEY_SCOPES, knownKeyScopes } from "@tessera/platform";
 import { Router } from "express";
 import type { ApiKey } from "@tessera/proto/tessera/identity/v1/identity";
 import type { IdentityClient, SessionClient } from "../adapters/service-clients.ts";
@@ -12,18 +13,21 @@ const patchMeBody = z
   .object({ fullName: z.string().max(200).optional(), avatarUrl: z.string().max(2000).nullable().optional(), username: z.string().max(100).optional() })
   .strict();
 const passwordBody = z.object({ currentPassword: z.string().max(1024).optional(), newPassword: z.string().max(1024) }).strict();
-const apiKeyBody = z.object({ name: z.string().max(100) }).strict();
+const Scope = z.enum(API_KEY_SCOPES).meta({ id: "ApiKeyScope", description: "inference: the OpenAI-compatible /v1 API; chats:read / chats:write: my chats and messages; usage:read: my quota and usage" });
+const apiKeyBody = z
+  .object({ name: z.string().max(100), scopes: z.array(Scope).max(API_KEY_SCOPES.length).optional().meta({ description: "What the key may do; default [\"inference\"]" }) })
+  .strict();
 
 const dateTime = z.string().meta({ format: "date-time" });
 const Session = z.object({ id: z.string(), deviceInfo: z.string(), ip: z.string(), createdAt: dateTime, lastUsedAt: dateTime, current: z.boolean().meta({ description: "The session of this browser's active account" }) }).meta({ id: "Session" });
-const ApiKeyInfo = z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: dateTime, lastUsedAt: dateTime.nullable() }).meta({ id: "ApiKey" });
-const CreatedApiKey = z.object({ id: z.string(), name: z.string(), prefix: z.string(), createdAt: dateTime, key: z.string().meta({ description: "The secret, shown only in this response" }) });
+const ApiKeyInfo = z.object({ id: z.string(), name: z.string(), prefix: z.string(), scopes: z.array(Scope), createdAt: dateTime, lastUsedAt: dateTime.nullable() }).meta({ id: "ApiKey" });
+const CreatedApiKey = z.object({ id: z.string(), name: z.string(), prefix: z.string(), scopes: z.array(Scope), createdAt: dateTime, key: z.string().meta({ description: "The secret, shown only in this response" }) });
 const idPath = "{id}";
 const LinkedIdentity = z
   .object({ provider: z.string(), email: z.string(), displayName: z.string(), avatarUrl: z.string().nullable(), linkedAt: dateTime })
   .meta({ id: "LinkedIdentity" });
 
-const apiKeyJson = (key: ApiKey): z.output<typeof ApiKeyInfo> => ({ id: key.id, name: key.name, prefix: key.prefix, createdAt: key.createdAt, lastUsedAt: key.lastUsedAt ?? null });
+const apiKeyJson = (key: ApiKey): z.output<typeof ApiKeyInfo> => ({ id: key.id, name: key.name, prefix: key.prefix, scopes: knownKeyScopes(key.scopes), createdAt: key.createdAt, lastUsedAt: key.lastUsedAt ?? null });
 
 export const meOperations = [
   operation({ method: "get", path: "/api/v1/me", auth: "account", summary: "The active account", responses: { 200: User }, errors: [401] }),
@@ -135,9 +139,9 @@ export function meRoutes(deps: ActiveAccountDependencies & { auth: BrowserAuth; 
     "/api-keys",
     withActiveAccount(deps, async ({ request, accessToken }) => {
       const body = parseBody(apiKeyBody, request.body);
-      const created = await deps.identity.createApiKey({ name: body.name }, { accessToken });
+      const created = await deps.identity.createApiKey({ name: body.name, scopes: body.scopes ?? [] }, { accessToken });
       const key = created.key!;
-      const answer: z.output<typeof CreatedApiKey> = { id: key.id, name: key.name, prefix: key.prefix, createdAt: key.createdAt, key: created.secret };
+      const answer: z.output<typeof CreatedApiKey> = { id: key.id, name: key.name, prefix: key.prefix, scopes: knownKeyScopes(key.scopes), createdAt: key.createdAt, key: created.secret };
       return { status: 201, body: answer };
     }),
   );

@@ -172,7 +172,7 @@ async function apiKeyOf(request: Request, response: Response, deps: OpenAiRouteD
       "invalid_api_key",
     );
   try {
-    return await verifiedApiKey(request, contextOf(response), deps.verifyApiKey);
+    return await verifiedApiKey(request, contextOf(response), deps.verifyApiKey, ["inference"]);
   } catch (error) {
     if (toAppError(error).code === "invalid_api_key") throw unauthenticated("Incorrect API key provided.", "invalid_api_key");
     throw error;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { API_KEY_PREFIX, conflict, newId, notFound, randomSecret, tooManyRequests, unauthenticated, validationFailed, type AccessClaims, type Clock } from "@tessera/platform";
+import { API_KEY_PREFIX, API_KEY_SCOPES, DEFAULT_KEY_SCOPES, conflict, forbidden, knownKeyScopes, newId, notFound, randomSecret, tooManyRequests, unauthenticated, validationFailed, type AccessClaims, type Clock } from "@tessera/platform";
 import { passwordProblem } from "../domain/password-policy.ts";
 import type { ApiKeyRecord, ApiKeyRepository, AttemptThrottle, CommonPasswords, PasswordHasher, TenantRepository, UserRepository } from "../domain/ports.ts";
 import { normalizeUsername, throwIfProblems, usernameProblem, type User } from "../domain/user.ts";
@@ -65,15 +65,21 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       await deps.users.update(user.tenantId, user.id, { passwordHash: await deps.hasher.hash(input.newPassword) });
     },
 
-    async createApiKey(claims: AccessClaims, name: string): Promise<{ record: ApiKeyRecord; secret: string }> {
+    async createApiKey(claims: AccessClaims, name: string, requestedScopes: readonly string[] = []): Promise<{ record: ApiKeyRecord; secret: string }> {
+      // Managing keys is for the signed-in owner, never for another key.
+      if (claims.scopes) throw forbidden("API keys cannot manage API keys.", "insufficient_scope");
       const trimmed = name.trim();
       if (trimmed.length < 1 || trimmed.length > 100) throw validationFailed([{ field: "name", message: "Use 1 to 100 characters." }]);
+      const scopes = requestedScopes.length === 0 ? [...DEFAULT_KEY_SCOPES] : knownKeyScopes(requestedScopes);
+      if (scopes.length !== new Set(requestedScopes).size && requestedScopes.length > 0) {
+        throw validationFailed([{ field: "scopes", message: `Use any of ${API_KEY_SCOPES.join(", ")}.` }]);
+      }
       const user = await me(claims);
       const existing = await deps.apiKeys.listLive(user.tenantId, user.id);
       if (existing.length >= 50) throw conflict("too_many_api_keys", "At most 50 API keys; revoke one first.");
       const prefix = randomSecret(6).replace(/[-_]/g, "x").slice(0, 8);
       const secret = `${API_KEY_PREFIX}${prefix}_${randomSecret(32)}`;
-      const record: ApiKeyRecord = { id: newId(), tenantId: user.tenantId, userId: user.id, name: trimmed, prefix: `${API_KEY_PREFIX}${prefix}`, hash: hashKey(secret), createdAt: deps.clock.now(), lastUsedAt: null, revokedAt: null };
+      const record: ApiKeyRecord = { id: newId(), tenantId: user.tenantId, userId: user.id, name: trimmed, prefix: `${API_KEY_PREFIX}${prefix}`, hash: hashKey(secret), scopes, createdAt: deps.clock.now(), lastUsedAt: null, revokedAt: null };
       await deps.apiKeys.create(record);
       return { record, secret };
     },
@@ -85,7 +91,7 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
     },
 
     /** The user behind a personal API key; tenantId "" accepts any tenant (the caller checks it). */
-    async verifyApiKey(tenantId: string, key: string): Promise<User> {
+    async verifyApiKey(tenantId: string, key: string): Promise<{ user: User; scopes: ApiKeyRecord["scopes"] }> {
       const invalid = () => unauthenticated("The API key is not valid.", "invalid_api_key");
       if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid();
       const record = await deps.apiKeys.findLiveByHash(hashKey(key));
@@ -94,7 +100,7 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       if (!user || user.status === "disabled") throw invalid();
       const now = deps.clock.now();
       if (!record.lastUsedAt || now.getTime() - record.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) await deps.apiKeys.touch(record.id, now);
-      return user;
+      return { user, scopes: record.scopes };
     },
   };
 }

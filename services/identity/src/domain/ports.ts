@@ -1,3 +1,4 @@
+import type { ApiKeyScope } from "@tessera/platform";
 import type { Tenant } from "./tenant.ts";
 import type { ExternalProfile, LinkedIdentity, OAuthFlow, ProviderKind, SignInPolicy, SignInProvider } from "./oauth.ts";
 import type { User } from "./user.ts";
@@ -48,6 +49,8 @@ export interface ApiKeyRecord {
   name: string;
   prefix: string;
   hash: string;
+  /** What the key may do (API_KEY_SCOPES); keys made before scopes existed read as inference only. */
+  scopes: ApiKeyScope[];
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;

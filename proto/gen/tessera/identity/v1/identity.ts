@@ -102,6 +102,8 @@ export interface GetUserRequest {
 
 export interface CreateApiKeyRequest {
   name: string;
+  /** Empty: the default, inference only. */
+  scopes: string[];
 }
 
 export interface ApiKey {
@@ -110,6 +112,7 @@ export interface ApiKey {
   prefix: string;
   createdAt: string;
   lastUsedAt?: string | undefined;
+  scopes: string[];
 }
 
 export interface CreatedApiKey {
@@ -123,6 +126,11 @@ export interface ApiKeyList {
 
 export interface RevokeApiKeyRequest {
   id: string;
+}
+
+export interface VerifiedApiKey {
+  user?: User | undefined;
+  scopes: string[];
 }
 
 export interface VerifyApiKeyRequest {
@@ -1437,13 +1445,16 @@ export const GetUserRequest: MessageFns<GetUserRequest> = {
 };
 
 function createBaseCreateApiKeyRequest(): CreateApiKeyRequest {
-  return { name: "" };
+  return { name: "", scopes: [] };
 }
 
 export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
   encode(message: CreateApiKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.name !== "") {
       writer.uint32(10).string(message.name);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -1469,6 +1480,14 @@ export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1482,7 +1501,10 @@ export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
   },
 
   fromJSON(object: any): CreateApiKeyRequest {
-    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
+    };
   },
 
   toJSON(message: CreateApiKeyRequest): unknown {
@@ -1490,12 +1512,15 @@ export const CreateApiKeyRequest: MessageFns<CreateApiKeyRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.scopes?.length) {
+      obj.scopes = message.scopes;
+    }
     return obj;
   },
 };
 
 function createBaseApiKey(): ApiKey {
-  return { id: "", name: "", prefix: "", createdAt: "", lastUsedAt: undefined };
+  return { id: "", name: "", prefix: "", createdAt: "", lastUsedAt: undefined, scopes: [] };
 }
 
 export const ApiKey: MessageFns<ApiKey> = {
@@ -1514,6 +1539,9 @@ export const ApiKey: MessageFns<ApiKey> = {
     }
     if (message.lastUsedAt !== undefined) {
       writer.uint32(42).string(message.lastUsedAt);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -1571,6 +1599,14 @@ export const ApiKey: MessageFns<ApiKey> = {
             message.lastUsedAt = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1598,6 +1634,7 @@ export const ApiKey: MessageFns<ApiKey> = {
         : isSet(object.last_used_at)
         ? globalThis.String(object.last_used_at)
         : undefined,
+      scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -1617,6 +1654,9 @@ export const ApiKey: MessageFns<ApiKey> = {
     }
     if (message.lastUsedAt !== undefined) {
       obj.lastUsedAt = message.lastUsedAt;
+    }
+    if (message.scopes?.length) {
+      obj.scopes = message.scopes;
     }
     return obj;
   },
@@ -1808,6 +1848,81 @@ export const RevokeApiKeyRequest: MessageFns<RevokeApiKeyRequest> = {
     const obj: any = {};
     if (message.id !== "") {
       obj.id = message.id;
+    }
+    return obj;
+  },
+};
+
+function createBaseVerifiedApiKey(): VerifiedApiKey {
+  return { user: undefined, scopes: [] };
+}
+
+export const VerifiedApiKey: MessageFns<VerifiedApiKey> = {
+  encode(message: VerifiedApiKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.scopes) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VerifiedApiKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerifiedApiKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VerifiedApiKey {
+    return {
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
+      scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: VerifiedApiKey): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    if (message.scopes?.length) {
+      obj.scopes = message.scopes;
     }
     return obj;
   },
@@ -3883,14 +3998,15 @@ export const IdentityServiceService = {
     responseSerialize: (value: Empty): Buffer => Buffer.from(Empty.encode(value).finish()),
     responseDeserialize: (value: Buffer): Empty => Empty.decode(value),
   },
+  /** The key's owner and what the key may do (scopes: inference, chats:read, chats:write, usage:read). */
   verifyApiKey: {
     path: "/tessera.identity.v1.IdentityService/VerifyApiKey" as const,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: VerifyApiKeyRequest): Buffer => Buffer.from(VerifyApiKeyRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): VerifyApiKeyRequest => VerifyApiKeyRequest.decode(value),
-    responseSerialize: (value: User): Buffer => Buffer.from(User.encode(value).finish()),
-    responseDeserialize: (value: Buffer): User => User.decode(value),
+    responseSerialize: (value: VerifiedApiKey): Buffer => Buffer.from(VerifiedApiKey.encode(value).finish()),
+    responseDeserialize: (value: Buffer): VerifiedApiKey => VerifiedApiKey.decode(value),
   },
   /** Admin of the caller's tenant. */
   adminListUsers: {
@@ -4050,7 +4166,8 @@ export interface IdentityServiceServer extends UntypedServiceImplementation {
   createApiKey: handleUnaryCall<CreateApiKeyRequest, CreatedApiKey>;
   listApiKeys: handleUnaryCall<Empty, ApiKeyList>;
   revokeApiKey: handleUnaryCall<RevokeApiKeyRequest, Empty>;
-  verifyApiKey: handleUnaryCall<VerifyApiKeyRequest, User>;
+  /** The key's owner and what the key may do (scopes: inference, chats:read, chats:write, usage:read). */
+  verifyApiKey: handleUnaryCall<VerifyApiKeyRequest, VerifiedApiKey>;
   /** Admin of the caller's tenant. */
   adminListUsers: handleUnaryCall<AdminListUsersRequest, UserPage>;
   adminGetUser: handleUnaryCall<GetUserRequest, User>;
@@ -4216,20 +4333,21 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Empty) => void,
   ): ClientUnaryCall;
+  /** The key's owner and what the key may do (scopes: inference, chats:read, chats:write, usage:read). */
   verifyApiKey(
     request: VerifyApiKeyRequest,
-    callback: (error: ServiceError | null, response: User) => void,
+    callback: (error: ServiceError | null, response: VerifiedApiKey) => void,
   ): ClientUnaryCall;
   verifyApiKey(
     request: VerifyApiKeyRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: User) => void,
+    callback: (error: ServiceError | null, response: VerifiedApiKey) => void,
   ): ClientUnaryCall;
   verifyApiKey(
     request: VerifyApiKeyRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: User) => void,
+    callback: (error: ServiceError | null, response: VerifiedApiKey) => void,
   ): ClientUnaryCall;
   /** Admin of the caller's tenant. */
   adminListUsers(

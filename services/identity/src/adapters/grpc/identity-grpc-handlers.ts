@@ -48,6 +48,7 @@ const toApiKeyMessage = (record: ApiKeyRecord): ApiKey => ({
   prefix: record.prefix,
   createdAt: record.createdAt.toISOString(),
   lastUsedAt: record.lastUsedAt?.toISOString(),
+  scopes: record.scopes,
 });
 
 const toIdentityMessage = (identity: LinkedIdentity) => ({
@@ -66,8 +67,8 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
   // Reading one's own profile also works with a personal API key; managing credentials does not.
   const verifyReader = async (token: string | undefined): Promise<AccessClaims> => {
     if (!token?.startsWith(API_KEY_PREFIX)) return verify(token);
-    const user = await account.verifyApiKey("", token);
-    return { userId: user.id, tenantId: user.tenantId, role: user.role, sessionId: "api-key", tokenId: "api-key" };
+    const { user, scopes } = await account.verifyApiKey("", token);
+    return { userId: user.id, tenantId: user.tenantId, role: "user", sessionId: "api-key", tokenId: "api-key", scopes };
   };
   return {
     listSignInProviders: async (request) => ({ items: await useCases.listSignInProviders(request.tenantId) }),
@@ -112,7 +113,7 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
       return toUserMessage(user);
     },
     createApiKey: async (request, context) => {
-      const { record, secret } = await account.createApiKey(await verify(context.bearerToken), request.name);
+      const { record, secret } = await account.createApiKey(await verify(context.bearerToken), request.name, request.scopes);
       return { key: toApiKeyMessage(record), secret };
     },
     listApiKeys: async (_request, context) => ({ items: (await account.listApiKeys(await verify(context.bearerToken))).map(toApiKeyMessage) }),
@@ -120,7 +121,10 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
       await account.revokeApiKey(await verify(context.bearerToken), request.id);
       return {};
     },
-    verifyApiKey: async (request) => toUserMessage(await account.verifyApiKey(request.tenantId, request.key)),
+    verifyApiKey: async (request) => {
+      const { user, scopes } = await account.verifyApiKey(request.tenantId, request.key);
+      return { user: toUserMessage(user), scopes };
+    },
     adminListUsers: async (request, context) => {
       const limit = pageLimit(request.page?.limit ?? 50);
       const users = await admin.listUsers(await verify(context.bearerToken), {

@@ -1,4 +1,4 @@
-import { newId, type Connection } from "@tessera/platform";
+import { DEFAULT_KEY_SCOPES, knownKeyScopes, newId, type Connection } from "@tessera/platform";
 import { Schema } from "mongoose";
 import { DuplicateUserError } from "../../application/register-user.ts";
 import type { ApiKeyRecord, ApiKeyRepository, NewUser, TenantRepository, UserRepository } from "../../domain/ports.ts";
@@ -74,6 +74,7 @@ const apiKeySchema = new Schema(
     name: { type: String, required: true },
     prefix: { type: String, required: true },
     hash: { type: String, required: true },
+    scopes: { type: [String], default: undefined },
     createdAt: { type: Date, required: true },
     lastUsedAt: { type: Date, default: null },
     revokedAt: { type: Date, default: null },
@@ -83,7 +84,8 @@ const apiKeySchema = new Schema(
 apiKeySchema.index({ hash: 1 }, { unique: true, name: "hash_unique" });
 apiKeySchema.index({ tenantId: 1, userId: 1 }, { name: "tenant_user" });
 type ApiKeyDocument = Omit<ApiKeyRecord, "id"> & { _id: string };
-const toApiKey = ({ _id, ...rest }: ApiKeyDocument): ApiKeyRecord => ({ ...rest, id: _id });
+// Keys created before scopes existed are inference-only (the OpenAI-compatible API they were made for).
+const toApiKey = ({ _id, ...rest }: ApiKeyDocument): ApiKeyRecord => ({ ...rest, scopes: knownKeyScopes(rest.scopes?.length ? rest.scopes : DEFAULT_KEY_SCOPES), id: _id });
 
 function isDuplicateKey(error: unknown): error is { code: number; message: string } {
   return typeof error === "object" && error !== null && (error as { code?: number }).code === 11000;

@@ -792,10 +792,16 @@ export interface components {
             id: string;
             name: string;
             prefix: string;
+            scopes: components["schemas"]["ApiKeyScope"][];
             /** Format: date-time */
             createdAt: string;
             lastUsedAt: string | null;
         };
+        /**
+         * @description inference: the OpenAI-compatible /v1 API; chats:read / chats:write: my chats and messages; usage:read: my quota and usage
+         * @enum {string}
+         */
+        ApiKeyScope: "inference" | "chats:read" | "chats:write" | "usage:read";
         AuditEntry: {
             id: string;
             /** Format: date-time */
@@ -2625,6 +2631,8 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
+                    /** @description What the key may do; default ["inference"] */
+                    scopes?: components["schemas"]["ApiKeyScope"][];
                 };
             };
         };
@@ -2639,6 +2647,7 @@ export interface operations {
                         id: string;
                         name: string;
                         prefix: string;
+                        scopes: components["schemas"]["ApiKeyScope"][];
                         /** Format: date-time */
                         createdAt: string;
                         /** @description The secret, shown only in this response */
