@@ -251,6 +251,13 @@ describe("tenant settings", () => {
     expect(await answer.text()).toMatch(/event: done\ndata: .*"content":"Echo: hello there"/);
     expect((await adminBrowser.patch("/api/v1/admin/settings", { models: ["no-such-model"] })).status).toBe(400);
 
+    // Provider URLs reaching inside the installation are refused (chat's guard), named in the settings body.
+    const inside = await adminBrowser.patch("/api/v1/admin/settings", {
+      providers: [...settings.providers.map((p: { id: string; name: string; baseUrl: string; models: unknown }) => ({ id: p.id, name: p.name, baseUrl: p.baseUrl, models: p.models })), { name: "Metadata", baseUrl: "http://169.254.169.254/v1", models: [{ id: "x" }], addKeys: ["sk-inside-1234567"] }],
+    });
+    expect(inside.status).toBe(400);
+    expect((await json(inside)).errors.map((error: { field: string }) => error.field)).toContain("providers.1.baseUrl");
+
     // Renaming keeps the key; removing the provider deletes it; each is audited without the key.
     const provider = settings.providers[0];
     expect((await adminBrowser.patch("/api/v1/admin/settings", { providers: [{ id: provider.id, name: "Renamed", baseUrl: upstream.url, models: provider.models }] })).status).toBe(200);

@@ -1,4 +1,4 @@
-import { defaultTenantSettings, notFound, validationFailed, type LimitPair } from "@tessera/platform";
+import { AppError, defaultTenantSettings, notFound, validationFailed, type LimitPair } from "@tessera/platform";
 import { applySettingsChanges, snapshotOf, type StoredSettings } from "../domain/settings.ts";
 import type { Actor, ModelRef, ProviderInput, ProviderRecord, UserFields } from "../domain/ports.ts";
 import { auditRecorder, authorization, type AdminDependencies } from "./dependencies.ts";
@@ -89,7 +89,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
     const own = current.filter((provider) => provider.origin === "admin");
     const unknown = wanted.findIndex((provider) => provider.id && !own.some((existing) => existing.id === provider.id));
     if (unknown >= 0) throw validationFailed([{ field: `providers.${unknown}.id`, message: "No provider of this tenant has this id." }]);
-    for (const input of wanted) {
+    for (const [index, input] of wanted.entries()) {
       const before = own.find((existing) => existing.id === input.id);
       const unchanged =
         before &&
@@ -99,7 +99,11 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
         before.baseUrl === input.baseUrl.replace(/\/+$/, "") &&
         JSON.stringify(before.models) === JSON.stringify(input.models.map((model) => ({ id: model.id, name: model.name || model.id })));
       if (unchanged) continue;
-      const after = await deps.providers.save(actor, input);
+      const after = await deps.providers.save(actor, input).catch((error: unknown) => {
+        // Chat names the provider's fields; the settings body has them under providers.<index>.
+        if (error instanceof AppError && error.status === 400 && error.errors) throw validationFailed(error.errors.map((problem) => ({ ...problem, field: `providers.${index}.${problem.field}` })), error.message);
+        throw error;
+      });
       await record(actor, actor.tenantId, { action: before ? "provider.update" : "provider.create", targetType: "provider", targetId: after.id, before: providerAudit(before), after: providerAudit(after) });
     }
     for (const gone of own.filter((existing) => !wanted.some((input) => input.id === existing.id))) {
