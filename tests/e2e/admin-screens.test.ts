@@ -67,11 +67,12 @@ describe("admin screens", () => {
     await page.getByRole("heading", { level: 1, name: "Tenant settings" }).waitFor(WAIT);
     await page.getByTestId("settings-default-messages").fill("42");
     await page.getByTestId("settings-time-zone").fill("Europe/Berlin");
+    await page.getByTestId("settings-auto-link").uncheck();
     await page.getByTestId("settings-save").click();
     await page.getByText("Saved.").waitFor(WAIT);
     expect(await axeViolations(page)).toEqual([]);
     const settings = await (await (await adminApi()).get("/api/v1/admin/settings")).json();
-    expect(settings).toMatchObject({ defaultLimits: { messages: 42, tokens: null }, timeZone: "Europe/Berlin" });
+    expect(settings).toMatchObject({ defaultLimits: { messages: 42, tokens: null }, timeZone: "Europe/Berlin", autoLinkVerifiedEmail: false });
 
     await page.getByTestId("admin-nav-providers").click();
     await page.getByRole("heading", { level: 1, name: "Upstream providers" }).waitFor(WAIT);
