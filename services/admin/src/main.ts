@@ -4,7 +4,7 @@ import {
   connectRedis,
   createInvalidationBus,
   createLogger,
-  createSessionAccessTokenVerifier,
+  createSessionCallerVerifier,
   createShutdown,
   implement,
   newId,
@@ -30,10 +30,10 @@ const bus = createInvalidationBus({ redis: redis.redis, keyPrefix: config.REDIS_
 shutdown.add("invalidation bus", bus.close);
 
 const clients = downstreamClients({ identityAddress: config.IDENTITY_GRPC_ADDRESS, quotaAddress: config.QUOTA_GRPC_ADDRESS, chatAddress: config.CHAT_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
-const tokens = createSessionAccessTokenVerifier({ address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+const tokens = createSessionCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 shutdown.add("grpc clients", () => {
   clients.close();
-  tokens.session.close();
+  tokens.close();
 });
 
 const audit = createMongoAuditLog(mongo.connection);

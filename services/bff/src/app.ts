@@ -23,7 +23,8 @@ import { chatRoutes, modelRoutes } from "./routes/chat-routes.ts";
 import { openAiErrorMiddleware, openAiRoutes } from "./routes/openai-routes.ts";
 import type { QuotaClient } from "./adapters/quota-client.ts";
 import { quotaRoutes } from "./routes/quota-routes.ts";
-import type { AccessClaims } from "@tessera/platform";
+import type { Tenant } from "@tessera/proto/tessera/identity/v1/identity";
+import type { EdgeAuthentication } from "./application/edge-authentication.ts";
 
 export interface AppDependencies {
   logger: Logger;
@@ -42,8 +43,10 @@ export interface AppDependencies {
   chat: ChatClient;
   quota: QuotaClient;
   admin: AdminClient;
-  /** Verifies a personal API key for the OpenAI-compatible API. */
-  verifyApiKey(key: string): Promise<AccessClaims>;
+  /** Authenticates a request once: browser session or API key into a verified caller. */
+  edge: EdgeAuthentication;
+  /** The tenant whose domain is the Host (unknown hosts: default), from the platform cache. */
+  tenantOf(host: string): Promise<Tenant>;
 }
 
 function trustProxySetting(value: string): boolean | number | string[] {

@@ -1,4 +1,5 @@
-import { connectRedis, createLogger, createShutdown } from "@tessera/platform";
+import { connectRedis, createIdentityUserLookup, createInvalidationBus, createLogger, createShutdown } from "@tessera/platform";
+import type { Tenant } from "@tessera/proto/tessera/identity/v1/identity";
 import { config } from "./config.ts";
 import { createApp } from "./app.ts";
 import { createRedisBrowserSessionStore } from "./adapters/redis-browser-session-store.ts";
@@ -6,7 +7,8 @@ import { createServiceClients, grpcServiceDependency } from "./adapters/service-
 import { createBrowserAuth } from "./application/browser-auth.ts";
 import { cookieSettingsFor } from "./http/request-context.ts";
 import { createCsrfTokens } from "./http/csrf-token.ts";
-import { createCallerVerifier } from "@tessera/platform";
+import { edgeAuthenticationAdapters } from "./adapters/edge-authentication-adapters.ts";
+import { createEdgeAuthentication } from "./application/edge-authentication.ts";
 import { createChatClient } from "./adapters/chat-client.ts";
 import { createQuotaClient } from "./adapters/quota-client.ts";
 import { createAdminClient } from "./adapters/admin-client.ts";
@@ -29,12 +31,14 @@ const quota = createQuotaClient({ address: config.QUOTA_GRPC_ADDRESS, internalTo
 shutdown.add("quota client", () => quota.close());
 const admin = createAdminClient({ address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
 shutdown.add("admin client", () => admin.close());
-// API keys of /v1 requests are checked here too, to match them with the Host's tenant.
-const apiKeys = createCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, identityAddress: config.IDENTITY_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
-shutdown.add("chat clients", () => {
-  chat.close();
-  apiKeys.close();
-});
+shutdown.add("chat client", () => chat.close());
+const bus = createInvalidationBus({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+shutdown.add("invalidation bus", bus.close);
+// The one authentication of every request, from caches the invalidation bus keeps exact.
+const edge = createEdgeAuthentication(
+  edgeAuthenticationAdapters({ identity: clients.identity, session: clients.session, bus, users: createIdentityUserLookup(clients.identity, bus) }),
+);
+const tenants = bus.cache<Tenant>("tenants", { ttlMs: 5 * 60_000, maxEntries: 10_000 });
 shutdown.add("grpc clients", () => {
   clients.identity.close();
   clients.session.close();
@@ -59,7 +63,8 @@ const app = createApp({
   chat,
   quota,
   admin,
-  verifyApiKey: apiKeys.verifyCaller,
+  edge,
+  tenantOf: (host) => tenants.getOrLoad(host, () => clients.identity.resolveTenant({ host })),
 });
 
 const server = app.listen(config.BFF_PORT, "0.0.0.0", () => {

@@ -4,7 +4,8 @@ const parsed = parseConfig("chat", {
   ...commonServiceEnv,
   MONGO_URL: env.mongoUrl,
   AMQP_URL: env.amqpUrl,
-  // Tenant settings (shared-upstream grant, models offered) are read from Redis on every request.
+  // Tenant settings (shared-upstream grant, models offered) are read from Redis on every request;
+  // the platform cache hears its invalidation broadcasts (users, models) there too.
   REDIS_URL: env.redisUrl,
   ADMIN_GRPC_ADDRESS: serviceAddressEnv("admin"),
   // Prefix of exchange and queue names (isolates installations or test runs sharing a broker).
@@ -30,6 +31,8 @@ const parsed = parseConfig("chat", {
   UPSTREAM_IDLE_TIMEOUT_MS: env.duration(60_000),
   UPSTREAM_KEY_COOLDOWN_MS: env.duration(30_000),
   UPSTREAM_UNAUTHORIZED_COOLDOWN_MS: env.duration(600_000),
+  // Reserved per answer before it streams (bounds a request's max_tokens); settled to the real usage.
+  CHAT_MAX_COMPLETION_TOKENS: z.coerce.number().int().min(1).max(1_000_000).default(4_096),
   CHAT_HISTORY_MESSAGES: z.coerce.number().int().min(0).max(200).default(20),
   CHAT_CHECKPOINT_INTERVAL_MS: env.duration(300),
   USAGE_RELAY_INTERVAL_MS: env.duration(1_000),

@@ -5,22 +5,24 @@ import {
   connectAmqp,
   connectMongo,
   connectRedis,
-  createCallerVerifier,
   createGrpcClient,
+  createIdentityUserLookup,
+  createInvalidationBus,
   createLogger,
   createSecretBox,
+  createSessionCallerVerifier,
   createShutdown,
   createTenantSettingsReader,
   implement,
   newId,
   newUuid,
+  notFound,
   startServiceRuntime,
   systemClock,
 } from "@tessera/platform";
 import { config } from "./config.ts";
 import { amqpUsagePublisher, declareUsageTopology, eventsExchange } from "./adapters/amqp/amqp-usage-publisher.ts";
 import { chatGrpcHandlers } from "./adapters/grpc/chat-grpc-handlers.ts";
-import { identityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
 import { grpcQuotaGate } from "./adapters/grpc/quota-gate.ts";
 import { createMongoChatRepository } from "./adapters/mongo/mongo-chat-repository.ts";
 import { createMongoUsageOutbox, moveLegacyOutboxEntries } from "./adapters/mongo/mongo-usage-outbox.ts";
@@ -56,14 +58,20 @@ shutdown.add("rabbitmq", amqp.close);
 const exchange = eventsExchange(config.AMQP_NAME_PREFIX);
 await declareUsageTopology(amqp, exchange);
 
+const bus = createInvalidationBus({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+shutdown.add("invalidation bus", bus.close);
+
 const grpcOptions = { internalToken: config.INTERNAL_GRPC_TOKEN };
 const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
-const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: config.QUOTA_GRPC_ADDRESS, ...grpcOptions });
-const callers = createCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, identityAddress: config.IDENTITY_GRPC_ADDRESS, ...grpcOptions });
+// Reservations act for the caller of the call being served: its token is forwarded.
+const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: config.QUOTA_GRPC_ADDRESS, forwardCaller: true, ...grpcOptions });
+const callers = createSessionCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, ...grpcOptions });
+const userLookup = createIdentityUserLookup(identity, bus);
 const tenantSettings = createTenantSettingsReader({
   redis: redis.redis,
   keyPrefix: config.REDIS_KEY_PREFIX,
   admin: { address: config.ADMIN_GRPC_ADDRESS, ...grpcOptions },
+  cache: bus.cache("tenantSettings", { ttlMs: 5 * 60_000, maxEntries: 10_000 }),
 });
 shutdown.add("grpc clients", () => {
   tenantSettings.close();
@@ -95,7 +103,10 @@ const messages = createMongoMessageRepository(mongo.connection, usage);
 const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
 const urlGuard = createUpstreamUrlGuard({ allowedHosts: config.UPSTREAM_ALLOWED_HOSTS });
 shutdown.add("upstream connections", () => urlGuard.close());
-const providers = createMongoProviderRepository(mongo.connection, createSecretBox(config.SECRETS_KEYRING), (tenantId) => tenantSettings.get(tenantId));
+const providers = createMongoProviderRepository(mongo.connection, createSecretBox(config.SECRETS_KEYRING), (tenantId) => tenantSettings.get(tenantId), {
+  cache: bus.cache("models", { ttlMs: 5 * 60_000, maxEntries: 10_000 }),
+  changed: (keys) => bus.publish("models", keys),
+});
 await Promise.all([messages.ready(), chats.ready(), usageOutbox.ready(), providers.ready()]);
 const moved = await moveLegacyOutboxEntries(mongo.connection, usageOutbox);
 if (moved > 0) logger.info({ events: moved }, "unsent usage events moved to the outbox collection");
@@ -121,7 +132,13 @@ const deps: ChatDependencies = {
   messages,
   completions: usage,
   quota: grpcQuotaGate(quota),
-  users: identityUserDirectory(identity),
+  users: {
+    async get(owner) {
+      const user = await userLookup.get(owner.tenantId, owner.userId);
+      if (!user) throw notFound("user");
+      return { status: user.status, maxChats: user.maxChats };
+    },
+  },
   models: providers,
   llm: createOpenAiCompatibleGateway({
     providers,
@@ -138,6 +155,7 @@ const deps: ChatDependencies = {
   // Usage is published by the recorder itself; the relay is woken only when the outbox took an event.
   usageRecorded: () => undefined,
   historyMessages: config.CHAT_HISTORY_MESSAGES,
+  maxCompletionTokens: config.CHAT_MAX_COMPLETION_TOKENS,
   checkpointIntervalMs: config.CHAT_CHECKPOINT_INTERVAL_MS,
 };
 const active = new ActiveStreams();
@@ -179,7 +197,7 @@ await startServiceRuntime({
             complete: createCompleteForApi(deps),
             providers: providerManagement({ providers, urlGuard, clock: systemClock, newId }),
           },
-          callers.verifyCaller,
+          callers.verify,
         ),
         { logger, internalToken: config.INTERNAL_GRPC_TOKEN },
       ),

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError, connectMongo, createLogger, createSecretBox, newId, newUuid, systemClock, type Connection } from "@tessera/platform";
+import { AppError, connectMongo, createLogger, createSecretBox, newId, newUuid, sessionCaller, systemClock, createCache, type Connection } from "@tessera/platform";
 import { testInfrastructure } from "@tessera/platform/testing";
 import { createMongoChatRepository } from "../src/adapters/mongo/mongo-chat-repository.ts";
 import { createMongoMessageRepository } from "../src/adapters/mongo/mongo-message-repository.ts";
@@ -45,11 +45,14 @@ const quota: QuotaGate = {
   release: async (_caller, reservationId) => void quotaCalls.push(`release ${reservationId}`),
 };
 
+// Every read goes to the database, so a test sees its own provider changes at once.
+const uncached = { cache: createCache<never>({ name: "models", ttlMs: 0, maxEntries: 1 }), changed: async () => undefined };
+
 beforeAll(async () => {
   upstream = await startDemoUpstream({ tokenDelayMs: 1 });
   mongoUrl = testInfrastructure("chat").mongoUrl;
   mongo = await connectMongo(mongoUrl, logger);
-  providers = createMongoProviderRepository(mongo.connection, createSecretBox(firstKey), grantedEverywhere, 0);
+  providers = createMongoProviderRepository(mongo.connection, createSecretBox(firstKey), grantedEverywhere, uncached);
   messages = createMongoMessageRepository(mongo.connection, recorder);
   const chats = createMongoChatRepository(mongo.connection, (owner, chatId) => messages.deleteChat(owner, chatId));
   await Promise.all([providers.ready(), messages.ready(), chats.ready()]);
@@ -74,6 +77,7 @@ beforeAll(async () => {
     usageRecorded: () => undefined,
     historyMessages: 20,
     checkpointIntervalMs: 50,
+    maxCompletionTokens: 4_096,
   };
 });
 
@@ -88,7 +92,7 @@ afterAll(async () => {
 const tenantWithKeys = async (keys: string[]) => {
   const tenantId = `tenant-${newUuid()}`;
   await providers.ensureEnvironmentProvider({ tenantId, baseUrl: upstream.url, keys, models: [{ id: "demo-echo", name: "demo-echo" }] });
-  return { tenantId, userId: newId(), credential: "token" };
+  return sessionCaller({ tenantId, userId: newId(), role: "user" });
 };
 const collect = async (events: AsyncIterable<SendEvent>) => {
   const out: SendEvent[] = [];
@@ -106,7 +110,7 @@ describe("upstream providers", () => {
     // A new current key first, the old one still listed for decryption.
     const second = await connectMongo(mongoUrl, logger);
     try {
-      const rotated = createMongoProviderRepository(second.connection, createSecretBox(`${keyring("k2")},${firstKey}`), grantedEverywhere, 0);
+      const rotated = createMongoProviderRepository(second.connection, createSecretBox(`${keyring("k2")},${firstKey}`), grantedEverywhere, uncached);
       expect(await rotated.reencryptStaleKeys()).toBeGreaterThan(0);
       const after = await mongo.connection.collection("upstream_providers").findOne({ tenantId });
       expect((after!.keys as Array<{ box: string }>).every((key) => key.box.startsWith("v1:k2:"))).toBe(true);
@@ -119,7 +123,7 @@ describe("upstream providers", () => {
   it("lets a tenant's admins manage its providers, keys write-only, the environment's one read-only", async () => {
     const environment = await tenantWithKeys(["env-key-123456"]);
     const management = providerManagement({ providers, urlGuard, clock: systemClock, newId });
-    const admin = { tenantId: environment.tenantId, userId: "admin", role: "admin" as const, sessionId: "s", tokenId: "t" };
+    const admin = sessionCaller({ tenantId: environment.tenantId, userId: "admin", role: "admin" });
     const [fromEnvironment] = await management.list(admin);
     await expect(management.delete(admin, fromEnvironment!.id)).rejects.toMatchObject({ status: 409, code: "provider_managed_by_environment" });
     await expect(management.list({ ...admin, role: "user" })).rejects.toMatchObject({ status: 403 });

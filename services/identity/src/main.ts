@@ -1,9 +1,13 @@
 import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
+import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
 import {
   connectMongo,
   connectRedis,
   createLogger,
-  createSessionAccessTokenVerifier,
+  createGrpcClient,
+  createInvalidationBus,
+  createSessionCallerVerifier,
+  userCacheKey,
   createShutdown,
   createTenantSettingsReader,
   implement,
@@ -39,15 +43,28 @@ const identities = createMongoLinkedIdentityRepository(mongo.connection);
 await identities.ready();
 const providers = configuredProviders();
 const hasher = createArgon2PasswordHasher();
-const { verify, session } = createSessionAccessTokenVerifier({ address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
-shutdown.add("session client", () => session.close());
-const tenantSettings = createTenantSettingsReader({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, admin: { address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN } });
+const session = createGrpcClient(SessionServiceService, { name: "session", address: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+const callers = createSessionCallerVerifier({ sessionAddress: config.SESSION_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN });
+shutdown.add("session clients", () => (session.close(), callers.close()));
+const bus = createInvalidationBus({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+shutdown.add("invalidation bus", bus.close);
+const tenantSettings = createTenantSettingsReader({
+  redis: redis.redis,
+  keyPrefix: config.REDIS_KEY_PREFIX,
+  admin: { address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN },
+  cache: bus.cache("tenantSettings", { ttlMs: 5 * 60_000, maxEntries: 10_000 }),
+});
 shutdown.add("admin client", () => tenantSettings.close());
 const useCases = createIdentityUseCases({
   users: repositories.users,
   tenants: repositories.tenants,
   apiKeys: repositories.apiKeys,
   sessions: { revokeUserSessions: async (tenantId, userId) => void (await session.revokeUserSessions({ tenantId, userId })) },
+  changes: {
+    userChanged: (tenantId, userId) => bus.publish("users", [userCacheKey(tenantId, userId)]),
+    apiKeyRevoked: (hash) => bus.publish("apiKeys", [hash]),
+    tenantsChanged: () => bus.publish("tenants", []),
+  },
   clock: systemClock,
   hasher,
   commonPasswords: loadCommonPasswords(),
@@ -90,7 +107,7 @@ await startServiceRuntime({
   services: [
     {
       definition: IdentityServiceService,
-      implementation: implement(IdentityServiceService, identityGrpcHandlers(useCases, verify), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
+      implementation: implement(IdentityServiceService, identityGrpcHandlers(useCases, callers.verify), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
     },
   ],
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError, connectMongo, connectRedis, createLogger, systemClock, type AccessClaims } from "@tessera/platform";
+import { ALL_SCOPES, AppError, connectMongo, connectRedis, createLogger, systemClock, type Caller } from "@tessera/platform";
 import { outcomeOf, testInfrastructure } from "@tessera/platform/testing";
 import { createArgon2PasswordHasher } from "../src/adapters/crypto/argon2-password-hasher.ts";
 import { loadCommonPasswords } from "../src/adapters/crypto/common-passwords.ts";
@@ -21,6 +21,7 @@ let useCases: ReturnType<typeof createIdentityUseCases>;
 let repositories: ReturnType<typeof createMongoIdentityRepositories>;
 let closeAll: () => Promise<void>;
 const revoked: string[] = [];
+const published: string[] = [];
 
 const build = (hasher: PasswordHasher = createArgon2PasswordHasher(cheap)) =>
   createIdentityUseCases({
@@ -28,6 +29,11 @@ const build = (hasher: PasswordHasher = createArgon2PasswordHasher(cheap)) =>
     tenants: repositories.tenants,
     apiKeys: repositories.apiKeys,
     sessions: { revokeUserSessions: async (_tenantId, userId) => void revoked.push(userId) },
+    changes: {
+      userChanged: async (tenantId, userId) => void published.push(`users:${tenantId}/${userId}`),
+      apiKeyRevoked: async (hash) => void published.push(`apiKeys:${hash}`),
+      tenantsChanged: async () => void published.push("tenants"),
+    },
     hasher,
     commonPasswords: loadCommonPasswords(),
     throttle: createRedisAttemptThrottle(redisClient, infrastructure.redisKeyPrefix, {
@@ -69,7 +75,16 @@ beforeAll(async () => {
 afterAll(async () => closeAll?.());
 
 const codeOf = outcomeOf;
-const claimsOf = (user: { id: string; tenantId: string; role: "user" | "admin" }): AccessClaims => ({ userId: user.id, tenantId: user.tenantId, role: user.role, sessionId: "s", tokenId: "t" });
+const claimsOf = (user: { id: string; tenantId: string; role: "user" | "admin" }): Caller => ({
+  userId: user.id,
+  tenantId: user.tenantId,
+  role: user.role,
+  platformRole: null,
+  scopes: ALL_SCOPES,
+  kind: "session",
+  sessionId: "s",
+  apiKeyId: null,
+});
 const register = (name: string, tenantId = "default", password = "a long enough passphrase") =>
   useCases.registerUser({ tenantId, email: `${name}@Example.COM`, username: name, password, fullName: "" });
 
@@ -147,6 +162,8 @@ describe("identity", () => {
     const stranger = await register("stranger");
     expect(await codeOf(useCases.account.revokeApiKey(claimsOf(stranger), record.id))).toBe("not_found");
     await useCases.account.revokeApiKey(claimsOf(user), record.id);
+    // The edge caches keys by their hash: the revocation is broadcast under it.
+    expect(published).toContain(`apiKeys:${record.hash}`);
     expect(await codeOf(useCases.account.verifyApiKey("default", secret))).toBe("invalid_api_key");
   });
 
@@ -156,6 +173,7 @@ describe("identity", () => {
     const { after } = await useCases.admin.updateUser(claimsOf(admin), target.id, { maxMessagesPerDay: 5, maxTokensPerDay: null, status: "disabled", trustLevel: 2 });
     expect(after).toMatchObject({ maxMessagesPerDay: 5, maxTokensPerDay: null, status: "disabled", trustLevel: 2 });
     expect(revoked).toContain(target.id);
+    expect(published).toContain(`users:default/${target.id}`);
     expect(await codeOf(useCases.admin.updateUser(claimsOf(target), admin.id, { role: "user" }))).toBe("forbidden");
     expect(await codeOf(useCases.admin.updateUser(claimsOf(admin), admin.id, { role: "user" }))).toBe("validation_failed");
     expect(await codeOf(useCases.verifyPassword({ tenantId: "default", login: "target", password: "a long enough passphrase", clientIp: "2" }))).toBe("account_disabled");

@@ -1,76 +1,51 @@
-import { createLocalJWKSet, jwtVerify, errors as joseErrors, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JSONWebKeySet, type JWTPayload } from "jose";
+import { ALL_SCOPES, DEFAULT_KEY_SCOPES, knownKeyScopes, type Caller } from "./caller.ts";
 import { unauthenticated } from "./errors.ts";
 
-/** Claims of an access token (SPEC §4). */
-export interface AccessClaims {
-  userId: string;
-  tenantId: string;
-  role: "user" | "admin";
-  sessionId: string;
-  tokenId: string;
-  /** What an API key may do; absent for a signed-in session (everything its role allows). */
-  scopes?: readonly ApiKeyScope[];
-}
-
-/** What a personal API key can be granted; a key created without a choice gets "inference" only. */
-export const API_KEY_SCOPES = ["inference", "chats:read", "chats:write", "usage:read"] as const;
-export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
-export const DEFAULT_KEY_SCOPES: readonly ApiKeyScope[] = ["inference"];
-
-/** Known scopes only, in their canonical order (unknown ones are never granted). */
-export const knownKeyScopes = (values: readonly string[]): ApiKeyScope[] => API_KEY_SCOPES.filter((scope) => values.includes(scope));
-
 export const ACCESS_TOKEN_ISSUER = "tessera-session";
+/** Access tokens of browser sessions. */
 export const ACCESS_TOKEN_AUDIENCE = "tessera";
+/** Caller tokens the session service signs for API-key callers verified at the edge (internal only). */
+export const CALLER_TOKEN_AUDIENCE = "tessera-internal";
 export const ACCESS_TOKEN_ALGORITHM = "ES256";
 
-export interface AccessTokenVerifierPorts {
-  /** Fetches the current JWKS document from the session service. */
-  fetchJwks(): Promise<JSONWebKeySet>;
-  /** Asks the session service whether the session is still live. */
-  isSessionActive(sessionId: string): Promise<boolean>;
-}
+/** Verifies a bearer token locally into the Caller it stands for. */
+export type CallerVerifier = (token: string | undefined) => Promise<Caller>;
 
 /**
- * Verifies access tokens locally (ES256 only, known kid, issuer, audience, expiry) and checks that
- * the session was not revoked, caching "live" answers for at most one second.
+ * The services' one check of who a call acts for, without a network call per request: an access
+ * token (browser session) or a caller token (API key), both ES256 from the session service, checked
+ * against its JWKS (fetched once, again only for an unknown key id, at most every 5 s). Whether the
+ * session or key is still live, and the user's current role and status, were settled at the edge
+ * (the BFF, the only public surface) from caches the invalidation bus keeps exact.
  */
-export function createAccessTokenVerifier(ports: AccessTokenVerifierPorts, liveCacheMs = 1_000) {
+export function createCallerVerifier(fetchJwks: () => Promise<JSONWebKeySet>): CallerVerifier {
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   let lastFetch = 0;
-  const live = new Map<string, number>();
-  const revoked = new Set<string>();
+  const options = { algorithms: [ACCESS_TOKEN_ALGORITHM], issuer: ACCESS_TOKEN_ISSUER, audience: [ACCESS_TOKEN_AUDIENCE, CALLER_TOKEN_AUDIENCE] };
 
   const refreshKeys = async () => {
-    keySet = createLocalJWKSet(await ports.fetchJwks());
+    keySet = createLocalJWKSet(await fetchJwks());
     lastFetch = Date.now();
   };
 
   const verifySignature = async (token: string) => {
     if (!keySet) await refreshKeys();
     try {
-      return await jwtVerify(token, keySet!, {
-        algorithms: [ACCESS_TOKEN_ALGORITHM],
-        issuer: ACCESS_TOKEN_ISSUER,
-        audience: ACCESS_TOKEN_AUDIENCE,
-      });
+      return await jwtVerify(token, keySet!, options);
     } catch (error) {
       // A key we have not seen yet (rotation): refetch at most every 5 s, then try once more.
       if (error instanceof joseErrors.JWKSNoMatchingKey && Date.now() - lastFetch > 5_000) {
         await refreshKeys();
-        return jwtVerify(token, keySet!, {
-          algorithms: [ACCESS_TOKEN_ALGORITHM],
-          issuer: ACCESS_TOKEN_ISSUER,
-          audience: ACCESS_TOKEN_AUDIENCE,
-        });
+        return jwtVerify(token, keySet!, options);
       }
       throw error;
     }
   };
 
-  return async function verify(token: string | undefined): Promise<AccessClaims> {
+  return async (token) => {
     if (!token) throw unauthenticated();
-    let payload;
+    let payload: JWTPayload;
     try {
       ({ payload } = await verifySignature(token));
     } catch (error) {
@@ -78,24 +53,33 @@ export function createAccessTokenVerifier(ports: AccessTokenVerifierPorts, liveC
       if (error instanceof joseErrors.JOSEError) throw unauthenticated("The access token is not valid.", "invalid_token");
       throw error;
     }
-    const { sub, tid, role, sid, jti } = payload as Record<string, unknown>;
-    if (typeof sub !== "string" || typeof tid !== "string" || typeof sid !== "string" || typeof jti !== "string" || (role !== "user" && role !== "admin")) {
-      throw unauthenticated("The access token is not valid.", "invalid_token");
-    }
-    if (revoked.has(sid)) throw unauthenticated("The session has ended.", "session_revoked");
-    const checkedAt = live.get(sid);
-    if (checkedAt === undefined || Date.now() - checkedAt >= liveCacheMs) {
-      if (!(await ports.isSessionActive(sid))) {
-        if (revoked.size > 100_000) revoked.clear();
-        revoked.add(sid);
-        live.delete(sid);
-        throw unauthenticated("The session has ended.", "session_revoked");
-      }
-      if (live.size > 50_000) live.clear();
-      live.set(sid, Date.now());
-    }
-    return { userId: sub, tenantId: tid, role, sessionId: sid, tokenId: jti };
+    const caller = callerOfClaims(payload);
+    if (!caller) throw unauthenticated("The access token is not valid.", "invalid_token");
+    return caller;
   };
 }
 
-export type AccessTokenVerifier = ReturnType<typeof createAccessTokenVerifier>;
+/** The Caller a verified token's claims describe, or null when they are incomplete. */
+export function callerOfClaims(payload: JWTPayload): Caller | null {
+  const { sub, tid, role, sid, aud, prl, scp, akid } = payload as Record<string, unknown>;
+  if (typeof sub !== "string" || typeof tid !== "string" || (role !== "user" && role !== "admin")) return null;
+  const platformRole = prl === "operator" ? "operator" : null;
+  const audiences = Array.isArray(aud) ? aud : [aud];
+  if (audiences.includes(CALLER_TOKEN_AUDIENCE)) {
+    if (typeof akid !== "string") return null;
+    const scopes = knownKeyScopes(scp);
+    return { tenantId: tid, userId: sub, role, platformRole, scopes: scopes.length > 0 ? scopes : DEFAULT_KEY_SCOPES, kind: "apiKey", sessionId: null, apiKeyId: akid };
+  }
+  if (typeof sid !== "string") return null;
+  return { tenantId: tid, userId: sub, role, platformRole, scopes: ALL_SCOPES, kind: "session", sessionId: sid, apiKeyId: null };
+}
+
+/** The role an access token was signed with, read without verifying it (for tokens the caller itself stored). */
+export function roleOfStoredAccessToken(token: string): string | undefined {
+  try {
+    const role = decodeJwt(token).role;
+    return typeof role === "string" ? role : undefined;
+  } catch {
+    return undefined;
+  }
+}

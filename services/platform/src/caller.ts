@@ -3,14 +3,16 @@ import { forbidden } from "./errors.ts";
 /** How a caller proved who they are at the edge. */
 export type CallerKind = "session" | "apiKey";
 
-/** What a caller may do; a browser session may do everything its role allows. */
-export type Scope = "inference" | "account" | "admin";
+/** What a personal API key can be granted; a key created without a choice gets "inference" only. */
+export const API_KEY_SCOPES = ["inference", "chats:read", "chats:write", "usage:read"] as const;
+export type Scope = (typeof API_KEY_SCOPES)[number];
+export type ApiKeyScope = Scope;
 
-/** Every scope there is; a browser session carries them all. */
-export const ALL_SCOPES: readonly Scope[] = ["inference", "account", "admin"];
+/** A browser session may do everything its role allows: every scope. */
+export const ALL_SCOPES: readonly Scope[] = API_KEY_SCOPES;
 
 /** Scopes of an API key created without any (the OpenAI-compatible API only). */
-export const DEFAULT_API_KEY_SCOPES: readonly Scope[] = ["inference"];
+export const DEFAULT_KEY_SCOPES: readonly Scope[] = ["inference"];
 
 /**
  * The one verified identity a request acts for, built once at the edge (BFF) from a browser
@@ -51,8 +53,22 @@ export function requireAdmin(caller: Pick<Caller, "role">): void {
   if (caller.role !== "admin") throw forbidden("Only administrators can do this.");
 }
 
-/** Keeps only known scopes (unknown ones in a token are ignored, never granted). */
-export function parseScopes(values: unknown): Scope[] {
-  if (!Array.isArray(values)) return [];
-  return ALL_SCOPES.filter((scope) => values.includes(scope));
+/** Known scopes only, in their canonical order (unknown ones are never granted). */
+export const knownKeyScopes = (values: unknown): Scope[] => (Array.isArray(values) ? API_KEY_SCOPES.filter((scope) => values.includes(scope)) : []);
+
+/** Personal API keys start with this; anything else presented as a bearer token is an access token. */
+export const API_KEY_PREFIX = "tsk_";
+
+/** The Caller a browser session of this user stands for (every scope its role allows). */
+export function sessionCaller(input: { tenantId: string; userId: string; role: Caller["role"]; sessionId?: string; platformRole?: Caller["platformRole"] }): Caller {
+  return {
+    tenantId: input.tenantId,
+    userId: input.userId,
+    role: input.role,
+    platformRole: input.platformRole ?? null,
+    scopes: ALL_SCOPES,
+    kind: "session",
+    sessionId: input.sessionId ?? "local",
+    apiKeyId: null,
+  };
 }

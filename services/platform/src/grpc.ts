@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { timingSafeEqual } from "node:crypto";
 import {
   Metadata,
@@ -71,6 +72,9 @@ function contextOf(call: { metadata: Metadata; cancelled: boolean; on(event: "ca
   return { metadata: call.metadata, signal: controller.signal, bearerToken, requestId: typeof requestId === "string" && requestId ? requestId : undefined };
 }
 
+/** The bearer token of the gRPC call being served, so calls made on its behalf can forward it (see forwardCaller). */
+const inboundCall = new AsyncLocalStorage<{ bearerToken: string | undefined }>();
+
 function checkInternalToken(metadata: Metadata, expected: string): void {
   const presented = metadata.get("x-internal-token")[0];
   // Constant-time comparison: the token is the only thing between the network and every service.
@@ -100,7 +104,7 @@ export function implement<D extends AnyDefinition>(
         const context = contextOf(call);
         Promise.resolve()
           .then(() => checkInternalToken(call.metadata, options.internalToken))
-          .then(() => handler(call.request, (message: unknown) => call.write(message), context))
+          .then(() => inboundCall.run({ bearerToken: context.bearerToken }, () => handler(call.request, (message: unknown) => call.write(message), context)))
           .then(
             () => call.end(),
             (error: unknown) => {
@@ -115,7 +119,7 @@ export function implement<D extends AnyDefinition>(
         const context = contextOf(call);
         Promise.resolve()
           .then(() => checkInternalToken(call.metadata, options.internalToken))
-          .then(() => handler(call.request, context))
+          .then(() => inboundCall.run({ bearerToken: context.bearerToken }, () => handler(call.request, context)))
           .then(
             (response) => callback(null, response),
             (error: unknown) => {
@@ -188,6 +192,11 @@ export interface GrpcClientOptions {
   address: string;
   internalToken: string;
   defaultDeadlineMs?: number;
+  /**
+   * Calls made while serving a call act for the same caller: its bearer token is forwarded unless
+   * the call names one. Domain code then never holds a credential.
+   */
+  forwardCaller?: boolean;
 }
 
 /** A promise-based client for a ts-proto service definition, with a deadline on every call. */
@@ -202,7 +211,8 @@ export function createGrpcClient<D extends AnyDefinition>(definition: D, options
   const metadataFor = (callOptions: CallOptions | undefined) => {
     const metadata = new Metadata();
     metadata.set("x-internal-token", options.internalToken);
-    if (callOptions?.accessToken) metadata.set("authorization", `Bearer ${callOptions.accessToken}`);
+    const token = callOptions?.accessToken ?? (options.forwardCaller ? inboundCall.getStore()?.bearerToken : undefined);
+    if (token) metadata.set("authorization", `Bearer ${token}`);
     if (callOptions?.requestId) metadata.set("x-request-id", callOptions.requestId);
     return metadata;
   };

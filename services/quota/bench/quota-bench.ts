@@ -22,6 +22,7 @@ import {
   encodeUsageEvent,
   newUuid,
   percentile,
+  sessionCaller,
   USAGE_EVENT_TYPE,
 } from "@tessera/platform";
 import { startSystem } from "@tessera/platform/launcher";
@@ -79,7 +80,7 @@ async function benchEvents() {
     users: { get: async () => null },
     settings: { get: async (tenantId) => defaultTenantSettings(tenantId) },
     logger,
-    quota: { failOpen: false, reservationTtlSeconds: 900, cacheMs: 2_000 },
+    quota: { failOpen: false, reservationTtlSeconds: 900 },
   });
   const topology = usageTopology(`${runName}.`);
   const consumerConnection = connectAmqp(amqpUrl, logger, "quota-bench-consumer");
@@ -200,7 +201,7 @@ async function benchEvents() {
     liveMessages += Number(messages ?? 0);
     liveTokens += Number(tokens ?? 0);
   }
-  const rollupTotals = await useCases.getDayUsage({ userId: "bench-admin", tenantId: "bench", role: "admin" }, { date: today, limit: 1, cursor: "" });
+  const rollupTotals = await useCases.getDayUsage(sessionCaller({ userId: "bench-admin", tenantId: "bench", role: "admin" }), { date: today, limit: 1, cursor: "" });
 
   await consumer.stop();
   await consumerConnection.whenReady();

@@ -21,8 +21,6 @@ export const config = parseConfig("quota", {
   QUOTA_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   // How often expired reservations are looked for.
   QUOTA_EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
-  // How long user limits are reused before asking identity again (tenant settings are read on every request).
-  QUOTA_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
   // Consumer tuning: see services/quota/README.md.
   QUOTA_CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(20_000).default(4_000),
   QUOTA_CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2_000),

@@ -3,6 +3,7 @@ import {
   connectAmqp,
   connectMongo,
   connectRedis,
+  createInvalidationBus,
   createLogger,
   createShutdown,
   createTenantSettingsReader,
@@ -26,7 +27,10 @@ shutdown.add("redis", redis.close);
 const amqp = connectAmqp(config.AMQP_URL, logger, "quota");
 shutdown.add("rabbitmq", amqp.close);
 
+const bus = createInvalidationBus({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+shutdown.add("invalidation bus", bus.close);
 const directory = createPlatformDirectory({
+  bus,
   identityAddress: config.IDENTITY_GRPC_ADDRESS,
   sessionAddress: config.SESSION_GRPC_ADDRESS,
   internalToken: config.INTERNAL_GRPC_TOKEN,
@@ -35,6 +39,7 @@ const settings = createTenantSettingsReader({
   redis: redis.redis,
   keyPrefix: config.REDIS_KEY_PREFIX,
   admin: { address: config.ADMIN_GRPC_ADDRESS, internalToken: config.INTERNAL_GRPC_TOKEN },
+  cache: bus.cache("tenantSettings", { ttlMs: 5 * 60_000, maxEntries: 10_000 }),
 });
 shutdown.add("grpc clients", () => {
   directory.close();
@@ -48,7 +53,7 @@ const useCases = await createQuotaCore({
   users: directory.users,
   settings: publishedTenantSettings(settings),
   logger,
-  quota: { failOpen: config.QUOTA_REDIS_FAILURE_MODE === "open", reservationTtlSeconds: config.QUOTA_RESERVATION_TTL_SECONDS, cacheMs: config.QUOTA_CACHE_MS },
+  quota: { failOpen: config.QUOTA_REDIS_FAILURE_MODE === "open", reservationTtlSeconds: config.QUOTA_RESERVATION_TTL_SECONDS },
 });
 
 const topology = usageTopology(config.AMQP_NAME_PREFIX);

@@ -30,7 +30,7 @@ try {
       }),
     ),
     logger,
-    quota: { failOpen: false, reservationTtlSeconds: 900, cacheMs: 60_000 },
+    quota: { failOpen: false, reservationTtlSeconds: 900 },
   });
   const result = await useCases.rebuildCounters();
   logger.info(result, "live counters rebuilt");

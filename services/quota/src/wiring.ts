@@ -1,9 +1,16 @@
+import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
 import type { Connection, Redis } from "@tessera/platform";
-import { createCallerVerifier, systemClock, type Logger } from "@tessera/platform";
+import {
+  createGrpcClient,
+  createIdentityUserLookup,
+  createSessionCallerVerifier,
+  systemClock,
+  type InvalidationBus,
+  type Logger,
+} from "@tessera/platform";
 import { createMongoUsageRollups } from "./adapters/mongo/mongo-usage-rollups.ts";
 import { createRedisLiveCounters } from "./adapters/redis/redis-live-counters.ts";
 import { createQuotaObserver } from "./adapters/telemetry/quota-observer.ts";
-import { createIdentityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
 import { createQuotaUseCases, type QuotaOptions } from "./application/quota-use-cases.ts";
 import type { CallerVerifier, QuotaObserver, TenantSettingsRepository, UserDirectory } from "./domain/ports.ts";
 
@@ -34,25 +41,31 @@ export async function createQuotaCore(options: {
   return useCases;
 }
 
-/** Identity (users) and session (tokens) as quota sees them. */
-export function createPlatformDirectory(options: { identityAddress: string; sessionAddress: string; internalToken: string }): {
+/** Identity (users, from the platform cache) and callers (verified locally) as quota sees them. */
+export function createPlatformDirectory(options: { identityAddress: string; sessionAddress: string; internalToken: string; bus: InvalidationBus }): {
   users: UserDirectory;
   callers: CallerVerifier;
   close(): void;
 } {
-  const verifier = createCallerVerifier({
-    sessionAddress: options.sessionAddress,
-    identityAddress: options.identityAddress,
-    internalToken: options.internalToken,
-  });
+  const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: options.identityAddress, internalToken: options.internalToken, defaultDeadlineMs: 2_000 });
+  const verifier = createSessionCallerVerifier({ sessionAddress: options.sessionAddress, internalToken: options.internalToken });
+  const lookup = createIdentityUserLookup(identity, options.bus);
   return {
-    users: createIdentityUserDirectory(verifier.identity),
-    callers: {
-      verify: async (token) => {
-        const claims = await verifier.verifyCaller(token);
-        return { userId: claims.userId, tenantId: claims.tenantId, role: claims.role };
+    users: {
+      async get(tenantId, userId) {
+        const user = await lookup.get(tenantId, userId);
+        if (!user) return null;
+        return {
+          id: user.id,
+          tenantId: user.tenantId,
+          username: user.username,
+          email: user.email,
+          premiumUntil: user.premiumUntil,
+          overrides: { messages: user.maxMessagesPerDay, tokens: user.maxTokensPerDay },
+        };
       },
     },
-    close: verifier.close,
+    callers: { verify: verifier.verify },
+    close: () => (identity.close(), verifier.close()),
   };
 }

@@ -8,6 +8,7 @@ import {
   defaultTenantSettings,
   encodeUsageEvent,
   newUuid,
+  sessionCaller,
   tenantSettingsKey,
   USAGE_EVENT_TYPE,
   type AmqpConnection,
@@ -76,7 +77,7 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
     // Tenant settings as the admin service publishes them (no admin service here: missing = defaults).
     settings: publishedTenantSettings(createTenantSettingsReader({ redis: redis.redis, keyPrefix: infrastructure.redisKeyPrefix })),
     logger,
-    quota: { failOpen: options.failOpen ?? false, reservationTtlSeconds: options.reservationTtlSeconds ?? 900, cacheMs: 0 },
+    quota: { failOpen: options.failOpen ?? false, reservationTtlSeconds: options.reservationTtlSeconds ?? 900 },
     observer,
   });
   const topology = usageTopology(`${infrastructure.name}.`);
@@ -275,6 +276,6 @@ export function usageEvent(fields: Partial<UsageRecord> & { userId: string }): U
   };
 }
 
-export const userCaller = (userId: string, tenantId = "t1"): Caller => ({ userId, tenantId, role: "user" });
-export const adminCaller = (userId = "admin", tenantId = "t1"): Caller => ({ userId, tenantId, role: "admin" });
+export const userCaller = (userId: string, tenantId = "t1"): Caller => sessionCaller({ userId, tenantId, role: "user" });
+export const adminCaller = (userId = "admin", tenantId = "t1"): Caller => sessionCaller({ userId, tenantId, role: "admin" });
 export const uniqueUserId = () => `u${newUuid().slice(0, 8)}`;

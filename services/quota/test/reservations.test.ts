@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AppError } from "@tessera/platform";
+import { AppError, sessionCaller } from "@tessera/platform";
 import { eventually, startQuotaHarness, usageEvent, userCaller, uniqueUserId, type QuotaHarness } from "./harness.ts";
 
 let harness: QuotaHarness;
@@ -80,9 +80,9 @@ describe("CheckAndReserve enforces limits exactly", () => {
 
   it("applies the tenant's published time zone and defaults from the very next call", async () => {
     const userId = uniqueUserId();
-    expect((await harness.useCases.getQuota({ userId, tenantId: "t-zone", role: "user" })).limits).toEqual({ messages: 100, tokens: 500_000 });
+    expect((await harness.useCases.getQuota(sessionCaller({ userId, tenantId: "t-zone", role: "user" }))).limits).toEqual({ messages: 100, tokens: 500_000 });
     await harness.publishSettings("t-zone", { defaultLimits: { messages: 2, tokens: null }, timeZone: "Asia/Kolkata" });
-    const status = await harness.useCases.getQuota({ userId, tenantId: "t-zone", role: "user" });
+    const status = await harness.useCases.getQuota(sessionCaller({ userId, tenantId: "t-zone", role: "user" }));
     expect(status.limits).toEqual({ messages: 2, tokens: 500_000 });
     expect(status.resetAt.getUTCHours() * 60 + status.resetAt.getUTCMinutes()).toBe(18 * 60 + 30);
   });
@@ -110,7 +110,7 @@ describe("when Redis is unreachable", () => {
 describe("admin day usage", () => {
   it("defaults to today, pages through every user and totals the whole day", async () => {
     const tenantId = `t-day-${uniqueUserId()}`;
-    const admin = { userId: "admin", tenantId, role: "admin" as const };
+    const admin = sessionCaller({ userId: "admin", tenantId, role: "admin" });
     const userIds = Array.from({ length: 5 }, () => uniqueUserId()).sort();
     for (const [index, userId] of userIds.entries()) await harness.useCases.recordUsage(usageEvent({ tenantId, userId, totalTokens: 10 * (index + 1) }));
     const first = await harness.useCases.getDayUsage(admin, { date: "", limit: 2, cursor: "" });

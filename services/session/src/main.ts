@@ -3,7 +3,9 @@ import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session
 import {
   connectMongo,
   connectRedis,
-  createAccessTokenVerifier,
+  createCallerVerifier,
+  createIdentityUserLookup,
+  createInvalidationBus,
   createGrpcClient,
   createLogger,
   createSecretBox,
@@ -16,7 +18,6 @@ import { config } from "./config.ts";
 import { sha256TokenHasher } from "./adapters/crypto/sha256-token-hasher.ts";
 import { createJoseAccessTokenSigner } from "./adapters/crypto/jose-access-token-signer.ts";
 import { sessionGrpcHandlers } from "./adapters/grpc/session-grpc-handlers.ts";
-import { createIdentityUserDirectory } from "./adapters/grpc/identity-user-directory.ts";
 import { createMongoSessionRepository } from "./adapters/mongo/mongo-session-repository.ts";
 import { createRedisSessionCache } from "./adapters/redis/redis-session-cache.ts";
 import { createRedisRefreshStore } from "./adapters/redis/redis-refresh-store.ts";
@@ -35,6 +36,10 @@ const identity = createGrpcClient(IdentityServiceService, {
   internalToken: config.INTERNAL_GRPC_TOKEN,
 });
 shutdown.add("identity client", () => identity.close());
+
+const bus = createInvalidationBus({ redis: redis.redis, keyPrefix: config.REDIS_KEY_PREFIX, logger });
+shutdown.add("invalidation bus", bus.close);
+const userLookup = createIdentityUserLookup(identity, bus);
 
 // Refreshes rotate in Redis; the session documents (for session lists) are written behind.
 const sessions = createMongoSessionRepository(mongo.connection, {
@@ -55,13 +60,20 @@ const useCases = createSessionUseCases({
   refresh: createRedisRefreshStore(redis.redis, config.REDIS_KEY_PREFIX),
   cache: createRedisSessionCache(redis.redis, config.REDIS_KEY_PREFIX),
   signer,
-  users: createIdentityUserDirectory(identity),
+  users: {
+    // The current role and status at refresh time: a demoted user's next access token says so.
+    current: async (tenantId, userId) => {
+      const user = await userLookup.get(tenantId, userId);
+      return user && { role: user.role, status: user.status };
+    },
+  },
+  events: { ended: (ids) => bus.publish("sessions", ids) },
   hasher: sha256TokenHasher,
   clock: systemClock,
 });
 
 // The session service checks its own tokens without a network hop.
-const verify = createAccessTokenVerifier({ fetchJwks: useCases.jwks as never, isSessionActive: useCases.isActive });
+const verify = createCallerVerifier(useCases.jwks as never);
 
 // Hourly: rotate the signing key when it is old, and purge sessions that ended over 30 days ago.
 const maintenance = setInterval(() => {

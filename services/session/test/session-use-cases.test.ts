@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { SignJWT, exportJWK, generateKeyPair, base64url } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMongo, connectRedis, createAccessTokenVerifier, createLogger, createSecretBox, type Clock } from "@tessera/platform";
+import { connectMongo, connectRedis, createCallerVerifier, createLogger, createSecretBox, unauthenticated, type Caller, type Clock } from "@tessera/platform";
 import { outcomeOf, testInfrastructure } from "@tessera/platform/testing";
 import { createJoseAccessTokenSigner } from "../src/adapters/crypto/jose-access-token-signer.ts";
 import { sha256TokenHasher } from "../src/adapters/crypto/sha256-token-hasher.ts";
@@ -18,7 +18,8 @@ const clock: Clock = { now: () => now };
 let closeAll: () => Promise<void>;
 let useCases: ReturnType<typeof createSessionUseCases>;
 let signer: ReturnType<typeof createJoseAccessTokenSigner>;
-let verify: ReturnType<typeof createAccessTokenVerifier>;
+let verify: (token: string) => Promise<Caller>;
+const ended: string[] = [];
 const users = new Map<string, { role: "user" | "admin"; status: string }>();
 let redisClient: ReturnType<typeof connectRedis>["redis"];
 let sessionStore: ReturnType<typeof createMongoSessionRepository>;
@@ -45,10 +46,17 @@ beforeAll(async () => {
     cache: createRedisSessionCache(redis.redis, infrastructure.redisKeyPrefix),
     signer,
     users: { current: async (_tenantId, userId) => users.get(userId) ?? null },
+    events: { ended: async (ids) => void ended.push(...ids) },
     hasher: sha256TokenHasher,
     clock,
   });
-  verify = createAccessTokenVerifier({ fetchJwks: () => useCases.jwks() as never, isSessionActive: useCases.isActive }, 0);
+  // What the edge does: the token checked locally, the session's liveness asked of the session service.
+  const verifyToken = createCallerVerifier(() => useCases.jwks() as never);
+  verify = async (token) => {
+    const caller = await verifyToken(token);
+    if (!(await useCases.isActive(caller.sessionId!))) throw unauthenticated("The session has ended.", "session_revoked");
+    return caller;
+  };
   closeAll = async () => {
     await sessions.close();
     await mongo.connection.dropDatabase();
@@ -71,6 +79,21 @@ const start = (userId: string, rememberMe = true) =>
 const codeOf = outcomeOf;
 
 describe("sessions", () => {
+  it("signs caller tokens for API-key callers that verify locally into the same Caller", async () => {
+    const userId = newUser("admin");
+    const issued = await useCases.issueCallerToken({ tenantId: "default", userId, role: "admin", platformRole: null, scopes: ["inference"], apiKeyId: "key-1" });
+    expect(await createCallerVerifier(() => useCases.jwks() as never)(issued.token)).toEqual({
+      tenantId: "default",
+      userId,
+      role: "admin",
+      platformRole: null,
+      scopes: ["inference"],
+      kind: "apiKey",
+      sessionId: null,
+      apiKeyId: "key-1",
+    });
+  });
+
   it("issues a 15-minute ES256 access token with the claims of SPEC §4 and a 30-day or 24-hour refresh token", async () => {
     now = new Date();
     const userId = newUser("admin");
@@ -121,11 +144,14 @@ describe("sessions", () => {
     const one = await start(userId);
     const two = await start(userId);
     await useCases.revokeMine(await verify(one.accessToken), two.session.id);
+    // Every process's cache hears of it before the answer.
+    expect(ended).toContain(two.session.id);
     expect(await codeOf(verify(two.accessToken))).toBe("session_revoked");
     expect(await codeOf(verify(one.accessToken))).toBe("ok");
 
     const three = await start(userId);
     await useCases.revokeUserSessions("default", userId);
+    expect(ended).toEqual(expect.arrayContaining([one.session.id, three.session.id]));
     expect(await codeOf(verify(one.accessToken))).toBe("session_revoked");
     expect(await codeOf(verify(three.accessToken))).toBe("session_revoked");
 
@@ -183,7 +209,7 @@ describe("sessions", () => {
     const after = await start(userId);
     const kid = (token: string) => JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()).kid;
     expect(kid(after.accessToken)).not.toBe(kid(before.accessToken));
-    const fresh = createAccessTokenVerifier({ fetchJwks: () => useCases.jwks() as never, isSessionActive: useCases.isActive }, 0);
+    const fresh = createCallerVerifier(() => useCases.jwks() as never);
     expect(await fresh(before.accessToken)).toMatchObject({ userId });
     expect(await fresh(after.accessToken)).toMatchObject({ userId });
   });
@@ -193,7 +219,7 @@ describe("sessions", () => {
     const userId = newUser();
     const old = await start(userId);
     now = new Date();
-    const fresh = createAccessTokenVerifier({ fetchJwks: () => useCases.jwks() as never, isSessionActive: useCases.isActive }, 0);
+    const fresh = createCallerVerifier(() => useCases.jwks() as never);
     expect(await codeOf(fresh(old.accessToken))).toBe("token_expired");
   });
 });
@@ -201,7 +227,11 @@ describe("sessions", () => {
 describe("refresh rotation in Redis", () => {
   const refreshKey = (sessionId: string) => `${infrastructure.redisKeyPrefix}session:refresh:${sessionId}`;
   // Signing keys rotated in an earlier test: a verifier that fetches the current JWKS.
-  const freshVerify = (token: string) => createAccessTokenVerifier({ fetchJwks: () => useCases.jwks() as never, isSessionActive: useCases.isActive }, 0)(token);
+  const freshVerify = async (token: string) => {
+    const caller = await createCallerVerifier(() => useCases.jwks() as never)(token);
+    if (!(await useCases.isActive(caller.sessionId!))) throw unauthenticated("The session has ended.", "session_revoked");
+    return caller;
+  };
 
   it("writes rotations behind to the session list, one update per session however many refreshes", async () => {
     now = new Date();

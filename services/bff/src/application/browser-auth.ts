@@ -135,13 +135,14 @@ export function createBrowserAuth(deps: { identity: IdentityClient; session: Ses
     },
 
     /**
-     * The active account's access token, refreshed transparently when it is about to expire. An
-     * account whose session ended elsewhere is dropped from the browser.
+     * The active account's access token, refreshed transparently when it is about to expire (or
+     * when `force`d: the user's role changed). An account whose session ended elsewhere is dropped
+     * from the browser.
      */
-    async accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<string> {
+    async accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo, force = false): Promise<string> {
       const account = activeAccount(browser, tenantId);
       if (!account) throw unauthenticated();
-      if (account.accessExpiresAt - REFRESH_MARGIN_MS > now()) return account.accessToken;
+      if (!force && account.accessExpiresAt - REFRESH_MARGIN_MS > now()) return account.accessToken;
       try {
         const tokens = await deps.session.refresh({ refreshToken: account.refreshToken, ip: client.ip });
         account.accessToken = tokens.accessToken;

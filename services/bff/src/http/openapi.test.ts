@@ -45,7 +45,8 @@ const app = createApp({
   chat: stubs,
   quota: stubs,
   admin: stubs,
-  verifyApiKey: async () => {
+  edge: stubs,
+  tenantOf: async () => {
     throw new Error("unused");
   },
 } satisfies AppDependencies);

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
 import { parse as parseCookies, serialize as serializeCookie } from "cookie";
-import { API_KEY_PREFIX, API_KEY_SCOPES, forbidden, type ApiKeyScope, randomSecret, toAppError, unauthenticated, type AccessClaims } from "@tessera/platform";
+import { ALL_SCOPES, forbidden, randomSecret, toAppError, type Caller, type Scope } from "@tessera/platform";
 import type { Tenant } from "@tessera/proto/tessera/identity/v1/identity";
-import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserSession, BrowserSessionStore } from "../application/browser-session.ts";
-import { browserSessionTtlSeconds } from "../application/browser-session.ts";
+import { activeAccount, browserSessionTtlSeconds } from "../application/browser-session.ts";
+import type { EdgeAuthentication } from "../application/edge-authentication.ts";
 import type { ClientInfo } from "../application/browser-auth.ts";
 import { route } from "./problem.ts";
 import type { CsrfTokens } from "./csrf-token.ts";
@@ -53,17 +53,10 @@ export function deviceIdOf(request: Request, response: Response, cookie: CookieS
 
 const emptyBrowserSession = (): BrowserSession => ({ activeUserId: null, accounts: [] });
 
-/** Resolves the tenant from Host (cached briefly) and loads the browser session behind the cookie. */
-export function requestContextMiddleware(deps: { identity: IdentityClient; store: BrowserSessionStore; cookie: CookieSettings }): RequestHandler {
-  const tenants = new Map<string, { tenant: Tenant; at: number }>();
+/** Resolves the tenant from Host (the platform cache, exact on changes) and loads the browser session behind the cookie. */
+export function requestContextMiddleware(deps: { tenantOf(host: string): Promise<Tenant>; store: BrowserSessionStore; cookie: CookieSettings }): RequestHandler {
   return route(async (request, response, next) => {
-    const host = request.hostname || "";
-    let cached = tenants.get(host);
-    if (!cached || Date.now() - cached.at > 30_000) {
-      cached = { tenant: await deps.identity.resolveTenant({ host }), at: Date.now() };
-      if (tenants.size > 10_000) tenants.clear();
-      tenants.set(host, cached);
-    }
+    const tenant = await deps.tenantOf(request.hostname || "");
     // A request with a bearer credential is an API client's: the cookie is not consulted at all.
     const cookie = bearerCredential(request) ? undefined : parseCookies(request.headers.cookie ?? "")[deps.cookie.name];
     const stored = cookie ? await deps.store.load(cookie) : null;
@@ -71,7 +64,7 @@ export function requestContextMiddleware(deps: { identity: IdentityClient; store
     const requestId = /^[A-Za-z0-9._:-]{8,64}$/.test(incoming) ? incoming : randomUUID();
     response.setHeader("X-Request-Id", requestId);
     const context: RequestContext = {
-      tenant: cached.tenant,
+      tenant,
       requestId,
       client: { ip: request.ip ?? "", userAgent: String(request.headers["user-agent"] ?? "").slice(0, 300) },
       cookie: stored ? cookie : undefined,
@@ -121,45 +114,18 @@ export function bearerCredential(request: Request): string | undefined {
   return /^Bearer\s+(\S+)$/i.exec(request.get("authorization") ?? "")?.[1];
 }
 
-/**
- * A personal API key presented on /api/v1 (API.md: "API-key requests use Authorization: Bearer
- * <key> and need no cookie"), checked to belong to the Host's tenant.
- */
-export async function verifiedApiKey(
-  request: Request,
-  context: RequestContext,
-  verifyApiKey: (key: string) => Promise<AccessClaims>,
-  acceptedScopes: readonly ApiKeyScope[] | null,
-): Promise<string> {
-  const key = bearerCredential(request);
-  const invalid = () => unauthenticated("The API key is not valid.", "invalid_api_key");
-  if (!key?.startsWith(API_KEY_PREFIX)) throw invalid();
-  let claims: AccessClaims;
-  try {
-    claims = await verifyApiKey(key);
-  } catch (error) {
-    if (toAppError(error).status === 401 || toAppError(error).status === 404) throw invalid();
-    throw error;
-  }
-  if (claims.tenantId !== context.tenant.id) throw invalid();
-  if (acceptedScopes === null) throw forbidden("API keys cannot be used here; sign in instead.", "api_key_not_allowed");
-  if (!acceptedScopes.some((scope) => claims.scopes?.includes(scope))) {
-    throw forbidden(`This API key does not allow this; it needs the scope ${acceptedScopes.join(" or ")}.`, "insufficient_scope");
-  }
-  return key;
-}
 
 /**
  * The scopes any of which lets an API key use an /api/v1 endpoint, or null where keys are never
  * accepted (key management, password, sessions, accounts, admin and operator routes).
  */
-export function apiKeyScopesFor(method: string, path: string): readonly ApiKeyScope[] | null {
+export function apiKeyScopesFor(method: string, path: string): readonly Scope[] | null {
   const route = path.split("?")[0]!.replace(/\/+$/, "");
   const reading = method === "GET" || method === "HEAD";
   if (/^\/api\/v1\/chats(\/|$)/.test(route)) return reading ? ["chats:read"] : ["chats:write"];
   if (route === "/api/v1/models" && reading) return ["inference", "chats:read", "chats:write"];
   if ((route === "/api/v1/quota" || route === "/api/v1/me/usage") && reading) return ["usage:read"];
-  if (route === "/api/v1/me" && reading) return API_KEY_SCOPES;
+  if (route === "/api/v1/me" && reading) return ALL_SCOPES;
   return null;
 }
 
@@ -186,7 +152,12 @@ export function csrfMiddleware(publicBaseUrl: string, csrf: CsrfTokens): Request
 export interface UserHandlerInput {
   request: Request;
   context: RequestContext;
-  /** The active account's access token (refreshed when it was about to expire). */
+  /** Who acts, verified at the edge (current role and status, scopes, session or key). */
+  caller: Caller;
+  /**
+   * The token to forward to the services, which verify it locally: the active account's access
+   * token (refreshed when about to expire or when the user's role changed), or an API key's caller token.
+   */
   accessToken: string;
 }
 
@@ -196,40 +167,73 @@ export interface HandlerResult {
   body?: unknown;
 }
 
-/**
- * A route that acts for the browser's active account: gets a fresh access token, runs the
- * handler, persists any token refresh (or a dropped account) before the response is sent.
- */
 /** What a route acting for the signed-in user (or an API key's owner) needs. */
 export interface ActiveAccountDependencies {
-  auth: { accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<string> };
+  auth: {
+    accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo, force?: boolean): Promise<string>;
+    dropAccount(browser: BrowserSession, userId: string, tenantId: string): void;
+  };
+  edge: EdgeAuthentication;
   store: BrowserSessionStore;
   cookie: CookieSettings;
-  verifyApiKey(key: string): Promise<AccessClaims>;
 }
 
+/**
+ * The one authentication of a request that acts for a user: an API key as bearer, else the
+ * browser's active account. An API key must carry one of the scopes the route accepts (by default
+ * those `apiKeyScopesFor` names; null: keys are never accepted there). Changes to the browser
+ * session (a refresh, an ended account dropped) are left in `context.browser` for the caller to persist.
+ */
+export async function authenticate(
+  request: Request,
+  context: RequestContext,
+  deps: Pick<ActiveAccountDependencies, "auth" | "edge">,
+  acceptedScopes: readonly Scope[] | null = apiKeyScopesFor(request.method, request.originalUrl),
+): Promise<{ caller: Caller; accessToken: string }> {
+  const bearer = bearerCredential(request);
+  if (bearer) {
+    const { caller, token } = await deps.edge.apiKey(bearer, context.tenant.id);
+    if (acceptedScopes === null) throw forbidden("API keys cannot be used here; sign in instead.", "api_key_not_allowed");
+    if (!acceptedScopes.some((scope) => caller.scopes.includes(scope))) {
+      throw forbidden(`This API key does not allow this; it needs the scope ${acceptedScopes.join(" or ")}.`, "insufficient_scope");
+    }
+    return { caller, accessToken: token };
+  }
+  const { browser, tenant, client } = context;
+  let accessToken = await deps.auth.accessToken(browser, tenant.id, client);
+  const account = activeAccount(browser, tenant.id)!;
+  let checked;
+  try {
+    checked = await deps.edge.session({ tenantId: account.tenantId, userId: account.userId, sessionId: account.sessionId, accessToken });
+  } catch (error) {
+    if (toAppError(error).status === 401) deps.auth.dropAccount(browser, account.userId, tenant.id);
+    throw error;
+  }
+  // A promoted or demoted user: the services must see the new role on this very request.
+  if (checked.roleChanged) accessToken = await deps.auth.accessToken(browser, tenant.id, client, true);
+  return { caller: checked.caller, accessToken };
+}
+
+/**
+ * A route that acts for the active account (or an API key's owner): authenticates once, runs the
+ * handler, persists any token refresh (or a dropped account) before the response is sent.
+ * `scopes`: the API-key scopes the route accepts, when not the ones `apiKeyScopesFor` names.
+ */
 export function withActiveAccount(
   deps: ActiveAccountDependencies,
   handler: (input: UserHandlerInput) => Promise<HandlerResult>,
+  options: { scopes?: readonly Scope[] | null } = {},
 ): RequestHandler {
   return route(async (request, response) => {
     const context = contextOf(response);
-    if (bearerCredential(request)) {
-      // An API client: the services check the key themselves, as they check access tokens.
-      const accessToken = await verifiedApiKey(request, context, deps.verifyApiKey, apiKeyScopesFor(request.method, request.originalUrl));
-      const result = await handler({ request, context, accessToken });
-      if (result.body === undefined) response.status(result.status ?? 204).end();
-      else response.status(result.status ?? 200).json(result.body);
-      return;
-    }
     const before = JSON.stringify(context.browser);
     const persist = async () => {
       if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
     };
     let result: HandlerResult;
     try {
-      const accessToken = await deps.auth.accessToken(context.browser, context.tenant.id, context.client);
-      result = await handler({ request, context, accessToken });
+      const { caller, accessToken } = await authenticate(request, context, deps, options.scopes);
+      result = await handler({ request, context, caller, accessToken });
     } catch (error) {
       await persist();
       throw error;

@@ -6,7 +6,7 @@ import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { route } from "../http/problem.ts";
-import { commitBrowserSession, contextOf, withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
+import { authenticate, commitBrowserSession, contextOf, withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
 import { nextCursor, operation, Problem } from "../http/contract.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
 
@@ -206,7 +206,7 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
       const context = contextOf(response);
       const body = parseBody(sendBody, request.body);
       const before = JSON.stringify(context.browser);
-      const accessToken = await deps.auth.accessToken(context.browser, context.tenant.id, context.client).finally(async () => {
+      const { accessToken } = await authenticate(request, context, deps).finally(async () => {
         if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
       });
 

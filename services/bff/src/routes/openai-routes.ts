@@ -1,9 +1,9 @@
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from "express";
 import type { CompletionRequest, Usage } from "@tessera/proto/tessera/chat/v1/chat";
-import { API_KEY_PREFIX, AppError, toAppError, unauthenticated, validationFailed, type AccessClaims, type Logger } from "@tessera/platform";
+import { API_KEY_PREFIX, AppError, toAppError, unauthenticated, validationFailed, type Logger } from "@tessera/platform";
 import type { ChatClient } from "../adapters/chat-client.ts";
 import { route } from "../http/problem.ts";
-import { bearerCredential, contextOf, verifiedApiKey } from "../http/request-context.ts";
+import { authenticate, bearerCredential, contextOf, type ActiveAccountDependencies } from "../http/request-context.ts";
 import { operation } from "../http/contract.ts";
 import { z } from "../http/validate.ts";
 
@@ -160,23 +160,22 @@ const usageJson = (usage: Usage | undefined) => ({
 interface OpenAiRouteDependencies {
   chat: ChatClient;
   logger: Logger;
-  /** Verifies a personal API key (identity service). */
-  verifyApiKey(key: string): Promise<AccessClaims>;
+  /** The edge's one authentication (API keys here). */
+  edge: ActiveAccountDependencies["edge"];
+  auth: ActiveAccountDependencies["auth"];
 }
 
-/** The API key of the request, checked to belong to this Host's tenant (OpenAI's wording on failure). */
+/**
+ * The caller token of the request's API key, checked at the edge to be live, of this Host's
+ * tenant and allowed inference (OpenAI's wording on failure).
+ */
 async function apiKeyOf(request: Request, response: Response, deps: OpenAiRouteDependencies): Promise<string> {
   if (!bearerCredential(request)?.startsWith(API_KEY_PREFIX))
     throw unauthenticated(
       "You didn't provide a valid API key. Send it as 'Authorization: Bearer tsk_...' (create one under Settings → API keys).",
       "invalid_api_key",
     );
-  try {
-    return await verifiedApiKey(request, contextOf(response), deps.verifyApiKey, ["inference"]);
-  } catch (error) {
-    if (toAppError(error).code === "invalid_api_key") throw unauthenticated("Incorrect API key provided.", "invalid_api_key");
-    throw error;
-  }
+  return (await authenticate(request, contextOf(response), deps, ["inference"])).accessToken;
 }
 
 /** The OpenAI-compatible API at /v1: API-key authentication, OpenAI's request, response, stream and error formats. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "@tessera/platform";
+import { AppError, sessionCaller } from "@tessera/platform";
 import { admitSend } from "./admit-send.ts";
 
-const caller = { tenantId: "t", userId: "u", credential: "token" };
+const caller = sessionCaller({ tenantId: "t", userId: "u", role: "user" });
 const setup = (status: string, overQuota = false) => {
   const calls: string[] = [];
   const deps = {

@@ -9,11 +9,12 @@ import type { ChatDependencies } from "./dependencies.ts";
 export async function admitSend(
   deps: Pick<ChatDependencies, "users" | "quota" | "newUuid">,
   caller: Caller,
+  estimatedTokens = 0,
 ): Promise<{ reservationId: string; release: () => Promise<void> }> {
   const reservationId = deps.newUuid();
   const owner = { tenantId: caller.tenantId, userId: caller.userId };
   const release = () => deps.quota.release(caller, reservationId).catch(() => undefined);
-  const [user, reservation] = await Promise.allSettled([deps.users.get(owner), deps.quota.reserve(caller, reservationId)]);
+  const [user, reservation] = await Promise.allSettled([deps.users.get(owner), deps.quota.reserve(caller, reservationId, estimatedTokens)]);
   try {
     if (user.status === "rejected") throw user.reason;
     ensureMaySend(user.value.status);

@@ -1,10 +1,11 @@
 import { validationFailed } from "@tessera/platform";
 import { MAX_MESSAGE_LENGTH, type Caller, type Owner } from "../domain/chat.ts";
 import type { PromptMessage, UpstreamChunk } from "../domain/ports.ts";
-import { usageOf, type TokenUsage, type UsageRecord } from "../domain/usage.ts";
+import type { TokenUsage, UsageRecord } from "../domain/usage.ts";
 import type { ChatDependencies } from "./dependencies.ts";
 import { admitSend } from "./admit-send.ts";
 import { resolveModel } from "./models.ts";
+import { estimateTokens, streamAnswer } from "./stream-answer.ts";
 
 export type CompletionEvent =
   { type: "started"; id: string; model: string; created: number } | { type: "delta"; text: string } | { type: "done"; finishReason: string; usage: TokenUsage };
@@ -33,7 +34,9 @@ export function createCompleteForApi(deps: ChatDependencies) {
       throw validationFailed([{ field: "messages", message: "The conversation is too long." }]);
     }
     const model = await resolveModel(deps.models, owner.tenantId, input.model);
-    const { reservationId, release } = await admitSend(deps, caller);
+    const promptTokens = deps.tokens.countPrompt(input.messages);
+    const estimate = estimateTokens(promptTokens, input.parameters.max_completion_tokens ?? input.parameters.max_tokens, deps.maxCompletionTokens);
+    const { reservationId, release } = await admitSend(deps, caller, estimate);
     const controller = new AbortController();
     const onCallerGone = () => controller.abort("cancelled");
     signal.addEventListener("abort", onCallerGone, { once: true });
@@ -52,30 +55,14 @@ export function createCompleteForApi(deps: ChatDependencies) {
 
     const id = `chatcmpl-${deps.newUuid().replaceAll("-", "")}`;
     yield { type: "started", id, model, created: Math.floor(deps.clock.now().getTime() / 1000) };
-    let content = "";
-    let finishReason = "stop";
-    let upstreamUsage: TokenUsage | undefined;
-    let failure: unknown;
+    const answer = streamAnswer(deps, iterator, { controller, estimatedPromptTokens: promptTokens, first: next });
+    let step = await answer.next();
     try {
-      for (; !next.done; next = await iterator.next()) {
-        const chunk = next.value;
-        if (chunk.type === "delta" && chunk.text.length > 0) {
-          content += chunk.text;
-          yield { type: "delta", text: chunk.text };
-        } else if (chunk.type === "usage") upstreamUsage = chunk.usage;
-        else if (chunk.type === "finish") finishReason = chunk.reason;
-      }
-    } catch (error) {
-      if (!controller.signal.aborted) failure = error;
+      for (; !step.done; step = await answer.next()) yield { type: "delta", text: step.value };
     } finally {
       signal.removeEventListener("abort", onCallerGone);
     }
-
-    const outcome = failure !== undefined ? "failed" : controller.signal.aborted ? "aborted" : "complete";
-    const usage =
-      upstreamUsage && outcome === "complete"
-        ? upstreamUsage
-        : usageOf(upstreamUsage?.promptTokens ?? deps.tokens.countPrompt(input.messages), deps.tokens.countText(content));
+    const { status: outcome, usage, failure, finishReason } = step.value;
     const record: UsageRecord = {
       eventId: deps.newUuid(),
       occurredAt: deps.clock.now(),

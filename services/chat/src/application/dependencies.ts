@@ -27,6 +27,8 @@ export interface ChatDependencies {
   usageRecorded(): void;
   /** How many earlier messages of the chat go into the prompt. */
   historyMessages: number;
+  /** The most tokens an answer is assumed to take when its tokens are reserved before it (bounds max_tokens). */
+  maxCompletionTokens: number;
   /** How often a streaming answer is saved and checked for a stop request. */
   checkpointIntervalMs: number;
 }

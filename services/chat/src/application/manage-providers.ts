@@ -1,4 +1,4 @@
-import { conflict, notFound, requireAdmin, validationFailed, type AccessClaims, type Clock, type FieldError } from "@tessera/platform";
+import { conflict, notFound, requireAdmin, validationFailed, type Caller, type Clock, type FieldError } from "@tessera/platform";
 import { MAX_KEYS_PER_PROVIDER, type ProviderAdministration, type ProviderSummary, type UpstreamUrlGuard } from "../domain/provider.ts";
 import type { ModelInfo } from "../domain/ports.ts";
 
@@ -20,11 +20,11 @@ export function providerManagement(deps: { providers: ProviderAdministration; ur
     return existing;
   };
   return {
-    async list(claims: AccessClaims): Promise<ProviderSummary[]> {
+    async list(claims: Caller): Promise<ProviderSummary[]> {
       requireAdmin(claims);
       return deps.providers.listOwn(claims.tenantId);
     },
-    async save(claims: AccessClaims, input: SaveProviderInput): Promise<ProviderSummary> {
+    async save(claims: Caller, input: SaveProviderInput): Promise<ProviderSummary> {
       requireAdmin(claims);
       const errors: FieldError[] = [];
       const name = input.name.trim();
@@ -58,7 +58,7 @@ export function providerManagement(deps: { providers: ProviderAdministration; ur
         deps.clock.now(),
       );
     },
-    async delete(claims: AccessClaims, id: string): Promise<void> {
+    async delete(claims: Caller, id: string): Promise<void> {
       requireAdmin(claims);
       await editable(claims.tenantId, id);
       await deps.providers.delete(claims.tenantId, id);

@@ -6,6 +6,7 @@ import type { ActiveStreams } from "./active-streams.ts";
 import type { ChatDependencies } from "./dependencies.ts";
 import { admitSend } from "./admit-send.ts";
 import { resolveModel } from "./models.ts";
+import { estimateTokens, streamAnswer } from "./stream-answer.ts";
 
 export type SendEvent =
   | { type: "message"; message: ChatMessage; replyMessageId: string }
@@ -63,7 +64,9 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       throw error;
     }
 
-    const { reservationId, release } = await admitSend(deps, caller);
+    // The history is not read yet: the estimate counts the new message and the longest answer.
+    const estimate = estimateTokens(deps.tokens.countText(input.content), undefined, deps.maxCompletionTokens);
+    const { reservationId, release } = await admitSend(deps, caller, estimate);
 
     let userMessage: ChatMessage;
     let reply: ChatMessage;
@@ -144,24 +147,21 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
         .finally(() => (saving = false));
     }, deps.checkpointIntervalMs);
 
-    let upstreamUsage: TokenUsage | undefined;
-    let failure: unknown;
+    const upstream = deps.llm.stream({ tenantId: owner.tenantId, model: chat.model, messages: prompt, parameters: {} }, controller.signal)[Symbol.asyncIterator]();
+    const answer = streamAnswer(deps, upstream, { controller, estimatedPromptTokens });
+    let step = await answer.next();
     try {
-      for await (const chunk of deps.llm.stream({ tenantId: owner.tenantId, model: chat.model, messages: prompt, parameters: {} }, controller.signal)) {
-        if (chunk.type === "delta" && chunk.text.length > 0) {
-          content += chunk.text;
-          yield { type: "delta", text: chunk.text };
-        } else if (chunk.type === "usage") upstreamUsage = chunk.usage;
-        if (controller.signal.aborted) break;
+      for (; !step.done; step = await answer.next()) {
+        content += step.value;
+        yield { type: "delta", text: step.value };
       }
-    } catch (error) {
-      if (!controller.signal.aborted) failure = error;
     } finally {
       clearInterval(checkpoints);
       unregister();
       signal.removeEventListener("abort", onCallerGone);
     }
 
+    const { status, usage, failure } = step.value;
     const finishedAt = deps.clock.now();
     if (failure !== undefined && content.length === 0) {
       // Nothing was generated: the message is not counted.
@@ -169,9 +169,6 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       await release();
       throw failure;
     }
-    const status: "failed" | "aborted" | "complete" = failure !== undefined ? "failed" : controller.signal.aborted ? "aborted" : "complete";
-    const usage =
-      upstreamUsage && status === "complete" ? upstreamUsage : usageOf(upstreamUsage?.promptTokens ?? estimatedPromptTokens, deps.tokens.countText(content));
     const record: UsageRecord = {
       eventId: deps.newUuid(),
       occurredAt: finishedAt,

@@ -1,15 +1,7 @@
-import { AppError, validationFailed } from "@tessera/platform";
+import { AppError, validationFailed, type Caller, type Owner } from "@tessera/platform";
 
-/** Whose data a call touches: every query is scoped by both. */
-export interface Owner {
-  tenantId: string;
-  userId: string;
-}
-
-/** An owner together with the credential the call came with, for services that authorise the user themselves (quota). */
-export interface Caller extends Owner {
-  credential: string;
-}
+/** Whose data a call touches (every query is scoped by both), and who acts: the platform's types. */
+export type { Caller, Owner };
 
 export interface Chat {
   id: string;

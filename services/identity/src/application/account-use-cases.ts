@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { API_KEY_PREFIX, API_KEY_SCOPES, DEFAULT_KEY_SCOPES, conflict, forbidden, knownKeyScopes, newId, notFound, randomSecret, tooManyRequests, unauthenticated, validationFailed, type AccessClaims, type Clock } from "@tessera/platform";
+import { API_KEY_PREFIX, API_KEY_SCOPES, DEFAULT_KEY_SCOPES, conflict, forbidden, knownKeyScopes, newId, notFound, randomSecret, tooManyRequests, unauthenticated, validationFailed, type Caller, type Clock } from "@tessera/platform";
 import { passwordProblem } from "../domain/password-policy.ts";
-import type { ApiKeyRecord, ApiKeyRepository, AttemptThrottle, CommonPasswords, PasswordHasher, TenantRepository, UserRepository } from "../domain/ports.ts";
+import type { ApiKeyRecord, ApiKeyRepository, AttemptThrottle, ChangeNotifier, CommonPasswords, PasswordHasher, TenantRepository, UserRepository } from "../domain/ports.ts";
 import { normalizeUsername, throwIfProblems, usernameProblem, type User } from "../domain/user.ts";
 import { DuplicateUserError } from "./register-user.ts";
 
@@ -10,8 +10,8 @@ const hashKey = (key: string) => createHash("sha256").update(key).digest("base64
 const TOUCH_INTERVAL_MS = 60_000;
 
 /** What a signed-in user does to their own account: profile, password, API keys. */
-export function createAccountUseCases(deps: { users: UserRepository; tenants: TenantRepository; apiKeys: ApiKeyRepository; hasher: PasswordHasher; commonPasswords: CommonPasswords; throttle: AttemptThrottle; clock: Clock }) {
-  const me = async (claims: AccessClaims): Promise<User> => {
+export function createAccountUseCases(deps: { users: UserRepository; tenants: TenantRepository; apiKeys: ApiKeyRepository; hasher: PasswordHasher; commonPasswords: CommonPasswords; throttle: AttemptThrottle; changes: ChangeNotifier; clock: Clock }) {
+  const me = async (claims: Caller): Promise<User> => {
     const user = await deps.users.findById(claims.tenantId, claims.userId);
     if (!user) throw unauthenticated();
     return user;
@@ -20,7 +20,7 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
   return {
     me,
 
-    async updateMe(claims: AccessClaims, changes: { fullName?: string | undefined; avatarUrl?: string | undefined; username?: string | undefined }): Promise<User> {
+    async updateMe(claims: Caller, changes: { fullName?: string | undefined; avatarUrl?: string | undefined; username?: string | undefined }): Promise<User> {
       const update: Partial<User> = {};
       const problems = [];
       if (changes.fullName !== undefined) {
@@ -40,6 +40,8 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       try {
         const user = await deps.users.update(claims.tenantId, claims.userId, update);
         if (!user) throw unauthenticated();
+        // Usage views show usernames from the other services' caches.
+        await deps.changes.userChanged(user.tenantId, user.id);
         return user;
       } catch (error) {
         if (error instanceof DuplicateUserError) throw conflict("username_taken", "That username is already registered.", [{ field: "username", message: "That username is already registered." }]);
@@ -47,7 +49,7 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       }
     },
 
-    async changePassword(claims: AccessClaims, input: { currentPassword?: string | undefined; newPassword: string }): Promise<void> {
+    async changePassword(claims: Caller, input: { currentPassword?: string | undefined; newPassword: string }): Promise<void> {
       const user = await me(claims);
       const tenant = await deps.tenants.findById(user.tenantId);
       if (user.passwordHash) {
@@ -65,9 +67,9 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       await deps.users.update(user.tenantId, user.id, { passwordHash: await deps.hasher.hash(input.newPassword) });
     },
 
-    async createApiKey(claims: AccessClaims, name: string, requestedScopes: readonly string[] = []): Promise<{ record: ApiKeyRecord; secret: string }> {
+    async createApiKey(claims: Caller, name: string, requestedScopes: readonly string[] = []): Promise<{ record: ApiKeyRecord; secret: string }> {
       // Managing keys is for the signed-in owner, never for another key.
-      if (claims.scopes) throw forbidden("API keys cannot manage API keys.", "insufficient_scope");
+      if (claims.kind !== "session") throw forbidden("API keys cannot manage API keys.", "insufficient_scope");
       const trimmed = name.trim();
       if (trimmed.length < 1 || trimmed.length > 100) throw validationFailed([{ field: "name", message: "Use 1 to 100 characters." }]);
       const scopes = requestedScopes.length === 0 ? [...DEFAULT_KEY_SCOPES] : knownKeyScopes(requestedScopes);
@@ -84,14 +86,16 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       return { record, secret };
     },
 
-    listApiKeys: (claims: AccessClaims) => deps.apiKeys.listLive(claims.tenantId, claims.userId),
+    listApiKeys: (claims: Caller) => deps.apiKeys.listLive(claims.tenantId, claims.userId),
 
-    async revokeApiKey(claims: AccessClaims, id: string): Promise<void> {
-      if (!(await deps.apiKeys.revoke(claims.tenantId, claims.userId, id, deps.clock.now()))) throw notFound("API key");
+    async revokeApiKey(claims: Caller, id: string): Promise<void> {
+      const hash = await deps.apiKeys.revoke(claims.tenantId, claims.userId, id, deps.clock.now());
+      if (hash === null) throw notFound("API key");
+      await deps.changes.apiKeyRevoked(hash);
     },
 
     /** The user behind a personal API key; tenantId "" accepts any tenant (the caller checks it). */
-    async verifyApiKey(tenantId: string, key: string): Promise<{ user: User; scopes: ApiKeyRecord["scopes"] }> {
+    async verifyApiKey(tenantId: string, key: string): Promise<{ record: ApiKeyRecord; user: User }> {
       const invalid = () => unauthenticated("The API key is not valid.", "invalid_api_key");
       if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid();
       const record = await deps.apiKeys.findLiveByHash(hashKey(key));
@@ -100,7 +104,7 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       if (!user || user.status === "disabled") throw invalid();
       const now = deps.clock.now();
       if (!record.lastUsedAt || now.getTime() - record.lastUsedAt.getTime() > TOUCH_INTERVAL_MS) await deps.apiKeys.touch(record.id, now);
-      return { user, scopes: record.scopes };
+      return { record, user };
     },
   };
 }

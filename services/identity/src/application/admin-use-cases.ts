@@ -1,5 +1,5 @@
-import { conflict, forbidden, notFound, requireAdmin, validationFailed, type AccessClaims, type Clock, type FieldError } from "@tessera/platform";
-import type { SessionRevoker, TenantLock, TenantRepository, UserRepository } from "../domain/ports.ts";
+import { conflict, forbidden, notFound, requireAdmin, validationFailed, type Caller, type Clock, type FieldError } from "@tessera/platform";
+import type { ChangeNotifier, SessionRevoker, TenantLock, TenantRepository, UserRepository } from "../domain/ports.ts";
 import { isValidTimeZone, normalizeHost, type Tenant } from "../domain/tenant.ts";
 import type { User } from "../domain/user.ts";
 
@@ -15,9 +15,9 @@ export interface AdminUserChanges {
 }
 
 /** Tenant administration (admins of their own tenant) and platform operation (operators). */
-export function createAdminUseCases(deps: { users: UserRepository; tenants: TenantRepository; sessions: SessionRevoker; tenantLock: TenantLock; clock: Clock }) {
-  const isOperator = async (claims: AccessClaims) => (await deps.users.findById(claims.tenantId, claims.userId))?.platformRole === "operator";
-  const requireOperator = async (claims: AccessClaims) => {
+export function createAdminUseCases(deps: { users: UserRepository; tenants: TenantRepository; sessions: SessionRevoker; changes: ChangeNotifier; tenantLock: TenantLock; clock: Clock }) {
+  const isOperator = async (claims: Caller) => (await deps.users.findById(claims.tenantId, claims.userId))?.platformRole === "operator";
+  const requireOperator = async (claims: Caller) => {
     if (!(await isOperator(claims))) throw forbidden("Only platform operators can do this.");
   };
 
@@ -44,19 +44,19 @@ export function createAdminUseCases(deps: { users: UserRepository; tenants: Tena
   };
 
   return {
-    async listUsers(claims: AccessClaims, query: { query?: string; status?: string; role?: string; limit: number; after?: string }) {
+    async listUsers(claims: Caller, query: { query?: string; status?: string; role?: string; limit: number; after?: string }) {
       requireAdmin(claims);
       return deps.users.list(claims.tenantId, query);
     },
 
-    async getUser(claims: AccessClaims, userId: string) {
+    async getUser(claims: Caller, userId: string) {
       requireAdmin(claims);
       const user = await deps.users.findById(claims.tenantId, userId);
       if (!user) throw notFound("user");
       return user;
     },
 
-    async updateUser(claims: AccessClaims, userId: string, changes: AdminUserChanges): Promise<{ before: User; after: User }> {
+    async updateUser(claims: Caller, userId: string, changes: AdminUserChanges): Promise<{ before: User; after: User }> {
       requireAdmin(claims);
       const before = await deps.users.findById(claims.tenantId, userId);
       if (!before) throw notFound("user");
@@ -99,7 +99,9 @@ export function createAdminUseCases(deps: { users: UserRepository; tenants: Tena
             }
             return apply();
           });
-      // A disabled user is signed out everywhere; a role change takes effect at the next refresh.
+      // Every process learns of the change before the admin's answer leaves, so the user's very next
+      // request meets the new role, status or limits; a disabled user is also signed out everywhere.
+      await deps.changes.userChanged(after.tenantId, after.id);
       if (after.status === "disabled" && before.status !== "disabled") await deps.sessions.revokeUserSessions(after.tenantId, after.id);
       return { before, after };
     },
@@ -116,32 +118,36 @@ export function createAdminUseCases(deps: { users: UserRepository; tenants: Tena
       if (problems.length > 0) throw validationFailed(problems);
       const tenant = await deps.tenants.update(tenantId, changes);
       if (!tenant) throw notFound("tenant");
+      await deps.changes.tenantsChanged();
       return tenant;
     },
 
-    async listTenants(claims: AccessClaims, limit: number, after?: string): Promise<Tenant[]> {
+    async listTenants(claims: Caller, limit: number, after?: string): Promise<Tenant[]> {
       await requireOperator(claims);
       return deps.tenants.list(limit, after);
     },
 
-    async getTenant(claims: AccessClaims, id: string): Promise<Tenant> {
+    async getTenant(claims: Caller, id: string): Promise<Tenant> {
       await requireOperator(claims);
       const tenant = await deps.tenants.findById(id);
       if (!tenant) throw notFound("tenant");
       return tenant;
     },
 
-    async createTenant(claims: AccessClaims, input: { slug: string; name: string; domains: string[]; timeZone?: string }): Promise<Tenant> {
+    async createTenant(claims: Caller, input: { slug: string; name: string; domains: string[]; timeZone?: string }): Promise<Tenant> {
       await requireOperator(claims);
       const domains = input.domains.map(normalizeHost);
       const problems = tenantProblems({ ...input, domains });
       if (problems.length > 0) throw validationFailed(problems);
       if (await deps.tenants.findBySlug(input.slug)) throw conflict("slug_taken", "That slug is already used.", [{ field: "slug", message: "That slug is already used." }]);
       await assertDomainsFree(domains);
-      return deps.tenants.create({ id: input.slug, slug: input.slug, name: input.name.trim(), domains, timeZone: input.timeZone ?? "UTC", minPasswordLength: 8, selfRegistration: true });
+      const tenant = await deps.tenants.create({ id: input.slug, slug: input.slug, name: input.name.trim(), domains, timeZone: input.timeZone ?? "UTC", minPasswordLength: 8, selfRegistration: true });
+      // Hosts that resolved to the default tenant until now belong to the new one.
+      await deps.changes.tenantsChanged();
+      return tenant;
     },
 
-    async updateTenant(claims: AccessClaims, id: string, changes: { name?: string; domains?: string[]; timeZone?: string; minPasswordLength?: number; selfRegistration?: boolean }): Promise<Tenant> {
+    async updateTenant(claims: Caller, id: string, changes: { name?: string; domains?: string[]; timeZone?: string; minPasswordLength?: number; selfRegistration?: boolean }): Promise<Tenant> {
       await requireOperator(claims);
       const normalized = { ...changes, ...(changes.domains ? { domains: changes.domains.map(normalizeHost) } : {}) };
       const problems = tenantProblems(normalized);
@@ -149,6 +155,7 @@ export function createAdminUseCases(deps: { users: UserRepository; tenants: Tena
       if (normalized.domains) await assertDomainsFree(normalized.domains, id);
       const tenant = await deps.tenants.update(id, normalized);
       if (!tenant) throw notFound("tenant");
+      await deps.changes.tenantsChanged();
       return tenant;
     },
   };

@@ -1,6 +1,7 @@
 import type { Clock } from "@tessera/platform";
 import type {
   ApiKeyRepository,
+  ChangeNotifier,
   CommonPasswords,
   LinkedIdentityRepository,
   AttemptThrottle,
@@ -28,6 +29,7 @@ export interface IdentityPorts {
   tenants: TenantRepository;
   apiKeys: ApiKeyRepository;
   sessions: SessionRevoker;
+  changes: ChangeNotifier;
   hasher: PasswordHasher;
   commonPasswords: CommonPasswords;
   throttle: AttemptThrottle;

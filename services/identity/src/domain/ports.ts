@@ -60,8 +60,20 @@ export interface ApiKeyRepository {
   create(record: ApiKeyRecord): Promise<void>;
   listLive(tenantId: string, userId: string): Promise<ApiKeyRecord[]>;
   findLiveByHash(hash: string): Promise<ApiKeyRecord | null>;
-  revoke(tenantId: string, userId: string, id: string, at: Date): Promise<boolean>;
+  /** Revokes a live key of the user; resolves with its hash, null when there was none. */
+  revoke(tenantId: string, userId: string, id: string, at: Date): Promise<string | null>;
   touch(id: string, at: Date): Promise<void>;
+}
+
+/**
+ * Tells every process's caches that something changed (the platform invalidation bus). Resolves
+ * once the news is out, so the answer to the change goes after it.
+ */
+export interface ChangeNotifier {
+  userChanged(tenantId: string, userId: string): Promise<void>;
+  /** By the stored hash of the key (what the edge caches keys by). */
+  apiKeyRevoked(hash: string): Promise<void>;
+  tenantsChanged(): Promise<void>;
 }
 
 /** Ends sessions in the session service (a disabled user is signed out everywhere). */

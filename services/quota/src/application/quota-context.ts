@@ -18,8 +18,6 @@ export interface QuotaOptions {
   failOpen: boolean;
   /** How long a reservation is held when neither its usage event nor a release arrives. */
   reservationTtlSeconds: number;
-  /** How long answers about users are reused (limit overrides apply within this). */
-  cacheMs: number;
 }
 
 /** Where a user stands today. */
@@ -35,28 +33,20 @@ export interface QuotaStatus {
 const COUNTER_GRACE_SECONDS = 2 * 86_400;
 const MIN_COUNTER_TTL_SECONDS = 3_600;
 
-/** Shared steps of the quota use cases: settings and users (briefly cached), days, counters. */
+/**
+ * Shared steps of the quota use cases: settings and users (the ports answer from the platform
+ * cache, kept exact by broadcasts), days, counters.
+ */
 export function createQuotaContext(ports: QuotaPorts, options: QuotaOptions) {
-  const userCache = new Map<string, { value: QuotaUser; at: number }>();
-
-  const cached = async <T>(cache: Map<string, { value: T; at: number }>, key: string, load: () => Promise<T>): Promise<T> => {
-    const hit = cache.get(key);
-    if (hit && Date.now() - hit.at < options.cacheMs) return hit.value;
-    const value = await load();
-    if (cache.size > 50_000) cache.clear();
-    cache.set(key, { value, at: Date.now() });
-    return value;
-  };
-
   // Read on every call (one Redis GET): a settings change applies to the very next request.
   const settingsOf = (tenantId: string): Promise<TenantLimitSettings> => ports.settings.get(tenantId);
 
-  const userOf = (tenantId: string, userId: string) =>
-    cached(userCache, `${tenantId}\u0000${userId}`, async () => {
-      const user = await ports.users.get(tenantId, userId);
-      if (!user) throw notFound("user");
-      return user;
-    });
+
+  const userOf = async (tenantId: string, userId: string): Promise<QuotaUser> => {
+    const user = await ports.users.get(tenantId, userId);
+    if (!user) throw notFound("user");
+    return user;
+  };
 
   /** Seconds the counters of a day are kept in the live store. */
   const counterTtlSeconds = (day: Day, timeZone: string): number => {

@@ -1,4 +1,4 @@
-import { forbidden } from "@tessera/platform";
+import type { Caller } from "@tessera/platform";
 import type { Limits, QuotaUser, TenantLimitSettings } from "./limits.ts";
 import type { Day } from "./quota-day.ts";
 import type { DayUsage, ModelUsage, UsageEffect, UsageRecord, UserDay } from "./usage.ts";
@@ -124,12 +124,9 @@ export interface UserDirectory {
   get(tenantId: string, userId: string): Promise<QuotaUser | null>;
 }
 
-/** Who a call acts for, from its bearer token. */
-export interface Caller {
-  userId: string;
-  tenantId: string;
-  role: "user" | "admin";
-}
+/** Who a call acts for (the platform's one Caller), from its bearer token. */
+export type { Caller };
+export { requireAdmin } from "@tessera/platform";
 
 export interface CallerVerifier {
   verify(bearerToken: string | undefined): Promise<Caller>;
@@ -138,9 +135,4 @@ export interface CallerVerifier {
 /** What operators must see: counter-store outages (metric + log line). */
 export interface QuotaObserver {
   countersUnavailable(operation: string, failOpen: boolean, error: unknown): void;
-}
-
-/** Admin reads and settings: role admin, and always the caller's own tenant. */
-export function requireAdmin(caller: Caller): void {
-  if (caller.role !== "admin") throw forbidden("Only administrators can do this.");
 }

@@ -1,6 +1,6 @@
-import { newId, notFound, randomSecret, unauthenticated, type AccessClaims, type Clock } from "@tessera/platform";
-import type { AccessTokenSigner, RefreshStore, SessionCache, SessionRepository, TokenHasher, UserDirectory } from "../domain/ports.ts";
-import { ACCESS_TOKEN_TTL_SECONDS, REFRESH_GRACE_SECONDS, isLive, parseRefreshToken, refreshLifetimeSeconds, type Session } from "../domain/session.ts";
+import { newId, notFound, randomSecret, unauthenticated, type Caller, type Clock } from "@tessera/platform";
+import type { AccessTokenSigner, CallerTokenClaims, RefreshStore, SessionCache, SessionEvents, SessionRepository, TokenHasher, UserDirectory } from "../domain/ports.ts";
+import { ACCESS_TOKEN_TTL_SECONDS, CALLER_TOKEN_TTL_SECONDS, REFRESH_GRACE_SECONDS, isLive, parseRefreshToken, refreshLifetimeSeconds, type Session } from "../domain/session.ts";
 
 export interface SessionPorts {
   sessions: SessionRepository;
@@ -8,6 +8,7 @@ export interface SessionPorts {
   cache: SessionCache;
   signer: AccessTokenSigner;
   users: UserDirectory;
+  events: SessionEvents;
   hasher: TokenHasher;
   clock: Clock;
 }
@@ -46,6 +47,7 @@ export function createSessionUseCases(ports: SessionPorts) {
     await refreshStore.end(sessionId);
     const session = await sessions.revoke(sessionId, reason, clock.now());
     await cache.setLive(sessionId, false).catch(() => undefined);
+    await ports.events.ended([sessionId]);
     return session;
   };
 
@@ -164,30 +166,31 @@ export function createSessionUseCases(ports: SessionPorts) {
       if (state && (state.refreshHash === hash || state.previousRefreshHash === hash)) await revoke(parsed.sessionId, "logout");
     },
 
-    async listMine(claims: AccessClaims) {
+    async listMine(claims: Caller) {
       const list = await sessions.listLive(claims.tenantId, claims.userId, clock.now());
       return list.map((session) => ({ session, current: session.id === claims.sessionId }));
     },
 
-    async revokeMine(claims: AccessClaims, sessionId: string): Promise<void> {
+    async revokeMine(claims: Caller, sessionId: string): Promise<void> {
       const session = await sessions.findById(sessionId);
       // Another user's (or tenant's) session looks exactly like a missing one.
       if (!session || session.tenantId !== claims.tenantId || session.userId !== claims.userId || session.revokedAt) throw notFound("session");
       await revoke(sessionId, "revoked_by_user");
     },
 
-    async revokeAllMine(claims: AccessClaims): Promise<void> {
+    async revokeAllMine(claims: Caller): Promise<void> {
       await this.revokeUserSessions(claims.tenantId, claims.userId, "logout_all");
     },
 
     /** After a password change: every other device signs in again. */
-    async revokeMyOthers(claims: AccessClaims): Promise<void> {
-      await this.revokeUserSessions(claims.tenantId, claims.userId, "password_changed", claims.sessionId);
+    async revokeMyOthers(claims: Caller): Promise<void> {
+      await this.revokeUserSessions(claims.tenantId, claims.userId, "password_changed", claims.sessionId ?? undefined);
     },
 
     async revokeUserSessions(tenantId: string, userId: string, reason = "user_disabled", exceptId?: string): Promise<void> {
       const ids = await sessions.revokeAllOfUser(tenantId, userId, reason, clock.now(), exceptId);
       await Promise.all(ids.map((id) => Promise.all([refreshStore.end(id), cache.setLive(id, false).catch(() => undefined)])));
+      if (ids.length > 0) await ports.events.ended(ids);
     },
 
     /** Liveness for access-token verifiers: cached in Redis, the database decides on a miss. */
@@ -201,6 +204,12 @@ export function createSessionUseCases(ports: SessionPorts) {
     },
 
     jwks: () => signer.jwks(),
+
+    /** A short-lived caller token for an API-key caller the edge has just verified. */
+    async issueCallerToken(claims: CallerTokenClaims): Promise<{ token: string; expiresAt: Date }> {
+      const token = await signer.signCaller(claims, CALLER_TOKEN_TTL_SECONDS);
+      return { token, expiresAt: new Date(clock.now().getTime() + CALLER_TOKEN_TTL_SECONDS * 1000) };
+    },
   };
 }
 

@@ -67,7 +67,23 @@ export interface SessionCache {
 
 export interface AccessTokenSigner {
   sign(claims: { userId: string; tenantId: string; role: string; sessionId: string }, ttlSeconds: number): Promise<string>;
+  /** A caller token (internal audience) for an API-key caller the edge verified. */
+  signCaller(caller: CallerTokenClaims, ttlSeconds: number): Promise<string>;
   jwks(): Promise<{ keys: object[] }>;
+}
+
+export interface CallerTokenClaims {
+  tenantId: string;
+  userId: string;
+  role: "user" | "admin";
+  platformRole: "operator" | null;
+  scopes: readonly string[];
+  apiKeyId: string;
+}
+
+/** Tells every process's caches that sessions ended (resolves once the news is out). */
+export interface SessionEvents {
+  ended(sessionIds: string[]): Promise<void>;
 }
 
 /** What the session service needs to know about a user when a session is refreshed. */

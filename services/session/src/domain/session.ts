@@ -19,6 +19,8 @@ export interface Session {
 }
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+/** Caller tokens of API-key callers: the edge caches one until shortly before it expires. */
+export const CALLER_TOKEN_TTL_SECONDS = 5 * 60;
 export const REFRESH_TTL_REMEMBER_SECONDS = 30 * 24 * 3600;
 export const REFRESH_TTL_SESSION_SECONDS = 24 * 3600;
 /** Two tabs refreshing the same token at once both get the same successor within this window. */

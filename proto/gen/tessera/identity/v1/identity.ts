@@ -131,6 +131,7 @@ export interface RevokeApiKeyRequest {
 export interface VerifiedApiKey {
   user?: User | undefined;
   scopes: string[];
+  keyId: string;
 }
 
 export interface VerifyApiKeyRequest {
@@ -1854,7 +1855,7 @@ export const RevokeApiKeyRequest: MessageFns<RevokeApiKeyRequest> = {
 };
 
 function createBaseVerifiedApiKey(): VerifiedApiKey {
-  return { user: undefined, scopes: [] };
+  return { user: undefined, scopes: [], keyId: "" };
 }
 
 export const VerifiedApiKey: MessageFns<VerifiedApiKey> = {
@@ -1864,6 +1865,9 @@ export const VerifiedApiKey: MessageFns<VerifiedApiKey> = {
     }
     for (const v of message.scopes) {
       writer.uint32(18).string(v!);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(26).string(message.keyId);
     }
     return writer;
   },
@@ -1897,6 +1901,14 @@ export const VerifiedApiKey: MessageFns<VerifiedApiKey> = {
             message.scopes.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1913,6 +1925,11 @@ export const VerifiedApiKey: MessageFns<VerifiedApiKey> = {
     return {
       user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
       scopes: globalThis.Array.isArray(object?.scopes) ? object.scopes.map((e: any) => globalThis.String(e)) : [],
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
     };
   },
 
@@ -1923,6 +1940,9 @@ export const VerifiedApiKey: MessageFns<VerifiedApiKey> = {
     }
     if (message.scopes?.length) {
       obj.scopes = message.scopes;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
     }
     return obj;
   },

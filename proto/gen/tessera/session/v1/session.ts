@@ -24,6 +24,20 @@ export const protobufPackage = "tessera.session.v1";
 
 export const protobufFileName = "tessera/session/v1/session.proto";
 
+export interface IssueCallerTokenRequest {
+  tenantId: string;
+  userId: string;
+  role: string;
+  platformRole: string;
+  scopes: string[];
+  apiKeyId: string;
+}
+
+export interface CallerToken {
+  token: string;
+  expiresAt: string;
+}
+
 export interface CheckSessionRequest {
   sessionId: string;
 }
@@ -85,6 +99,238 @@ export interface RevokeUserSessionsRequest {
 export interface Jwks {
   json: string;
 }
+
+function createBaseIssueCallerTokenRequest(): IssueCallerTokenRequest {
+  return { tenantId: "", userId: "", role: "", platformRole: "", scopes: [], apiKeyId: "" };
+}
+
+export const IssueCallerTokenRequest: MessageFns<IssueCallerTokenRequest> = {
+  encode(message: IssueCallerTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenantId !== "") {
+      writer.uint32(10).string(message.tenantId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.role !== "") {
+      writer.uint32(26).string(message.role);
+    }
+    if (message.platformRole !== "") {
+      writer.uint32(34).string(message.platformRole);
+    }
+    for (const v of message.scopes) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.apiKeyId !== "") {
+      writer.uint32(50).string(message.apiKeyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueCallerTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueCallerTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenantId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.platformRole = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.scopes.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.apiKeyId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IssueCallerTokenRequest {
+    return {
+      tenantId: isSet(object.tenantId)
+        ? globalThis.String(object.tenantId)
+        : isSet(object.tenant_id)
+        ? globalThis.String(object.tenant_id)
+        : "",
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      platformRole: isSet(object.platformRole)
+        ? globalThis.String(object.platformRole)
+        : isSet(object.platform_role)
+        ? globalThis.String(object.platform_role)
+        : "",
+      scopes: globalThis.Array.isArray(object?.scopes)
+        ? object.scopes.map((e: any) => globalThis.String(e))
+        : [],
+      apiKeyId: isSet(object.apiKeyId)
+        ? globalThis.String(object.apiKeyId)
+        : isSet(object.api_key_id)
+        ? globalThis.String(object.api_key_id)
+        : "",
+    };
+  },
+
+  toJSON(message: IssueCallerTokenRequest): unknown {
+    const obj: any = {};
+    if (message.tenantId !== "") {
+      obj.tenantId = message.tenantId;
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.platformRole !== "") {
+      obj.platformRole = message.platformRole;
+    }
+    if (message.scopes?.length) {
+      obj.scopes = message.scopes;
+    }
+    if (message.apiKeyId !== "") {
+      obj.apiKeyId = message.apiKeyId;
+    }
+    return obj;
+  },
+};
+
+function createBaseCallerToken(): CallerToken {
+  return { token: "", expiresAt: "" };
+}
+
+export const CallerToken: MessageFns<CallerToken> = {
+  encode(message: CallerToken, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.token !== "") {
+      writer.uint32(10).string(message.token);
+    }
+    if (message.expiresAt !== "") {
+      writer.uint32(18).string(message.expiresAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallerToken {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallerToken();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.expiresAt = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CallerToken {
+    return {
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      expiresAt: isSet(object.expiresAt)
+        ? globalThis.String(object.expiresAt)
+        : isSet(object.expires_at)
+        ? globalThis.String(object.expires_at)
+        : "",
+    };
+  },
+
+  toJSON(message: CallerToken): unknown {
+    const obj: any = {};
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.expiresAt !== "") {
+      obj.expiresAt = message.expiresAt;
+    }
+    return obj;
+  },
+};
 
 function createBaseCheckSessionRequest(): CheckSessionRequest {
   return { sessionId: "" };
@@ -1188,7 +1434,7 @@ export const SessionServiceService = {
     responseSerialize: (value: Jwks): Buffer => Buffer.from(Jwks.encode(value).finish()),
     responseDeserialize: (value: Buffer): Jwks => Jwks.decode(value),
   },
-  /** Whether a session is still live (access-token holders check it, cached for at most one second). */
+  /** Whether a session is still live (the BFF asks on a cache miss; revocations are broadcast). */
   checkSession: {
     path: "/tessera.session.v1.SessionService/CheckSession" as const,
     requestStream: false as const,
@@ -1197,6 +1443,20 @@ export const SessionServiceService = {
     requestDeserialize: (value: Buffer): CheckSessionRequest => CheckSessionRequest.decode(value),
     responseSerialize: (value: SessionState): Buffer => Buffer.from(SessionState.encode(value).finish()),
     responseDeserialize: (value: Buffer): SessionState => SessionState.decode(value),
+  },
+  /**
+   * Internal (the BFF, for an API key it verified): a short-lived caller token the services verify
+   * locally against the JWKS, like an access token.
+   */
+  issueCallerToken: {
+    path: "/tessera.session.v1.SessionService/IssueCallerToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueCallerTokenRequest): Buffer =>
+      Buffer.from(IssueCallerTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueCallerTokenRequest => IssueCallerTokenRequest.decode(value),
+    responseSerialize: (value: CallerToken): Buffer => Buffer.from(CallerToken.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CallerToken => CallerToken.decode(value),
   },
 } as const;
 
@@ -1215,8 +1475,13 @@ export interface SessionServiceServer extends UntypedServiceImplementation {
   revokeUserSessions: handleUnaryCall<RevokeUserSessionsRequest, Empty>;
   /** Public keys that verify access tokens (a JWKS document as JSON). */
   getJwks: handleUnaryCall<Empty, Jwks>;
-  /** Whether a session is still live (access-token holders check it, cached for at most one second). */
+  /** Whether a session is still live (the BFF asks on a cache miss; revocations are broadcast). */
   checkSession: handleUnaryCall<CheckSessionRequest, SessionState>;
+  /**
+   * Internal (the BFF, for an API key it verified): a short-lived caller token the services verify
+   * locally against the JWKS, like an access token.
+   */
+  issueCallerToken: handleUnaryCall<IssueCallerTokenRequest, CallerToken>;
 }
 
 export interface SessionServiceClient extends Client {
@@ -1354,7 +1619,7 @@ export interface SessionServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Jwks) => void,
   ): ClientUnaryCall;
-  /** Whether a session is still live (access-token holders check it, cached for at most one second). */
+  /** Whether a session is still live (the BFF asks on a cache miss; revocations are broadcast). */
   checkSession(
     request: CheckSessionRequest,
     callback: (error: ServiceError | null, response: SessionState) => void,
@@ -1369,6 +1634,25 @@ export interface SessionServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SessionState) => void,
+  ): ClientUnaryCall;
+  /**
+   * Internal (the BFF, for an API key it verified): a short-lived caller token the services verify
+   * locally against the JWKS, like an access token.
+   */
+  issueCallerToken(
+    request: IssueCallerTokenRequest,
+    callback: (error: ServiceError | null, response: CallerToken) => void,
+  ): ClientUnaryCall;
+  issueCallerToken(
+    request: IssueCallerTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CallerToken) => void,
+  ): ClientUnaryCall;
+  issueCallerToken(
+    request: IssueCallerTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CallerToken) => void,
   ): ClientUnaryCall;
 }
 

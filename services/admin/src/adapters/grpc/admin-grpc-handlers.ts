@@ -1,7 +1,7 @@
 import type { AdminServiceService, AuditEntry, Limits, Settings, Tenant } from "@tessera/proto/tessera/admin/v1/admin";
 import type { User } from "@tessera/proto/tessera/identity/v1/identity";
 import type { DayUsage, ModelUsagePage, UsageSeries } from "@tessera/proto/tessera/quota/v1/quota";
-import { API_KEY_PREFIX, forbidden, newUuid, type AccessClaims, type CallContext, type LimitPair, type ServiceHandlers } from "@tessera/platform";
+import { forbidden, newUuid, type CallerVerifier, type CallContext, type LimitPair, type ServiceHandlers } from "@tessera/platform";
 import type { AdminUseCases } from "../../application/admin-use-cases.ts";
 import type { SettingsView } from "../../application/tenant-settings.ts";
 import type { TenantView } from "../../application/manage-tenants.ts";
@@ -57,12 +57,12 @@ const auditMessage = (record: AuditRecord): AuditEntry => ({
  */
 export function adminGrpcHandlers(
   useCases: AdminUseCases<User, DayUsage, UsageSeries, ModelUsagePage>,
-  verify: (token: string | undefined) => Promise<AccessClaims>,
+  verify: CallerVerifier,
 ): ServiceHandlers<typeof AdminServiceService> {
   const actorOf = async (context: CallContext): Promise<Actor> => {
     const token = context.bearerToken;
-    if (token?.startsWith(API_KEY_PREFIX)) throw forbidden("API keys cannot be used for administration; sign in instead.", "api_key_not_allowed");
     const claims = await verify(token);
+    if (claims.kind !== "session") throw forbidden("API keys cannot be used for administration; sign in instead.", "api_key_not_allowed");
     return { userId: claims.userId, tenantId: claims.tenantId, role: claims.role, credential: token!, requestId: context.requestId ?? newUuid() };
   };
   return {

@@ -1,11 +1,11 @@
-import { validationFailed, type AccessClaims, type ServiceHandlers } from "@tessera/platform";
+import { ownerOf as ownerOfCaller, validationFailed, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
 import type { ChatServiceService, Message as MessageProto, Chat as ChatProto } from "@tessera/proto/tessera/chat/v1/chat";
 import type { CompleteForApi } from "../../application/complete-for-api.ts";
 import type { ChatManagement } from "../../application/manage-chats.ts";
 import type { ProviderManagement } from "../../application/manage-providers.ts";
 import type { ProviderSummary } from "../../domain/provider.ts";
 import type { SendMessage } from "../../application/send-message.ts";
-import type { Caller, Chat, ChatMessage, Owner } from "../../domain/chat.ts";
+import type { Chat, ChatMessage, Owner } from "../../domain/chat.ts";
 import type { ModelInfo } from "../../domain/ports.ts";
 import type { TokenUsage } from "../../domain/usage.ts";
 
@@ -67,13 +67,10 @@ function parseParameters(json: string): Record<string, unknown> {
 /** Translates gRPC calls into use cases; every call acts for the verified caller (access token or API key). */
 export function chatGrpcHandlers(
   useCases: ChatHandlerUseCases,
-  verifyCaller: (token: string | undefined) => Promise<AccessClaims>,
+  verifyCaller: CallerVerifier,
 ): ServiceHandlers<typeof ChatServiceService> {
-  const ownerOf = async (token: string | undefined): Promise<Owner> => {
-    const claims = await verifyCaller(token);
-    return { tenantId: claims.tenantId, userId: claims.userId };
-  };
-  const callerOf = async (token: string | undefined): Promise<Caller> => ({ ...(await ownerOf(token)), credential: token ?? "" });
+  const ownerOf = async (token: string | undefined): Promise<Owner> => ownerOfCaller(await verifyCaller(token));
+  const callerOf = verifyCaller;
   return {
     listModels: async (_request, context) => ({ items: await useCases.listModels((await ownerOf(context.bearerToken)).tenantId) }),
     listChats: async (request, context) => {

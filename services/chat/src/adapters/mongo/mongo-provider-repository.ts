@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Connection, SecretBox } from "@tessera/platform";
+import { createCache, type Cache, type Connection, type SecretBox } from "@tessera/platform";
 import { Schema } from "mongoose";
 import type { ModelCatalog, ModelInfo } from "../../domain/ports.ts";
 import {
@@ -54,15 +54,19 @@ const toSummary = (doc: ProviderDocument): ProviderSummary => ({
 });
 
 /**
- * Upstream providers per tenant, keys encrypted at rest; read through a short cache. The shared
- * upstream (the environment's provider) joins a tenant's own only while its settings grant it,
- * and the models offered follow its settings; both are read on every request.
+ * Upstream providers per tenant, keys encrypted at rest; read through the platform cache, which
+ * `changed` (the invalidation bus) keeps exact in every process. The shared upstream (the
+ * environment's provider) joins a tenant's own only while its settings grant it, and the models
+ * offered follow its settings; both are read on every request.
  */
 export function createMongoProviderRepository(
   connection: Connection,
   box: SecretBox,
   policyOf: (tenantId: string) => Promise<UpstreamPolicy>,
-  cacheMs = 5_000,
+  caching: { cache: Cache<UpstreamProvider[]>; changed(keys: string[]): Promise<void> } = {
+    cache: createCache({ name: "models", ttlMs: 5_000, maxEntries: 10_000 }),
+    changed: async () => undefined,
+  },
 ): ProviderDirectory &
   ModelCatalog &
   ProviderAdministration & {
@@ -71,28 +75,26 @@ export function createMongoProviderRepository(
     reencryptStaleKeys(): Promise<number>;
   } {
   const Providers = connection.model<ProviderDocument>("UpstreamProvider", providerSchema);
-  const cache = new Map<string, { at: number; providers: UpstreamProvider[] }>();
+  const { cache } = caching;
+  const cacheKey = (origin: "admin" | "environment", tenantId: string) => `${origin}/${tenantId}`;
+  /** Every process drops what it cached of these providers (an environment provider: everything, it is shared). */
+  const changed = (origin: "admin" | "environment", tenantId: string) => caching.changed(origin === "admin" ? [cacheKey(origin, tenantId)] : []);
 
   /** The tenant's own providers, or (origin "environment") the shared upstream's. */
   const filterOf = (tenantId: string, origin: "admin" | "environment") =>
     origin === "admin" ? { tenantId, origin } : { origin, tenantId: { $in: [...new Set([tenantId, DEFAULT_TENANT_ID])] } };
 
-  const load = async (tenantId: string, origin: "admin" | "environment"): Promise<UpstreamProvider[]> => {
-    const key = `${origin}\u0000${tenantId}`;
-    const cached = cache.get(key);
-    if (cached && Date.now() - cached.at < cacheMs) return cached.providers;
-    const docs = await Providers.find(filterOf(tenantId, origin)).sort({ _id: 1 }).lean<ProviderDocument[]>();
-    const providers = docs.map((doc) => ({
-      id: doc._id,
-      tenantId: doc.tenantId,
-      baseUrl: doc.baseUrl,
-      models: doc.models.map(({ id, name }) => ({ id, name })),
-      keys: doc.keys.map((key) => ({ id: key.id, secret: box.decrypt(key.box) })),
-    }));
-    if (cache.size > 10_000) cache.clear();
-    cache.set(key, { at: Date.now(), providers });
-    return providers;
-  };
+  const load = (tenantId: string, origin: "admin" | "environment"): Promise<UpstreamProvider[]> =>
+    cache.getOrLoad(cacheKey(origin, tenantId), async () => {
+      const docs = await Providers.find(filterOf(tenantId, origin)).sort({ _id: 1 }).lean<ProviderDocument[]>();
+      return docs.map((doc) => ({
+        id: doc._id,
+        tenantId: doc.tenantId,
+        baseUrl: doc.baseUrl,
+        models: doc.models.map(({ id, name }) => ({ id, name })),
+        keys: doc.keys.map((key) => ({ id: key.id, secret: box.decrypt(key.box) })),
+      }));
+    });
 
   const providersFor = async (tenantId: string): Promise<UpstreamProvider[]> => {
     const policy = await policyOf(tenantId);
@@ -133,7 +135,7 @@ export function createMongoProviderRepository(
         },
         { upsert: true },
       );
-      cache.clear();
+      await changed("environment", input.tenantId);
     },
     async listOwn(tenantId) {
       const own = await Providers.find(filterOf(tenantId, "admin")).sort({ _id: 1 }).lean<ProviderDocument[]>();
@@ -155,24 +157,24 @@ export function createMongoProviderRepository(
         { $set: { name: changes.name, baseUrl: changes.baseUrl, models: changes.models, keys: [...kept, ...added], origin: "admin", updatedAt: now } },
         { upsert: true, returnDocument: "after" },
       ).lean<ProviderDocument>();
-      cache.clear();
+      await changed("admin", changes.tenantId);
       return toSummary(doc!);
     },
     async delete(tenantId, id) {
       const result = await Providers.deleteOne({ _id: id, tenantId, origin: "admin" });
-      cache.clear();
+      await changed("admin", tenantId);
       return result.deletedCount === 1;
     },
     /** Key rotation: boxes made with an older key of the keyring are encrypted again with the current one. */
     async reencryptStaleKeys() {
-      let changed = 0;
+      let reencrypted = 0;
       for (const doc of await Providers.find({}).lean<ProviderDocument[]>()) {
         if (!doc.keys.some((key) => box.isStale(key.box))) continue;
         const keys = doc.keys.map((key) => (box.isStale(key.box) ? { id: key.id, box: box.encrypt(box.decrypt(key.box)) } : key));
         await Providers.updateOne({ _id: doc._id, updatedAt: doc.updatedAt }, { $set: { keys, updatedAt: new Date() } });
-        changed += 1;
+        reencrypted += 1;
       }
-      return changed;
+      return reencrypted;
     },
   };
 }

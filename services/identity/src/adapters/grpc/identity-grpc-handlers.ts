@@ -1,5 +1,5 @@
 import type { ApiKey, IdentityServiceService, Tenant as TenantMessage, User as UserMessage } from "@tessera/proto/tessera/identity/v1/identity";
-import { API_KEY_PREFIX, notFound, type AccessClaims, type AccessTokenVerifier, type ServiceHandlers } from "@tessera/platform";
+import { notFound, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
 import type { ApiKeyRecord } from "../../domain/ports.ts";
 import type { LinkedIdentity } from "../../domain/oauth.ts";
 import type { Tenant } from "../../domain/tenant.ts";
@@ -62,14 +62,8 @@ const toIdentityMessage = (identity: LinkedIdentity) => ({
 const pageLimit = (limit: number) => Math.min(Math.max(limit || 50, 1), 100);
 
 /** Thin translation between gRPC messages and the identity use cases; every user-facing call checks the caller's token. */
-export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessTokenVerifier): ServiceHandlers<typeof IdentityServiceService> {
+export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerVerifier): ServiceHandlers<typeof IdentityServiceService> {
   const { account, admin } = useCases;
-  // Reading one's own profile also works with a personal API key; managing credentials does not.
-  const verifyReader = async (token: string | undefined): Promise<AccessClaims> => {
-    if (!token?.startsWith(API_KEY_PREFIX)) return verify(token);
-    const { user, scopes } = await account.verifyApiKey("", token);
-    return { userId: user.id, tenantId: user.tenantId, role: "user", sessionId: "api-key", tokenId: "api-key", scopes };
-  };
   return {
     listSignInProviders: async (request) => ({ items: await useCases.listSignInProviders(request.tenantId) }),
     startOAuth: async (request, context) => ({
@@ -100,7 +94,7 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
       toUserMessage(await useCases.registerUser({ tenantId: request.tenantId, email: request.email, username: request.username, password: request.password, fullName: request.fullName, clientIp: request.clientIp })),
     verifyPassword: async (request) =>
       toUserMessage(await useCases.verifyPassword({ tenantId: request.tenantId, login: request.login, password: request.password, clientIp: request.clientIp, deviceId: request.deviceId })),
-    getMe: async (_request, context) => toUserMessage(await account.me(await verifyReader(context.bearerToken))),
+    getMe: async (_request, context) => toUserMessage(await account.me(await verify(context.bearerToken))),
     updateMe: async (request, context) =>
       toUserMessage(await account.updateMe(await verify(context.bearerToken), { fullName: request.fullName, avatarUrl: request.avatarUrl, username: request.username })),
     changePassword: async (request, context) => {
@@ -122,8 +116,8 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: AccessT
       return {};
     },
     verifyApiKey: async (request) => {
-      const { user, scopes } = await account.verifyApiKey(request.tenantId, request.key);
-      return { user: toUserMessage(user), scopes };
+      const { record, user } = await account.verifyApiKey(request.tenantId, request.key);
+      return { keyId: record.id, user: toUserMessage(user), scopes: record.scopes };
     },
     adminListUsers: async (request, context) => {
       const limit = pageLimit(request.page?.limit ?? 50);

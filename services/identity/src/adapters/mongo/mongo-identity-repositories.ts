@@ -198,7 +198,9 @@ export function createMongoIdentityRepositories(connection: Connection) {
     },
     async revoke(tenantId, userId, id, at) {
       const result = await ApiKeys.updateOne({ _id: id, tenantId, userId, revokedAt: null }, { $set: { revokedAt: at } });
-      return result.modifiedCount === 1;
+      if (result.modifiedCount !== 1) return null;
+      const doc = await ApiKeys.findById(id).lean<ApiKeyDocument>();
+      return doc?.hash ?? null;
     },
     async touch(id, at) {
       await ApiKeys.updateOne({ _id: id }, { $set: { lastUsedAt: at } });

@@ -3,6 +3,7 @@ import {
   ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_AUDIENCE,
   ACCESS_TOKEN_ISSUER,
+  CALLER_TOKEN_AUDIENCE,
   newId,
   newUuid,
   type Clock,
@@ -80,6 +81,20 @@ export function createJoseAccessTokenSigner(options: {
         .setJti(newUuid())
         .setIssuer(ACCESS_TOKEN_ISSUER)
         .setAudience(ACCESS_TOKEN_AUDIENCE)
+        .setIssuedAt(now)
+        .setExpirationTime(now + ttlSeconds)
+        .sign(signingKey.key);
+    },
+    async signCaller(caller, ttlSeconds) {
+      if (!current) await this.ensureCurrentKey();
+      const signingKey = current!;
+      const now = Math.floor(options.clock.now().getTime() / 1000);
+      return new SignJWT({ tid: caller.tenantId, role: caller.role, ...(caller.platformRole ? { prl: caller.platformRole } : {}), scp: [...caller.scopes], akid: caller.apiKeyId })
+        .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, kid: signingKey.kid, typ: "caller+jwt" })
+        .setSubject(caller.userId)
+        .setJti(newUuid())
+        .setIssuer(ACCESS_TOKEN_ISSUER)
+        .setAudience(CALLER_TOKEN_AUDIENCE)
         .setIssuedAt(now)
         .setExpirationTime(now + ttlSeconds)
         .sign(signingKey.key);

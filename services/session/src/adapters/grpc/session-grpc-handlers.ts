@@ -1,5 +1,5 @@
 import type { SessionServiceService, TokenPair } from "@tessera/proto/tessera/session/v1/session";
-import type { AccessTokenVerifier, ServiceHandlers } from "@tessera/platform";
+import { knownKeyScopes, validationFailed, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
 import type { IssuedTokens, SessionUseCases } from "../../application/session-use-cases.ts";
 
 const toTokenPair = (tokens: IssuedTokens): TokenPair => ({
@@ -12,7 +12,7 @@ const toTokenPair = (tokens: IssuedTokens): TokenPair => ({
   tenantId: tokens.session.tenantId,
 });
 
-export function sessionGrpcHandlers(useCases: SessionUseCases, verify: AccessTokenVerifier): ServiceHandlers<typeof SessionServiceService> {
+export function sessionGrpcHandlers(useCases: SessionUseCases, verify: CallerVerifier): ServiceHandlers<typeof SessionServiceService> {
   return {
     createSession: async (request) =>
       toTokenPair(
@@ -62,5 +62,17 @@ export function sessionGrpcHandlers(useCases: SessionUseCases, verify: AccessTok
     },
     getJwks: async () => ({ json: JSON.stringify(await useCases.jwks()) }),
     checkSession: async (request) => ({ active: await useCases.isActive(request.sessionId) }),
+    issueCallerToken: async (request) => {
+      if (!request.tenantId || !request.userId || !request.apiKeyId) throw validationFailed([{ field: "apiKeyId", message: "A verified key and its owner are required." }]);
+      const issued = await useCases.issueCallerToken({
+        tenantId: request.tenantId,
+        userId: request.userId,
+        role: request.role === "admin" ? "admin" : "user",
+        platformRole: request.platformRole === "operator" ? "operator" : null,
+        scopes: knownKeyScopes(request.scopes),
+        apiKeyId: request.apiKeyId,
+      });
+      return { token: issued.token, expiresAt: issued.expiresAt.toISOString() };
+    },
   };
 }
