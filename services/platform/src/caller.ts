@@ -1,4 +1,4 @@
-import { forbidden } from "./errors.ts";
+import { forbidden, unauthenticated } from "./errors.ts";
 
 /** How a caller proved who they are at the edge. */
 export type CallerKind = "session" | "apiKey";
@@ -71,4 +71,13 @@ export function sessionCaller(input: { tenantId: string; userId: string; role: C
     sessionId: input.sessionId ?? "local",
     apiKeyId: null,
   };
+}
+
+/**
+ * Throws 401 unless the caller signed in with a browser session: API keys never manage
+ * credentials, sessions or other users (a key is refused there as if it were no credential).
+ */
+export function requireSessionCaller(caller: Caller): Caller {
+  if (caller.kind !== "session") throw unauthenticated("Sign in to do this; an API key cannot.", "session_required");
+  return caller;
 }

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { AppError, forbidden, newId, type AccessClaims, type Clock } from "@tessera/platform";
+import { AppError, forbidden, newId, type Caller, type Clock } from "@tessera/platform";
 import { oauthErrors, usernameBase, usernameCandidate, type ExternalProfile, type LinkedIdentity, type OAuthFlow, type OAuthIntent } from "../domain/oauth.ts";
 import { IdentityConflictError, type LinkedIdentityRepository, type OAuthFlowStore, type OAuthProviderGateway, type SignInPolicySource, type AttemptThrottle, type TenantRepository, type UserRepository } from "../domain/ports.ts";
 import { emailProblem, normalizeEmail, type User } from "../domain/user.ts";
@@ -12,7 +12,7 @@ export interface CompleteOAuthInput {
   callbackQuery: string;
   browserBinding: string;
   /** The browser's active account, when one is signed in. */
-  claims: AccessClaims | null;
+  claims: Caller | null;
   /** For the registration throttle, when the sign-in creates an account. */
   clientIp: string;
 }
@@ -59,7 +59,7 @@ export function makeCompleteOAuth(deps: {
     }
   };
 
-  async function link(flow: OAuthFlow, profile: ExternalProfile, claims: AccessClaims | null): Promise<User> {
+  async function link(flow: OAuthFlow, profile: ExternalProfile, claims: Caller | null): Promise<User> {
     if (!claims || claims.tenantId !== flow.tenantId || claims.userId !== flow.userId) throw oauthErrors.linkUserMismatch();
     const user = await deps.users.findById(flow.tenantId, claims.userId);
     if (!user) throw oauthErrors.linkUserMismatch();

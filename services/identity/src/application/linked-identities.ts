@@ -1,4 +1,4 @@
-import { createKeyedSerializer, notFound, unauthenticated, type AccessClaims } from "@tessera/platform";
+import { createKeyedSerializer, notFound, unauthenticated, type Caller } from "@tessera/platform";
 import { isProviderKind, oauthErrors, type LinkedIdentity } from "../domain/oauth.ts";
 import type { LinkedIdentityRepository, UserRepository } from "../domain/ports.ts";
 
@@ -8,12 +8,12 @@ export function makeLinkedIdentities(deps: { users: UserRepository; identities: 
   // (serialised within a process; across replicas two unlinks would have to land within milliseconds).
   const serialised = createKeyedSerializer();
   return {
-    list: (claims: AccessClaims): Promise<LinkedIdentity[]> => deps.identities.listForUser(claims.tenantId, claims.userId),
+    list: (claims: Caller): Promise<LinkedIdentity[]> => deps.identities.listForUser(claims.tenantId, claims.userId),
 
-    unlink: (claims: AccessClaims, provider: string): Promise<void> => serialised(`${claims.tenantId}:${claims.userId}`, () => unlink(claims, provider)),
+    unlink: (claims: Caller, provider: string): Promise<void> => serialised(`${claims.tenantId}:${claims.userId}`, () => unlink(claims, provider)),
   };
 
-  async function unlink(claims: AccessClaims, provider: string): Promise<void> {
+  async function unlink(claims: Caller, provider: string): Promise<void> {
     const user = await deps.users.findById(claims.tenantId, claims.userId);
     if (!user) throw unauthenticated();
     const identities = await deps.identities.listForUser(user.tenantId, user.id);

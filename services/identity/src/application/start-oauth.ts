@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { randomSecret, tooManyRequests, unauthenticated, validationFailed, type AccessClaims } from "@tessera/platform";
+import { randomSecret, tooManyRequests, unauthenticated, validationFailed, type Caller } from "@tessera/platform";
 import { isProviderKind, OAUTH_FLOW_TTL_SECONDS, oauthErrors, type OAuthIntent, type ProviderKind, type SignInProvider } from "../domain/oauth.ts";
 import type { AttemptThrottle, OAuthFlowStore, OAuthProviderGateway, SignInPolicySource } from "../domain/ports.ts";
 
@@ -27,7 +27,7 @@ export interface StartOAuthInput {
   redirectUri: string;
   browserBinding: string;
   /** The signed-in user, required for intent "link". */
-  claims: AccessClaims | null;
+  claims: Caller | null;
   clientIp: string;
 }
 

@@ -1,5 +1,5 @@
 import type { ApiKey, IdentityServiceService, Tenant as TenantMessage, User as UserMessage } from "@tessera/proto/tessera/identity/v1/identity";
-import { notFound, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
+import { notFound, requireSessionCaller, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
 import type { ApiKeyRecord } from "../../domain/ports.ts";
 import type { LinkedIdentity } from "../../domain/oauth.ts";
 import type { Tenant } from "../../domain/tenant.ts";
@@ -64,6 +64,8 @@ const pageLimit = (limit: number) => Math.min(Math.max(limit || 50, 1), 100);
 /** Thin translation between gRPC messages and the identity use cases; every user-facing call checks the caller's token. */
 export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerVerifier): ServiceHandlers<typeof IdentityServiceService> {
   const { account, admin } = useCases;
+  // Reading one's own profile also works with a personal API key; everything else here needs a session.
+  const verifySession = async (token: string | undefined) => requireSessionCaller(await verify(token));
   return {
     listSignInProviders: async (request) => ({ items: await useCases.listSignInProviders(request.tenantId) }),
     startOAuth: async (request, context) => ({
@@ -75,18 +77,18 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
         redirectUri: request.redirectUri,
         browserBinding: request.browserBinding,
         clientIp: request.clientIp,
-        claims: request.intent === "link" ? await verify(context.bearerToken) : null,
+        claims: request.intent === "link" ? await verifySession(context.bearerToken) : null,
       }),
     }),
     completeOAuth: async (request, context) => {
       // The active account only matters to a "link" flow, which checks it is the user who started it.
-      const claims = context.bearerToken ? await verify(context.bearerToken).catch(() => null) : null;
+      const claims = context.bearerToken ? await verifySession(context.bearerToken).catch(() => null) : null;
       const completed = await useCases.completeOAuth({ tenantId: request.tenantId, provider: request.provider, callbackQuery: request.callbackQuery, browserBinding: request.browserBinding, claims, clientIp: request.clientIp });
       return { user: toUserMessage(completed.user), intent: completed.intent, returnTo: completed.returnTo };
     },
-    listIdentities: async (_request, context) => ({ items: (await useCases.linkedIdentities.list(await verify(context.bearerToken))).map(toIdentityMessage) }),
+    listIdentities: async (_request, context) => ({ items: (await useCases.linkedIdentities.list(await verifySession(context.bearerToken))).map(toIdentityMessage) }),
     unlinkIdentity: async (request, context) => {
-      await useCases.linkedIdentities.unlink(await verify(context.bearerToken), request.provider);
+      await useCases.linkedIdentities.unlink(await verifySession(context.bearerToken), request.provider);
       return {};
     },
     resolveTenant: async (request) => toTenantMessage(await useCases.resolveTenant(request.host)),
@@ -96,9 +98,9 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
       toUserMessage(await useCases.verifyPassword({ tenantId: request.tenantId, login: request.login, password: request.password, clientIp: request.clientIp, deviceId: request.deviceId })),
     getMe: async (_request, context) => toUserMessage(await account.me(await verify(context.bearerToken))),
     updateMe: async (request, context) =>
-      toUserMessage(await account.updateMe(await verify(context.bearerToken), { fullName: request.fullName, avatarUrl: request.avatarUrl, username: request.username })),
+      toUserMessage(await account.updateMe(await verifySession(context.bearerToken), { fullName: request.fullName, avatarUrl: request.avatarUrl, username: request.username })),
     changePassword: async (request, context) => {
-      await account.changePassword(await verify(context.bearerToken), { currentPassword: request.currentPassword, newPassword: request.newPassword });
+      await account.changePassword(await verifySession(context.bearerToken), { currentPassword: request.currentPassword, newPassword: request.newPassword });
       return {};
     },
     getUser: async (request) => {
@@ -107,12 +109,12 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
       return toUserMessage(user);
     },
     createApiKey: async (request, context) => {
-      const { record, secret } = await account.createApiKey(await verify(context.bearerToken), request.name, request.scopes);
+      const { record, secret } = await account.createApiKey(await verifySession(context.bearerToken), request.name, request.scopes);
       return { key: toApiKeyMessage(record), secret };
     },
-    listApiKeys: async (_request, context) => ({ items: (await account.listApiKeys(await verify(context.bearerToken))).map(toApiKeyMessage) }),
+    listApiKeys: async (_request, context) => ({ items: (await account.listApiKeys(await verifySession(context.bearerToken))).map(toApiKeyMessage) }),
     revokeApiKey: async (request, context) => {
-      await account.revokeApiKey(await verify(context.bearerToken), request.id);
+      await account.revokeApiKey(await verifySession(context.bearerToken), request.id);
       return {};
     },
     verifyApiKey: async (request) => {
@@ -121,7 +123,7 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
     },
     adminListUsers: async (request, context) => {
       const limit = pageLimit(request.page?.limit ?? 50);
-      const users = await admin.listUsers(await verify(context.bearerToken), {
+      const users = await admin.listUsers(await verifySession(context.bearerToken), {
         ...(request.query ? { query: request.query } : {}),
         ...(request.status ? { status: request.status } : {}),
         ...(request.role ? { role: request.role } : {}),
@@ -131,9 +133,9 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
       const items = users.slice(0, limit);
       return { items: items.map(toUserMessage), nextCursor: users.length > limit ? items[items.length - 1]!.id : "" };
     },
-    adminGetUser: async (request, context) => toUserMessage(await admin.getUser(await verify(context.bearerToken), request.userId)),
+    adminGetUser: async (request, context) => toUserMessage(await admin.getUser(await verifySession(context.bearerToken), request.userId)),
     adminUpdateUser: async (request, context) => {
-      const { after } = await admin.updateUser(await verify(context.bearerToken), request.userId, {
+      const { after } = await admin.updateUser(await verifySession(context.bearerToken), request.userId, {
         role: request.role as User["role"] | undefined,
         status: request.status as User["status"] | undefined,
         premiumUntil: request.clearPremiumUntil ? null : request.premiumUntil === undefined ? undefined : new Date(request.premiumUntil),
@@ -146,13 +148,13 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
     },
     listTenants: async (request, context) => {
       const limit = pageLimit(request.limit);
-      const tenants = await admin.listTenants(await verify(context.bearerToken), limit + 1, request.cursor || undefined);
+      const tenants = await admin.listTenants(await verifySession(context.bearerToken), limit + 1, request.cursor || undefined);
       const items = tenants.slice(0, limit);
       return { items: items.map(toTenantMessage), nextCursor: tenants.length > limit ? items[items.length - 1]!.id : "" };
     },
-    getTenant: async (request, context) => toTenantMessage(await admin.getTenant(await verify(context.bearerToken), request.id)),
+    getTenant: async (request, context) => toTenantMessage(await admin.getTenant(await verifySession(context.bearerToken), request.id)),
     createTenant: async (request, context) =>
-      toTenantMessage(await admin.createTenant(await verify(context.bearerToken), { slug: request.slug, name: request.name, domains: request.domains, ...(request.timeZone ? { timeZone: request.timeZone } : {}) })),
+      toTenantMessage(await admin.createTenant(await verifySession(context.bearerToken), { slug: request.slug, name: request.name, domains: request.domains, ...(request.timeZone ? { timeZone: request.timeZone } : {}) })),
     getTenantPolicy: async (request) => toTenantMessage(await admin.tenantPolicy(request.id)),
     updateTenantPolicy: async (request) =>
       toTenantMessage(
@@ -163,7 +165,7 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
       ),
     updateTenant: async (request, context) =>
       toTenantMessage(
-        await admin.updateTenant(await verify(context.bearerToken), request.id, {
+        await admin.updateTenant(await verifySession(context.bearerToken), request.id, {
           ...(request.name !== undefined ? { name: request.name } : {}),
           ...(request.setDomains ? { domains: request.domains } : {}),
           ...(request.timeZone !== undefined ? { timeZone: request.timeZone } : {}),

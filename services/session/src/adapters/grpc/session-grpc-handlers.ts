@@ -1,5 +1,5 @@
 import type { SessionServiceService, TokenPair } from "@tessera/proto/tessera/session/v1/session";
-import { knownKeyScopes, validationFailed, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
+import { knownKeyScopes, requireSessionCaller, validationFailed, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
 import type { IssuedTokens, SessionUseCases } from "../../application/session-use-cases.ts";
 
 const toTokenPair = (tokens: IssuedTokens): TokenPair => ({
@@ -31,7 +31,7 @@ export function sessionGrpcHandlers(useCases: SessionUseCases, verify: CallerVer
       return {};
     },
     listMySessions: async (_request, context) => {
-      const claims = await verify(context.bearerToken);
+      const claims = requireSessionCaller(await verify(context.bearerToken));
       const items = await useCases.listMine(claims);
       return {
         items: items.map(({ session, current }) => ({
@@ -45,15 +45,15 @@ export function sessionGrpcHandlers(useCases: SessionUseCases, verify: CallerVer
       };
     },
     revokeMySession: async (request, context) => {
-      await useCases.revokeMine(await verify(context.bearerToken), request.sessionId);
+      await useCases.revokeMine(requireSessionCaller(await verify(context.bearerToken)), request.sessionId);
       return {};
     },
     revokeAllMySessions: async (_request, context) => {
-      await useCases.revokeAllMine(await verify(context.bearerToken));
+      await useCases.revokeAllMine(requireSessionCaller(await verify(context.bearerToken)));
       return {};
     },
     revokeMyOtherSessions: async (_request, context) => {
-      await useCases.revokeMyOthers(await verify(context.bearerToken));
+      await useCases.revokeMyOthers(requireSessionCaller(await verify(context.bearerToken)));
       return {};
     },
     revokeUserSessions: async (request) => {
