@@ -54,6 +54,7 @@ await startServiceRuntime({
   logger,
   shutdown,
   grpcPort: config.ADMIN_GRPC_PORT,
+  grpcHost: config.GRPC_BIND_HOST,
   probePort: config.ADMIN_PROBE_PORT,
   dependencies: [mongo.dependency, redis.dependency],
   services: [{ definition: AdminServiceService, implementation: implement(AdminServiceService, adminGrpcHandlers(useCases, tokens.verify), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }) }],

@@ -70,6 +70,13 @@ const app = createApp({
 const server = app.listen(config.BFF_PORT, "0.0.0.0", () => {
   logger.info({ port: config.BFF_PORT, publicBaseUrl: config.PUBLIC_BASE_URL }, "bff listening");
 });
+// A request Node's HTTP parser refuses (bad header characters, a malformed request line) still
+// gets a problem document, not an empty 400.
+server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+  if (!socket.writable || error.code === "ECONNRESET") return void socket.destroy();
+  const body = JSON.stringify({ type: "https://tessera.dev/problems/bad_request", title: "Bad Request", status: 400, detail: "The request is malformed." });
+  socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+});
 server.on("error", (error) => {
   logger.fatal({ err: error }, "bff cannot listen");
   process.exit(1);

@@ -180,6 +180,7 @@ await startServiceRuntime({
   logger,
   shutdown,
   grpcPort: config.CHAT_GRPC_PORT,
+  grpcHost: config.GRPC_BIND_HOST,
   probePort: config.CHAT_PROBE_PORT,
   dependencies: [mongo.dependency, redis.dependency, amqp.dependency],
   services: [

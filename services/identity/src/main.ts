@@ -102,6 +102,7 @@ await startServiceRuntime({
   logger,
   shutdown,
   grpcPort: config.IDENTITY_GRPC_PORT,
+  grpcHost: config.GRPC_BIND_HOST,
   probePort: config.IDENTITY_PROBE_PORT,
   dependencies: [mongo.dependency, redis.dependency],
   services: [

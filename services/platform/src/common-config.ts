@@ -5,7 +5,10 @@ export const commonServiceEnv = {
   LOG_LEVEL: env.logLevel,
   INTERNAL_GRPC_TOKEN: z
     .string({ error: "required: a shared secret (16+ characters) that every internal gRPC call presents" })
-    .min(16, "must be at least 16 characters"),
+    .min(16, "must be at least 16 characters")
+    .refine((value) => value !== "change-me-to-a-long-random-string", "still the placeholder from .env.example: generate a secret"),
+  // Where gRPC listens: all interfaces in containers; `npm start` and the tests use 127.0.0.1.
+  GRPC_BIND_HOST: z.string().default("0.0.0.0"),
   REDIS_KEY_PREFIX: z.string().default("tessera:"),
 };
 

@@ -81,6 +81,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries({ ...options.env })) if (value !== undefined) env[key] = value;
   Object.assign(env, {
+    // One machine: the internal gRPC ports are not for the network.
+    GRPC_BIND_HOST: env.GRPC_BIND_HOST ?? "127.0.0.1",
     PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? baseUrl,
     BFF_PORT: String(ports.bff.probe),
   });

@@ -9,6 +9,8 @@ export interface ServiceRuntimeOptions {
   logger: Logger;
   shutdown: Shutdown;
   grpcPort: number;
+  /** The interface gRPC listens on (GRPC_BIND_HOST). */
+  grpcHost?: string;
   probePort: number;
   dependencies: Dependency[];
   services: Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }>;
@@ -17,7 +19,7 @@ export interface ServiceRuntimeOptions {
 /** Starts a service's gRPC server (with the health service) and its HTTP probes, and registers their shutdown. */
 export async function startServiceRuntime(options: ServiceRuntimeOptions): Promise<{ grpcPort: number; probePort: number }> {
   const health = grpcHealthService(options.name, options.dependencies, options.shutdown.isShuttingDown);
-  const grpc = await startGrpcServer(options.grpcPort, [...options.services, health]);
+  const grpc = await startGrpcServer(options.grpcPort, [...options.services, health], options.grpcHost);
   options.shutdown.add("grpc server", grpc.close);
   const probes = await startProbeServer(options.probePort, options.dependencies, options.shutdown.isShuttingDown);
   options.shutdown.add("probe server", () => new Promise<void>((resolve) => probes.close(() => resolve())));

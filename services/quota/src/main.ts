@@ -95,6 +95,7 @@ await startServiceRuntime({
   logger,
   shutdown,
   grpcPort: config.QUOTA_GRPC_PORT,
+  grpcHost: config.GRPC_BIND_HOST,
   probePort: config.QUOTA_PROBE_PORT,
   dependencies: [mongo.dependency, redis.dependency, amqp.dependency],
   services: [

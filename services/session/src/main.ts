@@ -88,6 +88,7 @@ await startServiceRuntime({
   logger,
   shutdown,
   grpcPort: config.SESSION_GRPC_PORT,
+  grpcHost: config.GRPC_BIND_HOST,
   probePort: config.SESSION_PROBE_PORT,
   dependencies: [mongo.dependency, redis.dependency],
   services: [

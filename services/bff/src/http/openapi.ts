@@ -127,7 +127,8 @@ function operationObject(spec: Operation, components: Record<string, Json>): Jso
   const responses: Json = {};
   for (const [status, response] of Object.entries(spec.responses)) responses[status] = responseObject(Number(status), response as ResponseSpec, components);
   const openAi = spec.path.startsWith("/v1/");
-  for (const status of spec.errors ?? []) {
+  // Any request can be malformed (a header Node's parser refuses, a NUL in the URL): 400 everywhere.
+  for (const status of new Set([400, ...(spec.errors ?? [])])) {
     responses[String(status)] = openAi
       ? { description: STATUS_TEXT[status] ?? "Error", content: { "application/json": { schema: { $ref: `${COMPONENTS}OpenAiError` } } } }
       : { description: STATUS_TEXT[status] ?? "Error", content: { "application/problem+json": { schema: { $ref: `${COMPONENTS}Problem` } } } };
