@@ -2,13 +2,11 @@ import type { TenantSettingsSnapshot } from "@tessera/platform";
 import type { AuditFilter, AuditPosition, AuditRecord } from "./audit.ts";
 import type { StoredSettings } from "./settings.ts";
 
-/** Who acts: a verified signed-in user, the credential to act with downstream, and the public request. */
+/** Who acts (a verified signed-in user) and the public request; the credential stays in the gRPC adapters. */
 export interface Actor {
   userId: string;
   tenantId: string;
   role: "user" | "admin";
-  /** The caller's access token, passed on so the owning services check the caller too. */
-  credential: string;
   requestId: string;
 }
 

@@ -63,7 +63,7 @@ export function adminGrpcHandlers(
     const token = context.bearerToken;
     const claims = await verify(token);
     if (claims.kind !== "session") throw forbidden("API keys cannot be used for administration; sign in instead.", "api_key_not_allowed");
-    return { userId: claims.userId, tenantId: claims.tenantId, role: claims.role, credential: token!, requestId: context.requestId ?? newUuid() };
+    return { userId: claims.userId, tenantId: claims.tenantId, role: claims.role, requestId: context.requestId ?? newUuid() };
   };
   return {
     getSettings: async (_request, context) => settingsMessage(await useCases.settings.getSettings(await actorOf(context))),

@@ -4,7 +4,8 @@ import { QuotaServiceService, type DayUsage, type ModelUsagePage, type UsageSeri
 import { createGrpcClient, type GrpcClient } from "@tessera/platform";
 import type { Actor, IdentityPort, ProviderPort, ProviderRecord, TenantRecord, UsagePort } from "../../domain/ports.ts";
 
-const as = (actor: Actor) => ({ accessToken: actor.credential, requestId: actor.requestId });
+// The actor's own token travels with every call made while serving theirs (forwardCaller).
+const as = (actor: Actor) => ({ requestId: actor.requestId });
 
 const tenantRecord = (tenant: Tenant): TenantRecord => ({
   id: tenant.id,
@@ -17,7 +18,7 @@ const tenantRecord = (tenant: Tenant): TenantRecord => ({
   updatedAt: tenant.updatedAt,
 });
 
-/** Identity over gRPC. Calls for an actor carry their token: identity checks the caller as well. */
+/** Identity over gRPC. Calls for an actor carry their caller token: identity checks the caller as well. */
 export function identityPort(identity: GrpcClient<typeof IdentityServiceService>): IdentityPort<User> {
   return {
     platformRoleOf: async (tenantId, userId) => (await identity.getUser({ tenantId, userId })).platformRole,
@@ -88,8 +89,8 @@ export function providerPort(chat: GrpcClient<typeof ChatServiceService>): Provi
 }
 
 export function downstreamClients(options: { identityAddress: string; quotaAddress: string; chatAddress: string; internalToken: string }) {
-  const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: options.identityAddress, internalToken: options.internalToken });
-  const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: options.quotaAddress, internalToken: options.internalToken });
-  const chat = createGrpcClient(ChatServiceService, { name: "chat", address: options.chatAddress, internalToken: options.internalToken });
+  const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: options.identityAddress, internalToken: options.internalToken, forwardCaller: true });
+  const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: options.quotaAddress, internalToken: options.internalToken, forwardCaller: true });
+  const chat = createGrpcClient(ChatServiceService, { name: "chat", address: options.chatAddress, internalToken: options.internalToken, forwardCaller: true });
   return { identity, quota, chat, close: () => (identity.close(), quota.close(), chat.close()) };
 }
