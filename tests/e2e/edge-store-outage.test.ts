@@ -4,7 +4,8 @@ import { startDemoUpstream, type DemoUpstream } from "../../services/chat/src/de
 import { startTcpProxy } from "./support/tcp-proxy.ts";
 
 // /v1 touches no document store before it answers: after a warm-up, completions keep answering
-// while every service's MongoDB connection is cut (a proxy in front of FerretDB).
+// while every service's MongoDB connection is cut (a proxy in front of FerretDB); what needs the
+// store meanwhile answers 503 with Retry-After.
 let system: TestSystem;
 let upstream: DemoUpstream;
 let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
@@ -46,4 +47,9 @@ it("keeps answering /v1 completions while the document store is unreachable", as
     expect(response.status).toBe(200);
     expect(await response.text()).toContain("chat.completion");
   }
+  // What does need the store answers 503 with Retry-After, never 500.
+  const chats = await browser.get("/api/v1/chats");
+  expect(chats.status).toBe(503);
+  expect(chats.headers.get("retry-after")).toMatch(/^\d+$/);
+  expect(((await chats.json()) as { type: string }).type).toBe("https://tessera.dev/problems/unavailable");
 });
