@@ -44,7 +44,7 @@ export const meOperations = [
   }),
   operation({ method: "get", path: "/api/v1/me/sessions", auth: "account", summary: "My sessions on every device", responses: { 200: z.array(Session) }, errors: [401] }),
   operation({ method: "delete", path: `/api/v1/me/sessions/${idPath}`, auth: "account", summary: "Revoke one of my sessions", responses: { 204: null }, errors: [401, 403, 404] }),
-  operation({ method: "get", path: "/api/v1/me/identities", auth: "browser", summary: "The sign-in providers linked to my account", description: "Not with a personal API key: managing ways to sign in needs the browser session.", responses: { 200: z.array(LinkedIdentity) }, errors: [401] }),
+  operation({ method: "get", path: "/api/v1/me/identities", auth: "browser", summary: "The sign-in providers linked to my account", description: "Not with a personal API key: managing ways to sign in needs the browser session.", responses: { 200: z.array(LinkedIdentity) }, errors: [401, 403] }),
   operation({
     method: "delete",
     path: "/api/v1/me/identities/{provider}",
