@@ -38,16 +38,21 @@ export interface RunningSystem {
   rssMb(): Promise<Partial<Record<ServiceName, number>>>;
 }
 
+/**
+ * A free loopback port below Linux's ephemeral range (32768+), so that no outgoing connection of
+ * another process can take it between this check and the service binding it.
+ */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+    if (attempt > 200) throw new Error("no free port between 20000 and 32000");
+  }
 }
 
 async function waitReady(url: string, timeoutMs: number, child: ChildProcess, name: string, recentOutput: () => string): Promise<void> {
