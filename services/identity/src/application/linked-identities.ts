@@ -1,16 +1,16 @@
-import { createKeyedSerializer, notFound, unauthenticated, type Caller } from "@tessera/platform";
+import { notFound, unauthenticated, type Caller } from "@tessera/platform";
 import { isProviderKind, oauthErrors, type LinkedIdentity } from "../domain/oauth.ts";
-import type { LinkedIdentityRepository, UserRepository } from "../domain/ports.ts";
+import type { LinkedIdentityRepository, TenantLock, UserRepository } from "../domain/ports.ts";
 
 /** A signed-in user's linked identities: list them, unlink one while another way in remains. */
-export function makeLinkedIdentities(deps: { users: UserRepository; identities: LinkedIdentityRepository }) {
-  // Two unlinks of one user at once must not both see the other identity as the remaining way in
-  // (serialised within a process; across replicas two unlinks would have to land within milliseconds).
-  const serialised = createKeyedSerializer();
+export function makeLinkedIdentities(deps: { users: UserRepository; identities: LinkedIdentityRepository; tenantLock: TenantLock }) {
+  // Two unlinks of one user at once must not both see the other identity as the remaining way in,
+  // on any replica: they run under the tenant's Redis lock (unlinking is rare; FerretDB cannot
+  // settle the read-then-delete by itself).
   return {
     list: (claims: Caller): Promise<LinkedIdentity[]> => deps.identities.listForUser(claims.tenantId, claims.userId),
 
-    unlink: (claims: Caller, provider: string): Promise<void> => serialised(`${claims.tenantId}:${claims.userId}`, () => unlink(claims, provider)),
+    unlink: (claims: Caller, provider: string): Promise<void> => deps.tenantLock.withLock(claims.tenantId, () => unlink(claims, provider)),
   };
 
   async function unlink(claims: Caller, provider: string): Promise<void> {

@@ -112,7 +112,7 @@ export interface AttemptThrottle {
   rememberDevice(account: string, deviceId: string): Promise<void>;
 }
 
-/** Runs a task while holding a tenant-wide lock across every replica (admin role changes). */
+/** Runs a task while holding a tenant-wide lock across every replica (admin role changes, unlinking a sign-in method). */
 export interface TenantLock {
   withLock<T>(tenantId: string, task: () => Promise<T>): Promise<T>;
 }

@@ -8,7 +8,7 @@ const WAIT_MS = 5_000;
 
 /**
  * A per-tenant lock in Redis (SET NX PX with an owner token, released only by its owner), so that
- * the "at least one active admin" rule holds when two admins act at once on different replicas:
+ * the "at least one active admin" and "never the last way in" rules hold when two changes race on different replicas:
  * FerretDB cannot settle that read-then-write by itself.
  */
 export function createRedisTenantLock(redis: Redis, prefix: string): TenantLock {
