@@ -6,7 +6,6 @@ import {
   createLogger,
   createTenantSettingsReader,
   defaultTenantSettings,
-  encodeUsageEvent,
   newUuid,
   sessionCaller,
   tenantSettingsKey,
@@ -16,6 +15,7 @@ import {
 } from "@tessera/platform";
 import { publishedTenantSettings } from "../src/adapters/redis/published-tenant-settings.ts";
 import { testInfrastructure } from "@tessera/platform/testing";
+import { amqpUsageEventSink } from "../src/adapters/amqp/amqp-usage-event-sink.ts";
 import { createUsageEventConsumer, usageTopology, type UsageConsumerOptions } from "../src/adapters/amqp/usage-event-consumer.ts";
 import type { QuotaUser } from "../src/domain/limits.ts";
 import type { Caller, QuotaObserver } from "../src/domain/ports.ts";
@@ -133,29 +133,8 @@ export async function startQuotaHarness(options: { failOpen?: boolean; redisUrl?
   const publishRaw = (content: Buffer, messageId: string) =>
     publisherConnection.publish(topology.exchange, USAGE_EVENT_TYPE, content, { messageId, type: USAGE_EVENT_TYPE, contentType: "application/x-protobuf" });
 
-  /** Publishes a usage event (confirmed by the broker). */
-  const publish = (record: UsageRecord) =>
-    publishRaw(
-      encodeUsageEvent({
-        eventId: record.eventId,
-        occurredAt: record.occurredAt.toISOString(),
-        tenantId: record.tenantId,
-        schemaVersion: record.schemaVersion,
-        payload: {
-          userId: record.userId,
-          chatId: record.chatId,
-          messageId: record.messageId,
-          model: record.model,
-          promptTokens: record.promptTokens,
-          completionTokens: record.completionTokens,
-          totalTokens: record.totalTokens,
-          source: record.source,
-          outcome: record.outcome,
-          reservationId: record.reservationId ?? "",
-        },
-      }),
-      record.eventId,
-    );
+  /** Publishes a usage event (confirmed by the broker), as the service publishes its own. */
+  const publish = amqpUsageEventSink(publisherConnection, topology.exchange).publish;
 
   /** Runs one piece of work on a short-lived channel of its own. */
   const withChannel = async <T>(work: (channel: ConfirmChannel) => Promise<T>): Promise<T> => {
