@@ -50,7 +50,7 @@ const app = createApp({
   logger,
   identity: clients.identity,
   session: clients.session,
-  auth: createBrowserAuth({ identity: clients.identity, session: clients.session, maxAccounts: config.MAX_ACCOUNTS_PER_BROWSER }),
+  auth: createBrowserAuth({ identity: clients.identity, session: clients.session, store, maxAccounts: config.MAX_ACCOUNTS_PER_BROWSER }),
   store,
   cookie: cookieSettingsFor(config.PUBLIC_BASE_URL),
   // Keyed from the internal secret every BFF replica shares (HKDF with its own label).

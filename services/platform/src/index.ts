@@ -5,6 +5,7 @@ export * from "./grpc.ts";
 export * from "./health.ts";
 export * from "./mongo.ts";
 export * from "./redis.ts";
+export * from "./redis-lock.ts";
 export * from "./amqp.ts";
 export * from "./shutdown.ts";
 export * from "./ids.ts";

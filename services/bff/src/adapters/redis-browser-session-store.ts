@@ -1,9 +1,135 @@
 import { createHash } from "node:crypto";
-import { unavailable, type Redis } from "@tessera/platform";
-import { browserSessionTtlSeconds, type BrowserSession, type BrowserSessionStore } from "../application/browser-session.ts";
+import { unavailable, withRedisLock, type Redis } from "@tessera/platform";
+import type { AccountTokens, BrowserSession, BrowserSessionStore, SignedInAccount } from "../application/browser-session.ts";
+
+// One hash per browser session: field `active` (the active user id) and `account:<userId>` (the
+// account as JSON). Every write is a script that changes only the fields it owns, on the state of
+// the moment, so two requests of one browser never write back each other's stale copy.
+
+// Earlier versions kept the whole state as one JSON string; it becomes the hash on first load.
+// KEYS: state.
+const LOAD = `
+if redis.call('TYPE', KEYS[1])['ok'] == 'string' then
+  local legacy = cjson.decode(redis.call('GET', KEYS[1]))
+  local ttl = redis.call('PTTL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  for index, account in ipairs(legacy.accounts or {}) do
+    account.signedInAt = index
+    redis.call('HSET', KEYS[1], 'account:' .. account.userId, cjson.encode(account))
+  end
+  if type(legacy.activeUserId) == 'string' then redis.call('HSET', KEYS[1], 'active', legacy.activeUserId) end
+  if ttl > 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return redis.call('HGETALL', KEYS[1])
+`;
+
+// KEYS: state, the key to move from (the same key when not moving). ARGV: the request as JSON
+// ({put: [json...], remove, profiles, active?, tenantId, create}), now ms, minimum lifetime ms.
+// Returns false when nothing is stored (and the request may not create it), else the fields.
+const APPLY = `
+local key = KEYS[1]
+local request = cjson.decode(ARGV[1])
+if KEYS[2] ~= key and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], key) end
+if redis.call('EXISTS', key) == 0 and not request.create then return false end
+local function stored(userId)
+  local raw = redis.call('HGET', key, 'account:' .. userId)
+  if raw then return cjson.decode(raw) end
+  return nil
+end
+for _, gone in ipairs(request.remove) do
+  local account = stored(gone.userId)
+  if account and account.sessionId == gone.sessionId then redis.call('HDEL', key, 'account:' .. gone.userId) end
+end
+for _, raw in ipairs(request.put) do
+  redis.call('HSET', key, 'account:' .. cjson.decode(raw).userId, raw)
+end
+for _, profile in ipairs(request.profiles) do
+  local account = stored(profile.userId)
+  if account and account.sessionId == profile.sessionId then
+    account.email = profile.email
+    account.username = profile.username
+    account.displayName = profile.displayName
+    account.avatarUrl = profile.avatarUrl
+    redis.call('HSET', key, 'account:' .. profile.userId, cjson.encode(account))
+  end
+end
+if request.active == cjson.null then
+  redis.call('HDEL', key, 'active')
+elseif type(request.active) == 'string' and redis.call('HEXISTS', key, 'account:' .. request.active) == 1 then
+  redis.call('HSET', key, 'active', request.active)
+end
+local active = redis.call('HGET', key, 'active')
+local accounts = 0
+local first = nil
+local latestExpiry = 0
+local fields = redis.call('HGETALL', key)
+for index = 1, #fields, 2 do
+  if string.sub(fields[index], 1, 8) == 'account:' then
+    local account = cjson.decode(fields[index + 1])
+    accounts = accounts + 1
+    if account.refreshExpiresAt > latestExpiry then latestExpiry = account.refreshExpiresAt end
+    if account.tenantId == request.tenantId and (first == nil or account.signedInAt < first.signedInAt) then first = account end
+  end
+end
+if accounts == 0 then
+  redis.call('DEL', key)
+  return {}
+end
+if active and redis.call('HEXISTS', key, 'account:' .. active) == 0 then active = false end
+if not active then
+  if first then redis.call('HSET', key, 'active', first.userId) else redis.call('HDEL', key, 'active') end
+end
+local now = tonumber(ARGV[2])
+redis.call('PEXPIREAT', key, math.max(latestExpiry, now + tonumber(ARGV[3])))
+return redis.call('HGETALL', key)
+`;
+
+// Compare and set of an account's tokens. KEYS: state. ARGV: user id, the refresh token being
+// replaced, access token, its expiry ms, refresh token, its expiry ms, now ms, minimum lifetime ms.
+const SAVE_TOKENS = `
+local raw = redis.call('HGET', KEYS[1], 'account:' .. ARGV[1])
+if not raw then return false end
+local account = cjson.decode(raw)
+if account.refreshToken ~= ARGV[2] then return raw end
+account.accessToken = ARGV[3]
+account.accessExpiresAt = tonumber(ARGV[4])
+account.refreshToken = ARGV[5]
+account.refreshExpiresAt = tonumber(ARGV[6])
+raw = cjson.encode(account)
+redis.call('HSET', KEYS[1], 'account:' .. ARGV[1], raw)
+local lives = tonumber(ARGV[7]) + redis.call('PTTL', KEYS[1])
+if account.refreshExpiresAt > lives then redis.call('PEXPIREAT', KEYS[1], account.refreshExpiresAt) end
+return raw
+`;
+
+type ScriptRedis = Redis & {
+  browserSessionLoad(key: string): Promise<string[]>;
+  browserSessionApply(key: string, from: string, request: string, now: number, minimumMs: number): Promise<string[] | null>;
+  browserSessionSaveTokens(key: string, ...args: Array<string | number>): Promise<string | null>;
+};
+
+/** Longer than a refresh takes; a crashed holder frees the account after this. */
+const REFRESH_LEASE_MS = 10_000;
+const MINIMUM_LIFETIME_MS = 24 * 3600 * 1000;
+
+function parse(fields: string[], storeKey: string): BrowserSession {
+  let activeUserId: string | null = null;
+  const accounts: SignedInAccount[] = [];
+  for (let index = 0; index < fields.length; index += 2) {
+    const [name, value] = [fields[index]!, fields[index + 1]!];
+    if (name === "active") activeUserId = value;
+    else if (name.startsWith("account:")) accounts.push(JSON.parse(value) as SignedInAccount);
+  }
+  accounts.sort((a, b) => a.signedInAt - b.signedInAt);
+  return { activeUserId, accounts, storeKey };
+}
 
 /** Browser sessions in Redis under a hash of the cookie, so a Redis dump holds no usable cookie. */
 export function createRedisBrowserSessionStore(redis: Redis, prefix: string): BrowserSessionStore {
+  const scripts = redis as ScriptRedis;
+  redis.defineCommand("browserSessionLoad", { numberOfKeys: 1, lua: LOAD });
+  redis.defineCommand("browserSessionApply", { numberOfKeys: 2, lua: APPLY });
+  redis.defineCommand("browserSessionSaveTokens", { numberOfKeys: 1, lua: SAVE_TOKENS });
   const keyOf = (cookieValue: string) => `${prefix}bff:browser:${createHash("sha256").update(cookieValue).digest("base64url")}`;
   // Redis down means "try again shortly" (503), never "signed out" and never a 500.
   const reachable = async <T>(operation: () => Promise<T>): Promise<T> => {
@@ -14,13 +140,47 @@ export function createRedisBrowserSessionStore(redis: Redis, prefix: string): Br
     }
   };
   return {
-    load: (cookieValue) =>
+    load: (key) =>
       reachable(async () => {
-        const raw = await redis.get(keyOf(cookieValue));
-        return raw ? (JSON.parse(raw) as BrowserSession) : null;
+        const fields = await scripts.browserSessionLoad(keyOf(key));
+        return fields.length > 0 ? parse(fields, key) : null;
       }),
-    save: (cookieValue, session) =>
-      reachable(async () => void (await redis.set(keyOf(cookieValue), JSON.stringify(session), "EX", browserSessionTtlSeconds(session, Date.now())))),
-    delete: (cookieValue) => reachable(async () => void (await redis.del(keyOf(cookieValue)))),
+
+    apply: (key, changes, options) =>
+      reachable(async () => {
+        const request = {
+          put: changes.put.map((account) => JSON.stringify(account)),
+          remove: changes.remove,
+          profiles: changes.profiles,
+          ...(changes.activeUserId !== undefined ? { active: changes.activeUserId } : {}),
+          tenantId: options.tenantId,
+          create: options.create,
+        };
+        // cjson turns an empty array into an object; the script only iterates them, which is the same.
+        const fields = await scripts.browserSessionApply(keyOf(key), keyOf(options.from ?? key), JSON.stringify(request), Date.now(), MINIMUM_LIFETIME_MS);
+        return fields === null ? null : parse(fields, key);
+      }),
+
+    exclusive: (key, userId, task) =>
+      withRedisLock(redis, `${keyOf(key)}:refreshing:${userId}`, { leaseMs: REFRESH_LEASE_MS, waitMs: REFRESH_LEASE_MS, what: "Your session" }, async () => {
+        const raw = await reachable(() => redis.hget(keyOf(key), `account:${userId}`));
+        return task(raw ? (JSON.parse(raw) as SignedInAccount) : null);
+      }),
+
+    saveTokens: (key, userId, replacing, tokens: AccountTokens) =>
+      reachable(async () => {
+        const raw = await scripts.browserSessionSaveTokens(
+          keyOf(key),
+          userId,
+          replacing,
+          tokens.accessToken,
+          tokens.accessExpiresAt,
+          tokens.refreshToken,
+          tokens.refreshExpiresAt,
+          Date.now(),
+          MINIMUM_LIFETIME_MS,
+        );
+        return raw ? (JSON.parse(raw) as SignedInAccount) : null;
+      }),
   };
 }

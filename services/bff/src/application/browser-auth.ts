@@ -2,7 +2,7 @@ import { AppError, notFound, unauthenticated } from "@tessera/platform";
 import type { TokenPair } from "@tessera/proto/tessera/session/v1/session";
 import type { User } from "@tessera/proto/tessera/identity/v1/identity";
 import type { IdentityClient, SessionClient } from "../adapters/service-clients.ts";
-import { activeAccount, type BrowserSession, type SignedInAccount } from "./browser-session.ts";
+import { activeAccount, type AccountTokens, type BrowserSession, type BrowserSessionStore, type SignedInAccount } from "./browser-session.ts";
 
 /** Refresh a little before expiry so a request never carries a token that dies on the way. */
 const REFRESH_MARGIN_MS = 30_000;
@@ -12,22 +12,44 @@ export interface ClientInfo {
   userAgent: string;
 }
 
-export function createBrowserAuth(deps: { identity: IdentityClient; session: SessionClient; maxAccounts: number; now?: () => number }) {
+export function createBrowserAuth(deps: {
+  identity: IdentityClient;
+  session: SessionClient;
+  store: Pick<BrowserSessionStore, "exclusive" | "saveTokens">;
+  maxAccounts: number;
+  now?: () => number;
+}) {
   const now = deps.now ?? Date.now;
+  const tokensOf = (tokens: TokenPair): AccountTokens => ({
+    accessToken: tokens.accessToken,
+    accessExpiresAt: Date.parse(tokens.accessExpiresAt),
+    refreshToken: tokens.refreshToken,
+    refreshExpiresAt: Date.parse(tokens.refreshExpiresAt),
+  });
+
+  /**
+   * Runs `task` with the newest copy of a stored account, one request of this browser at a time
+   * (the request's own copy may be stale: another request refreshed it meanwhile). An account not
+   * stored yet is the request's own.
+   */
+  const withNewest = <T>(browser: BrowserSession, account: SignedInAccount, task: (newest: SignedInAccount | null) => Promise<T>): Promise<T> =>
+    browser.storeKey ? deps.store.exclusive(browser.storeKey, account.userId, (stored) => task(stored && stored.sessionId === account.sessionId ? stored : null)) : task(account);
+
+  /** Ends an account's session with its newest refresh token (an older one may no longer name it). */
+  const revokeNewest = (browser: BrowserSession, account: SignedInAccount, client: ClientInfo) =>
+    withNewest(browser, account, (newest) => deps.session.revokeByRefreshToken({ refreshToken: (newest ?? account).refreshToken, ip: client.ip }).catch(() => undefined));
 
   const toAccount = (user: User, tokens: TokenPair, rememberMe: boolean): SignedInAccount => ({
     userId: user.id,
     tenantId: user.tenantId,
     sessionId: tokens.sessionId,
-    accessToken: tokens.accessToken,
-    accessExpiresAt: Date.parse(tokens.accessExpiresAt),
-    refreshToken: tokens.refreshToken,
-    refreshExpiresAt: Date.parse(tokens.refreshExpiresAt),
+    ...tokensOf(tokens),
     rememberMe,
     email: user.email,
     username: user.username,
     displayName: user.fullName || user.username,
     avatarUrl: user.avatarUrl,
+    signedInAt: now(),
   });
 
   /** Adds (or replaces) a signed-in account and makes it active; the oldest other account makes room past the limit. */
@@ -41,7 +63,7 @@ export function createBrowserAuth(deps: { identity: IdentityClient; session: Ses
       ip: client.ip,
     });
     const replaced = browser.accounts.find((account) => account.userId === user.id);
-    if (replaced) await deps.session.revokeByRefreshToken({ refreshToken: replaced.refreshToken, ip: client.ip }).catch(() => undefined);
+    if (replaced) await revokeNewest(browser, replaced, client);
     let accounts = browser.accounts.filter((account) => account.userId !== user.id);
     if (accounts.length >= deps.maxAccounts) {
       throw new AppError("too_many_accounts", 409, `At most ${deps.maxAccounts} accounts can be signed in at once; sign one out first.`);
@@ -89,7 +111,7 @@ export function createBrowserAuth(deps: { identity: IdentityClient; session: Ses
     async logout(browser: BrowserSession, tenantId: string, client: ClientInfo): Promise<void> {
       const account = activeAccount(browser, tenantId);
       if (!account) return;
-      await deps.session.revokeByRefreshToken({ refreshToken: account.refreshToken, ip: client.ip }).catch(() => undefined);
+      await revokeNewest(browser, account, client);
       browser.accounts = browser.accounts.filter((other) => other.userId !== account.userId);
       browser.activeUserId = browser.accounts.find((other) => other.tenantId === tenantId)?.userId ?? null;
     },
@@ -142,21 +164,31 @@ export function createBrowserAuth(deps: { identity: IdentityClient; session: Ses
     async accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo, force = false): Promise<string> {
       const account = activeAccount(browser, tenantId);
       if (!account) throw unauthenticated();
-      if (!force && account.accessExpiresAt - REFRESH_MARGIN_MS > now()) return account.accessToken;
-      try {
-        const tokens = await deps.session.refresh({ refreshToken: account.refreshToken, ip: client.ip });
-        account.accessToken = tokens.accessToken;
-        account.accessExpiresAt = Date.parse(tokens.accessExpiresAt);
-        account.refreshToken = tokens.refreshToken;
-        account.refreshExpiresAt = Date.parse(tokens.refreshExpiresAt);
-        return account.accessToken;
-      } catch (error) {
-        if (error instanceof AppError && error.status === 401) {
-          this.dropAccount(browser, account.userId, tenantId);
-          throw unauthenticated("Your session has ended; sign in again.", "session_ended");
+      const fresh = (candidate: SignedInAccount) => candidate.accessExpiresAt - REFRESH_MARGIN_MS > now();
+      if (!force && fresh(account)) return account.accessToken;
+      // One refresh at a time per account of this browser, always with the newest refresh token:
+      // a request that waited finds the tokens another one just stored (presenting the old refresh
+      // token again would look like reuse once the session's grace window is over).
+      const newest = await withNewest(browser, account, async (stored) => {
+        if (!stored) return null;
+        if (!force && fresh(stored)) return stored;
+        let tokens: AccountTokens;
+        try {
+          tokens = tokensOf(await deps.session.refresh({ refreshToken: stored.refreshToken, ip: client.ip }));
+        } catch (error) {
+          if (error instanceof AppError && error.status === 401) return null;
+          throw error;
         }
-        throw error;
+        if (!browser.storeKey) return { ...stored, ...tokens };
+        return deps.store.saveTokens(browser.storeKey, stored.userId, stored.refreshToken, tokens);
+      });
+      // Ended elsewhere, or signed out of this browser meanwhile: never brought back.
+      if (!newest) {
+        this.dropAccount(browser, account.userId, tenantId);
+        throw unauthenticated("Your session has ended; sign in again.", "session_ended");
       }
+      Object.assign(account, { accessToken: newest.accessToken, accessExpiresAt: newest.accessExpiresAt, refreshToken: newest.refreshToken, refreshExpiresAt: newest.refreshExpiresAt });
+      return account.accessToken;
     },
 
     dropAccount(browser: BrowserSession, userId: string, tenantId: string) {

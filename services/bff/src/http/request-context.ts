@@ -4,7 +4,7 @@ import { parse as parseCookies, serialize as serializeCookie } from "cookie";
 import { ALL_SCOPES, forbidden, randomSecret, toAppError, type Caller, type Scope } from "@tessera/platform";
 import type { Tenant } from "@tessera/proto/tessera/identity/v1/identity";
 import type { BrowserSession, BrowserSessionStore } from "../application/browser-session.ts";
-import { activeAccount, browserSessionTtlSeconds } from "../application/browser-session.ts";
+import { activeAccount, browserSessionTtlSeconds, changesBetween, emptyBrowserSession } from "../application/browser-session.ts";
 import type { EdgeAuthentication } from "../application/edge-authentication.ts";
 import type { ClientInfo } from "../application/browser-auth.ts";
 import { route } from "./problem.ts";
@@ -17,7 +17,10 @@ export interface RequestContext {
   client: ClientInfo;
   /** The cookie value naming this browser's session, when it has one. */
   cookie: string | undefined;
+  /** This request's copy of the browser session; `commitBrowserSession` stores what it changed in it. */
   browser: BrowserSession;
+  /** The state as loaded, to tell what this request changed. */
+  loaded: BrowserSession;
 }
 
 export const contextOf = (response: Response): RequestContext => response.locals.context as RequestContext;
@@ -51,8 +54,6 @@ export function deviceIdOf(request: Request, response: Response, cookie: CookieS
   return deviceId;
 }
 
-const emptyBrowserSession = (): BrowserSession => ({ activeUserId: null, accounts: [] });
-
 /** Resolves the tenant from Host (the platform cache, exact on changes) and loads the browser session behind the cookie. */
 export function requestContextMiddleware(deps: { tenantOf(host: string): Promise<Tenant>; store: BrowserSessionStore; cookie: CookieSettings }): RequestHandler {
   return route(async (request, response, next) => {
@@ -69,6 +70,7 @@ export function requestContextMiddleware(deps: { tenantOf(host: string): Promise
       client: { ip: request.ip ?? "", userAgent: String(request.headers["user-agent"] ?? "").slice(0, 300) },
       cookie: stored ? cookie : undefined,
       browser: stored ?? emptyBrowserSession(),
+      loaded: structuredClone(stored ?? emptyBrowserSession()),
     };
     response.locals.context = context;
     next();
@@ -76,31 +78,41 @@ export function requestContextMiddleware(deps: { tenantOf(host: string): Promise
 }
 
 /**
- * Persists the browser session and (re)sets the cookie. `rotate` issues a new cookie value (after
- * signing in, against session fixation). A browser with no account signed in keeps nothing on the
- * server (its CSRF token is stateless): an empty session is deleted with its cookie.
+ * Stores what this request changed in the browser session, field by field on the state of the
+ * moment (never this request's whole copy: another request of the browser may have refreshed,
+ * switched or signed out meanwhile), and (re)sets the cookie. `rotate` issues a new cookie value
+ * (after signing in, against session fixation). A browser with no account signed in keeps nothing
+ * on the server (its CSRF token is stateless): the request that removes the last account deletes
+ * the state and the cookie.
  */
 export async function commitBrowserSession(response: Response, deps: { store: BrowserSessionStore; cookie: CookieSettings }, options: { rotate?: boolean } = {}): Promise<void> {
   const context = contextOf(response);
-  const { browser } = context;
   const base = { httpOnly: true, secure: deps.cookie.secure, sameSite: "lax" as const, path: "/" };
-  if (browser.accounts.length === 0) {
-    if (context.cookie) await deps.store.delete(context.cookie);
-    if (context.cookie) response.append("Set-Cookie", serializeCookie(deps.cookie.name, "", { ...base, maxAge: 0 }));
+  const creating = Boolean(options.rotate) || !context.cookie;
+  if (creating && context.browser.accounts.length === 0) return;
+  const key = creating ? randomSecret(32) : context.cookie!;
+  const result = await deps.store.apply(key, changesBetween(context.loaded, context.browser), {
+    tenantId: context.tenant.id,
+    create: creating,
+    ...(creating && context.cookie ? { from: context.cookie } : {}),
+  });
+  // Nothing stored any more: ended by another request of this browser, which cleared the cookie.
+  context.browser = result ?? emptyBrowserSession();
+  context.loaded = structuredClone(context.browser);
+  if (!result) {
     context.cookie = undefined;
     return;
   }
-  if (options.rotate || !context.cookie) {
-    if (context.cookie) await deps.store.delete(context.cookie);
-    context.cookie = randomSecret(32);
+  if (result.accounts.length === 0) {
+    response.append("Set-Cookie", serializeCookie(deps.cookie.name, "", { ...base, maxAge: 0 }));
+    context.cookie = undefined;
+    context.browser.storeKey = null;
+    return;
   }
-  await deps.store.save(context.cookie, browser);
+  context.cookie = key;
   // A persistent cookie only when some account asked to be remembered.
-  const persistent = browser.accounts.some((account) => account.rememberMe);
-  response.append(
-    "Set-Cookie",
-    serializeCookie(deps.cookie.name, context.cookie, persistent ? { ...base, maxAge: browserSessionTtlSeconds(browser, Date.now()) } : base),
-  );
+  const persistent = result.accounts.some((account) => account.rememberMe);
+  response.append("Set-Cookie", serializeCookie(deps.cookie.name, key, persistent ? { ...base, maxAge: browserSessionTtlSeconds(result, Date.now()) } : base));
 }
 
 /** The origin the browser must send: the public base URL's when the host matches it, else the request's own. */
