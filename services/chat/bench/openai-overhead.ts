@@ -5,8 +5,13 @@
 // Needs MONGO_URL, REDIS_URL and AMQP_URL (eval "$(bash deploy/local/infra.sh env)") and starts the
 // whole system on free ports with its own database. Run: npm run bench -w services/chat
 // Options (environment): BENCH_RATE (requests/s, default 20), BENCH_SECONDS (default 10),
-// BENCH_WORDS (answer length, default 20), BENCH_CHAT_MESSAGES (default 40).
+// BENCH_WORDS (answer length, default 20), BENCH_CHAT_MESSAGES (default 40), BENCH_PORTKEY=1 to
+// race Portkey's open-source gateway (npm @portkey-ai/gateway, installed into .data/portkey on
+// first use) against the same upstream in the same run, as the reference.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { percentile } from "@tessera/platform";
 import { startSystem } from "@tessera/platform/launcher";
 import { HttpClient } from "../../platform/src/testing/http-client.ts";
@@ -25,6 +30,32 @@ for (const name of ["MONGO_URL", "REDIS_URL", "AMQP_URL"]) {
 }
 
 const upstream = await startDemoUpstream({ tokenDelayMs: 0 });
+
+const PORTKEY_VERSION = "1.15.2";
+/** Portkey's gateway on a free port, proxying to the demo upstream (its `x-portkey-custom-host`). */
+async function startPortkey(): Promise<{ url: string; headers: Record<string, string>; process: ChildProcess }> {
+  const prefix = fileURLToPath(new URL("../../../.data/portkey", import.meta.url));
+  const entry = `${prefix}/node_modules/@portkey-ai/gateway/build/start-server.js`;
+  if (!existsSync(entry)) {
+    process.stdout.write(`installing @portkey-ai/gateway@${PORTKEY_VERSION} into .data/portkey\n`);
+    const installed = spawnSync("npm", ["install", "--prefix", prefix, "--no-audit", "--no-fund", `@portkey-ai/gateway@${PORTKEY_VERSION}`], { stdio: "inherit" });
+    if (installed.status !== 0) throw new Error("could not install @portkey-ai/gateway");
+  }
+  const port = 20_000 + Math.floor(Math.random() * 10_000);
+  const child = spawn(process.execPath, [entry, `--port=${port}`, "--headless"], { stdio: "ignore" });
+  const url = `http://127.0.0.1:${port}/v1`;
+  for (let attempt = 0; ; attempt += 1) {
+    const ready = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false,
+    );
+    if (ready) break;
+    if (attempt > 100) throw new Error("Portkey did not start");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { url, headers: { "x-portkey-provider": "openai", "x-portkey-custom-host": upstream.url }, process: child };
+}
+const portkey = process.env.BENCH_PORTKEY ? await startPortkey() : undefined;
 const name = `bench_${Date.now().toString(36)}`;
 const mongo = new URL(process.env.MONGO_URL!);
 mongo.pathname = `/${name}`;
@@ -81,11 +112,11 @@ try {
       ...(stream ? { stream_options: { include_usage: true } } : {}),
     });
   /** One request; resolves with [time to first content, total] in ms. */
-  const once = async (base: string, auth: string, stream: boolean): Promise<[number, number]> => {
+  const once = async (base: string, auth: string, stream: boolean, headers: Record<string, string> = {}): Promise<[number, number]> => {
     const started = performance.now();
     const response = await fetch(`${base}/chat/completions`, {
       method: "POST",
-      headers: { authorization: `Bearer ${auth}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${auth}`, "content-type": "application/json", ...headers },
       body: body(stream),
     });
     if (response.status !== 200) throw new Error(`completion: ${response.status} ${await response.text()}`);
@@ -102,7 +133,7 @@ try {
   };
   /** Open-loop load: requests start on schedule whatever the latency; failures are counted, not timed. */
   let failures = 0;
-  const steady = async (base: string, auth: string, stream: boolean) => {
+  const steady = async (base: string, auth: string, stream: boolean, headers: Record<string, string> = {}) => {
     const count = Math.round(rate * seconds);
     const results: Array<Promise<[number, number] | null>> = [];
     const start = performance.now();
@@ -111,7 +142,7 @@ try {
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       results.push(
-        once(base, auth, stream).catch((error: unknown) => {
+        once(base, auth, stream, headers).catch((error: unknown) => {
           failures += 1;
           if (failures <= 3) process.stderr.write(`request failed: ${(error as Error).message.slice(0, 200)}\n`);
           return null;
@@ -123,67 +154,50 @@ try {
   const row = (label: string, values: number[]) =>
     `${label.padEnd(44)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(7)} ms`;
 
-  // Warm both paths (connections, JIT, caches).
+  // Warm every path (connections, JIT, caches).
   for (let index = 0; index < 20; index += 1) {
     await once(upstream.url, "bench-1", false);
     await once(`${system.baseUrl}/v1`, key, index % 2 === 0);
+    if (portkey) await once(portkey.url, "bench-1", false, portkey.headers);
   }
+  // Portkey 1.15.2 answers every streamed request to an OpenAI-compatible custom host with 500
+  // ("TypeError: immutable" in its updateHeaders, on Node 20 and 24): it is raced only where it answers.
+  const portkeyStreams = portkey ? await once(portkey.url, "bench-1", true, portkey.headers).then(() => true, () => false) : false;
 
+  const rssIdle = await system.rssMb();
   const lines = [`OpenAI-compatible overhead at ${rate} req/s for ${seconds} s, ${words}-word answers (demo upstream, no token delay):`];
+  const totals = (results: Array<[number, number]>) => results.map((result) => result[1]);
+  const added = (label: string, via: number[], direct: number[]) =>
+    `  ${label}: added at p50 ${(percentile(via, 50) - percentile(direct, 50)).toFixed(1)} ms, at p99 ${(percentile(via, 99) - percentile(direct, 99)).toFixed(1)} ms`;
+  let phases = 0;
   for (const stream of [false, true]) {
-    const direct = await steady(upstream.url, "bench-1", stream);
-    const via = await steady(`${system.baseUrl}/v1`, key, stream);
     const kind = stream ? "stream" : "non-stream";
-    lines.push(
-      row(
-        `  ${kind}: upstream directly (total)`,
-        direct.map((result) => result[1]),
-      ),
-    );
-    lines.push(
-      row(
-        `  ${kind}: through /v1 (total)`,
-        via.map((result) => result[1]),
-      ),
-    );
+    const direct = await steady(upstream.url, "bench-1", stream);
+    const cpuBefore = await system.cpuMs();
+    const via = await steady(`${system.baseUrl}/v1`, key, stream);
+    const cpuAfter = await system.cpuMs();
+    const peer = portkey && (!stream || portkeyStreams) ? await steady(portkey.url, "bench-1", stream, portkey.headers) : undefined;
+    if (portkey && !peer) lines.push(`  ${kind}: Portkey not raced: it answered a streamed request with an error`);
+    phases += peer ? 3 : 2;
+    lines.push(row(`  ${kind}: upstream directly (total)`, totals(direct)));
+    lines.push(row(`  ${kind}: through /v1 (total)`, totals(via)));
+    if (peer) lines.push(row(`  ${kind}: through Portkey (total)`, totals(peer)));
     if (stream) {
-      lines.push(
-        row(
-          `  ${kind}: upstream directly (first token)`,
-          direct.map((result) => result[0]),
-        ),
-      );
-      lines.push(
-        row(
-          `  ${kind}: through /v1 (first token)`,
-          via.map((result) => result[0]),
-        ),
-      );
+      lines.push(row(`  ${kind}: upstream directly (first token)`, direct.map((result) => result[0])));
+      lines.push(row(`  ${kind}: through /v1 (first token)`, via.map((result) => result[0])));
+      if (peer) lines.push(row(`  ${kind}: through Portkey (first token)`, peer.map((result) => result[0])));
     }
-    lines.push(
-      `  ${kind}: added at p50 ${(
-        percentile(
-          via.map((r) => r[1]),
-          50,
-        ) -
-        percentile(
-          direct.map((r) => r[1]),
-          50,
-        )
-      ).toFixed(1)} ms, at p99 ${(
-        percentile(
-          via.map((r) => r[1]),
-          99,
-        ) -
-        percentile(
-          direct.map((r) => r[1]),
-          99,
-        )
-      ).toFixed(1)} ms`,
-    );
+    lines.push(added(`${kind} /v1`, totals(via), totals(direct)));
+    if (peer) lines.push(added(`${kind} Portkey`, totals(peer), totals(direct)));
+    const perRequest = Object.entries(cpuAfter)
+      .map(([service, ms]) => [service, (ms - (cpuBefore[service as keyof typeof cpuBefore] ?? 0)) / Math.max(1, via.length)] as const)
+      .filter(([, ms]) => ms > 0.05)
+      .map(([service, ms]) => `${service} ${ms.toFixed(2)}`);
+    lines.push(`  ${kind} /v1: CPU ms per request: ${perRequest.join(", ")}`);
   }
-
-  lines.push(`  failed requests: ${failures} of ${Math.round(rate * seconds) * 4}`);
+  lines.push(`  failed requests: ${failures} of ${Math.round(rate * seconds) * phases}`);
+  const rssAfter = await system.rssMb();
+  lines.push(`  RSS MB idle → after the load: ${Object.entries(rssIdle).map(([service, mb]) => `${service} ${mb} → ${rssAfter[service as keyof typeof rssAfter] ?? "?"}`).join(", ")}`);
 
   // Time to first token of a web chat message (sequential sends into fresh chats, each answer 20 words).
   const firstTokens: number[] = [];
@@ -209,5 +223,6 @@ try {
   process.stdout.write(`\n${lines.join("\n")}\n`);
 } finally {
   await system.stopAll();
+  portkey?.process.kill();
   await upstream.close();
 }

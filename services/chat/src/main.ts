@@ -146,7 +146,7 @@ const deps: ChatDependencies = {
     firstTokenTimeoutMs: config.UPSTREAM_FIRST_TOKEN_TIMEOUT_MS,
     idleTimeoutMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
     onKeyFailure: (details) => logger.warn(details, "upstream key set aside"),
-    fetch: (url, init) => urlGuard.fetch(url, init) as unknown as Promise<Response>,
+    fetch: (url, init) => urlGuard.request(url, init),
   }),
   tokens: gptTokenCounter,
   clock: systemClock,
@@ -171,6 +171,7 @@ relay.start();
 // Stop order (reverse of registration): stop taking calls, let streams finish, flush events, then close connections.
 shutdown.add("usage relay", async () => {
   clearInterval(recovery);
+  await usage.drain();
   await relay.stop();
   await relay.drain().catch(() => undefined);
 });

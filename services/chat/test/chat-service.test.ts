@@ -68,7 +68,7 @@ beforeAll(async () => {
       pool: new KeyPool(systemClock, { cooldownMs: 60_000, unauthorizedCooldownMs: 60_000 }),
       firstTokenTimeoutMs: 500,
       idleTimeoutMs: 2_000,
-      fetch: (url, init) => urlGuard.fetch(url, init) as unknown as Promise<Response>,
+      fetch: (url, init) => urlGuard.request(url, init),
     }),
     tokens: gptTokenCounter,
     clock: systemClock,

@@ -86,8 +86,8 @@ describe("upstream URL guard", () => {
   it("checks the address again at connect time: a name that resolves inside after the save is refused", async () => {
     const guard = createUpstreamUrlGuard({ allowedHosts: [], lookup: rebinding() });
     expect(await guard.refusal(`http://rebind.example:${internalPort}/`)).toBeNull();
-    await expect(guard.fetch(`http://rebind.example:${internalPort}/`, { method: "GET" })).rejects.toThrow();
-    await expect(guard.fetch(`http://127.0.0.1:${internalPort}/`, { method: "GET" })).rejects.toThrow(/internal address/);
+    await expect(guard.request(`http://rebind.example:${internalPort}/`, { method: "GET", headers: {} })).rejects.toThrow();
+    await expect(guard.request(`http://127.0.0.1:${internalPort}/`, { method: "GET", headers: {} })).rejects.toThrow(/internal address/);
     expect(internalHits).toBe(0);
     await guard.close();
   });
@@ -105,7 +105,7 @@ describe("upstream URL guard", () => {
         pool: new KeyPool(systemClock, { cooldownMs: 1_000, unauthorizedCooldownMs: 1_000 }),
         firstTokenTimeoutMs: 2_000,
         idleTimeoutMs: 2_000,
-        fetch: (url, init) => guard.fetch(url, init) as unknown as Promise<Response>,
+        fetch: (url, init) => guard.request(url, init),
       });
     const failure = async (path: string) => {
       try {

@@ -1,5 +1,6 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JSONWebKeySet, type JWTPayload } from "jose";
 import { ALL_SCOPES, DEFAULT_KEY_SCOPES, knownKeyScopes, type Caller } from "./caller.ts";
+import { createCache } from "./cache.ts";
 import { unauthenticated } from "./errors.ts";
 
 export const ACCESS_TOKEN_ISSUER = "tessera-session";
@@ -43,8 +44,14 @@ export function createCallerVerifier(fetchJwks: () => Promise<JSONWebKeySet>): C
     }
   };
 
+  // A token is verified once per process: the same caller token or access token comes with every
+  // call for minutes, and what its signature and claims say cannot change until it expires.
+  const verified = createCache<{ caller: Caller; expiresAtMs: number }>({ name: "verifiedTokens", ttlMs: 60_000, maxEntries: 20_000 });
+
   return async (token) => {
     if (!token) throw unauthenticated();
+    const known = verified.get(token);
+    if (known && known.expiresAtMs > Date.now()) return known.caller;
     let payload: JWTPayload;
     try {
       ({ payload } = await verifySignature(token));
@@ -55,6 +62,7 @@ export function createCallerVerifier(fetchJwks: () => Promise<JSONWebKeySet>): C
     }
     const caller = callerOfClaims(payload);
     if (!caller) throw unauthenticated("The access token is not valid.", "invalid_token");
+    if (typeof payload.exp === "number") verified.set(token, { caller, expiresAtMs: payload.exp * 1000 });
     return caller;
   };
 }

@@ -231,12 +231,16 @@ export function createGrpcClient<D extends AnyDefinition>(definition: D, options
         );
         callOptions?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         return (async function* () {
+          let ended = false;
           try {
             for await (const message of call) yield message;
+            ended = true;
           } catch (error) {
+            ended = true;
             throw fromGrpcError(error, options.name);
           } finally {
-            call.cancel();
+            // A reader that stopped early cancels the rest; a finished call needs nothing.
+            if (!ended) call.cancel();
           }
         })();
       };

@@ -36,6 +36,8 @@ export interface RunningSystem {
   exitCodes: Partial<Record<ServiceName, number | null>>;
   /** Resident memory of each running service in MB (Linux /proc; empty elsewhere), for benchmarks. */
   rssMb(): Promise<Partial<Record<ServiceName, number>>>;
+  /** CPU time each running service has used so far in ms (Linux /proc; empty elsewhere), for benchmarks. */
+  cpuMs(): Promise<Partial<Record<ServiceName, number>>>;
 }
 
 /**
@@ -144,6 +146,18 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     return result;
   };
 
+  const cpuMs = async () => {
+    const result: Partial<Record<ServiceName, number>> = {};
+    for (const [service, child] of children) {
+      if (child.pid === undefined || child.exitCode !== null) continue;
+      const stat = await readFile(`/proc/${child.pid}/stat`, "utf8").catch(() => "");
+      // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100/s).
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields.length > 13) result[service] = (Number(fields[11]) + Number(fields[12])) * 10;
+    }
+    return result;
+  };
+
   const stop = async (service: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {
     const child = children.get(service);
     if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
@@ -170,6 +184,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     start: spawnService,
     exitCodes,
     rssMb,
+    cpuMs,
     stopAll: async () => {
       await Promise.all([...SERVICES].reverse().map((service) => stop(service)));
     },

@@ -212,7 +212,10 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
 
       // The client going away cancels the call; the chat service then keeps the partial answer as aborted.
       const cancel = new AbortController();
-      response.on("close", () => cancel.abort());
+      // Only a client that left before the end cancels the call (aborting costs an exception object).
+      response.on("close", () => {
+        if (!response.writableFinished) cancel.abort();
+      });
       const events = deps.chat
         .sendMessage(
           { chatId: String(request.params.id), content: body.content, clientMessageId: body.clientMessageId, source: "web" },

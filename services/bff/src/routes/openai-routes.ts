@@ -209,7 +209,10 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
         parametersJson: JSON.stringify(parameters),
       };
       const cancel = new AbortController();
-      response.on("close", () => cancel.abort());
+      // Only a client that left before the end cancels the call (aborting costs an exception object).
+      response.on("close", () => {
+        if (!response.writableFinished) cancel.abort();
+      });
       const events = deps.chat.complete(call, { accessToken: key, signal: cancel.signal })[Symbol.asyncIterator]();
       // Nothing is answered before the model's first token: every refusal is a plain error response.
       let next = await events.next();

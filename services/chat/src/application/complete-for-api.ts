@@ -75,7 +75,9 @@ export function createCompleteForApi(deps: ChatDependencies) {
       outcome,
       reservationId,
     };
-    await deps.completions.record(record);
+    // The answer does not wait for the broker's confirm: the recorder finishes it (a graceful stop
+    // waits for it), and if the process dies first the reservation is charged at its estimate.
+    void deps.completions.record(record);
     deps.usageRecorded();
     if (failure !== undefined) throw failure;
     yield { type: "done", finishReason, usage };

@@ -15,9 +15,11 @@ export interface UsageRecorderOptions {
  * Records a completion's usage: published at once with a publisher confirm (no document write
  * on the way); only when the broker does not confirm in time is the event stored in the outbox,
  * which the relay empties as the broker comes back. Never throws: if even the outbox is down,
- * the reservation stays unsettled and is charged at its estimate when it expires.
+ * the reservation stays unsettled and is charged at its estimate when it expires. Records still
+ * on their way are tracked, so a graceful stop waits for them (`drain`).
  */
-export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorder {
+export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorder & { drain(): Promise<void> } {
+  const inFlight = new Set<Promise<void>>();
   const confirmed = (promise: Promise<void>) =>
     new Promise<void>((resolve, reject) => {
       const timeout = setTimeout(() => reject(new Error("usage event not confirmed in time")), options.publishTimeoutMs);
@@ -26,20 +28,28 @@ export function createUsageRecorder(options: UsageRecorderOptions): UsageRecorde
         (error: unknown) => (clearTimeout(timeout), reject(error instanceof Error ? error : new Error(String(error)))),
       );
     });
+  const deliver = async (usage: Parameters<UsageRecorder["record"]>[0]) => {
+    try {
+      await confirmed(options.publisher.publish(usage));
+      return;
+    } catch {
+      // The broker is down or slow: keep the event for the relay.
+    }
+    try {
+      await options.outbox.add(usage);
+      options.stored();
+    } catch (error) {
+      options.onLost(error);
+    }
+  };
   return {
-    async record(usage) {
-      try {
-        await confirmed(options.publisher.publish(usage));
-        return;
-      } catch {
-        // The broker is down or slow: keep the event for the relay.
-      }
-      try {
-        await options.outbox.add(usage);
-        options.stored();
-      } catch (error) {
-        options.onLost(error);
-      }
+    record(usage) {
+      const delivery = deliver(usage).finally(() => inFlight.delete(delivery));
+      inFlight.add(delivery);
+      return delivery;
+    },
+    async drain() {
+      while (inFlight.size > 0) await Promise.all(inFlight);
     },
   };
 }

@@ -64,6 +64,33 @@ function parseParameters(json: string): Record<string, unknown> {
   throw validationFailed([{ field: "parameters", message: "Must be a JSON object." }]);
 }
 
+/**
+ * Joins the text deltas that arrive together (one network read from the model often carries many
+ * tokens) into one stream message: the same text in far fewer frames for the BFF to relay. A
+ * delta waits at most until the current I/O turn ends; any other event sends what waits first.
+ */
+function deltaBatcher(send: (text: string) => void) {
+  let pending = "";
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === "") return;
+    const text = pending;
+    pending = "";
+    send(text);
+  };
+  return {
+    add(text: string) {
+      pending += text;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
+}
+
 /** Translates gRPC calls into use cases; every call acts for the verified caller (access token or API key). */
 export function chatGrpcHandlers(
   useCases: ChatHandlerUseCases,
@@ -98,15 +125,24 @@ export function chatGrpcHandlers(
     sendMessage: async (request, emit, context) => {
       const caller = await callerOf(context.bearerToken);
       const source = request.source === "api" ? "api" : "web";
+      const deltas = deltaBatcher((text) => emit({ delta: text, replyMessageId: "" }));
       // Run to the end even when the caller went away: the answer is then finished as aborted and counted.
-      for await (const event of useCases.sendMessage(
-        caller,
-        { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source },
-        context.signal,
-      )) {
-        if (event.type === "message") emit({ message: messageProto(event.message), replyMessageId: event.replyMessageId });
-        else if (event.type === "delta") emit({ delta: event.text, replyMessageId: "" });
-        else emit({ done: { message: messageProto(event.message), usage: usageProto(event.usage) }, replyMessageId: "" });
+      try {
+        for await (const event of useCases.sendMessage(
+          caller,
+          { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source },
+          context.signal,
+        )) {
+          if (event.type === "delta") {
+            deltas.add(event.text);
+            continue;
+          }
+          deltas.flush();
+          if (event.type === "message") emit({ message: messageProto(event.message), replyMessageId: event.replyMessageId });
+          else emit({ done: { message: messageProto(event.message), usage: usageProto(event.usage) }, replyMessageId: "" });
+        }
+      } finally {
+        deltas.flush();
       }
     },
     stopMessage: async (request, context) => {
@@ -136,10 +172,19 @@ export function chatGrpcHandlers(
         messages: request.messages.map((turn) => ({ role: turn.role, content: turn.content, ...(turn.name ? { name: turn.name } : {}) })),
         parameters: parseParameters(request.parametersJson),
       };
-      for await (const event of useCases.complete(caller, input, context.signal)) {
-        if (event.type === "started") emit({ started: { id: event.id, model: event.model, created: event.created } });
-        else if (event.type === "delta") emit({ delta: event.text });
-        else emit({ done: { finishReason: event.finishReason, usage: usageProto(event.usage) } });
+      const deltas = deltaBatcher((text) => emit({ delta: text }));
+      try {
+        for await (const event of useCases.complete(caller, input, context.signal)) {
+          if (event.type === "delta") {
+            deltas.add(event.text);
+            continue;
+          }
+          deltas.flush();
+          if (event.type === "started") emit({ started: { id: event.id, model: event.model, created: event.created } });
+          else emit({ done: { finishReason: event.finishReason, usage: usageProto(event.usage) } });
+        }
+      } finally {
+        deltas.flush();
       }
     },
   };

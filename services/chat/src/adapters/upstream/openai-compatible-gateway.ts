@@ -17,8 +17,24 @@ export interface GatewayOptions {
   fetch: UpstreamFetch;
 }
 
-/** fetch() as the gateway uses it; the guard's one refuses internal addresses and never follows redirects. */
-export type UpstreamFetch = (url: string, init: { method: string; headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<Response>;
+export interface UpstreamRequestInit {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/** An upstream's answer as the gateway reads it. */
+export interface UpstreamResponse {
+  status: number;
+  header(name: string): string | undefined;
+  body: AsyncIterable<Uint8Array>;
+  /** Reads and drops the rest of the body (it is never shown), freeing the connection. */
+  discard(): Promise<void>;
+}
+
+/** An HTTP request as the gateway makes it; the guard's one refuses internal addresses and never follows redirects. */
+export type UpstreamFetch = (url: string, init: UpstreamRequestInit) => Promise<UpstreamResponse>;
 
 const isAddressRefused = (error: unknown): boolean => {
   for (let current = error; current instanceof Error; current = current.cause) if (current instanceof UpstreamAddressRefused) return true;
@@ -64,7 +80,7 @@ function chunksOf(parsed: OpenAiChunk): UpstreamChunk[] {
   return out;
 }
 
-const retryAfterMs = (header: string | null): number | undefined => {
+const retryAfterMs = (header: string | undefined): number | undefined => {
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return seconds * 1000;
@@ -100,7 +116,7 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
       throw new KeyFailed("network", (error as Error).message ?? "network error");
     };
 
-    let response: Response;
+    let response: UpstreamResponse;
     try {
       response = await options.fetch(`${provider.baseUrl.replace(/\/+$/, "")}/chat/completions`, {
         method: "POST",
@@ -119,21 +135,19 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
     }
     if (response.status >= 300 && response.status < 400) {
       cleanup();
-      await response.body?.cancel().catch(() => undefined);
+      await response.discard();
       throw new AppError("upstream_redirect_refused", 502, "The model provider answered with a redirect, which is not followed.", { expose: true });
     }
-    if (!response.ok) {
+    if (response.status < 200 || response.status >= 300) {
       // The body is the upstream's business: it is read (to free the connection) and never shown.
-      await response.body?.cancel().catch(() => undefined);
+      await response.discard();
       const failure = failureOfStatus(response.status);
       cleanup();
-      if (failure) throw new KeyFailed(failure, `upstream answered ${response.status}`, response.status, retryAfterMs(response.headers.get("retry-after")));
+      if (failure) throw new KeyFailed(failure, `upstream answered ${response.status}`, response.status, retryAfterMs(response.header("retry-after")));
       // The upstream refused the request itself (bad parameters): no other key would do better.
       throw new AppError("upstream_rejected", 400, `The model provider rejected the request (${response.status}).`);
     }
-    if (!response.body) return keyFailure(new Error("no body"));
-
-    const events = parseSse(response.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    const events = parseSse(response.body)[Symbol.asyncIterator]();
     const buffered: UpstreamChunk[] = [];
     const pull = async (): Promise<UpstreamChunk[] | null> => {
       for (;;) {

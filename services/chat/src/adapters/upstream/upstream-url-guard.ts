@@ -1,8 +1,9 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns";
 import { BlockList, isIP } from "node:net";
 import { ipFamilyOf as typeOf, isInternalAddress as isInside } from "@tessera/platform";
-import { Agent, fetch as undiciFetch, type RequestInit, type Response } from "undici";
+import { Agent } from "undici";
 import type { UpstreamUrlGuard } from "../../domain/provider.ts";
+import type { UpstreamRequestInit, UpstreamResponse } from "./openai-compatible-gateway.ts";
 
 const bare = (hostname: string) => hostname.replace(/^\[|\]$/g, "").toLowerCase();
 
@@ -20,7 +21,7 @@ export class UpstreamAddressRefused extends Error {
  * so a DNS answer that changes in between does not slip through); redirects are never followed.
  */
 export function createUpstreamUrlGuard(options: { allowedHosts: string[]; lookup?: typeof dnsLookup }): UpstreamUrlGuard & {
-  fetch(url: string, init: RequestInit): Promise<Response>;
+  request(url: string, init: UpstreamRequestInit): Promise<UpstreamResponse>;
   close(): Promise<void>;
 } {
   const lookup = options.lookup ?? dnsLookup;
@@ -90,12 +91,29 @@ export function createUpstreamUrlGuard(options: { allowedHosts: string[]; lookup
       if (url.username || url.password) return "Put credentials in the API keys, not in the URL.";
       return hostRefusal(url.hostname);
     },
-    async fetch(target, init) {
+    // undici's request API rather than fetch: no WHATWG streams per chunk, and it never follows redirects.
+    async request(target, init) {
       const url = new URL(target);
       // An IP literal is connected to without any lookup: check it here.
       const host = bare(url.hostname);
       if (isIP(host) && !allowedNames.has(host) && !addressAllowed(host)) throw new UpstreamAddressRefused(host);
-      return undiciFetch(url, { ...init, dispatcher: agent, redirect: "manual" });
+      const response = await agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: init.method as "POST",
+        headers: init.headers,
+        ...(init.body === undefined ? {} : { body: init.body }),
+        signal: init.signal,
+      });
+      return {
+        status: response.statusCode,
+        header(name) {
+          const value = response.headers[name.toLowerCase()];
+          return Array.isArray(value) ? value[0] : value;
+        },
+        body: response.body,
+        discard: () => response.body.dump().catch(() => undefined),
+      };
     },
     close: () => agent.close(),
   };
