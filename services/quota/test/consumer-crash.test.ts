@@ -46,15 +46,16 @@ describe("crashes and connection loss", () => {
       batchSize: 5,
       handleBatch: async (records) => {
         if (killed) throw new Error("this consumer is dead");
-        const results = await harness.useCases.recordUsageBatch(records);
-        effects += results.filter((result) => result === "applied").length;
+        const counted = await harness.useCases.recordUsageBatch(records);
+        await counted.written;
+        effects += counted.results.filter((result) => result === "applied").length;
         if (effects >= 5) {
           // The effect is in Redis and MongoDB, the ack is not sent: the process "dies" here.
           killed = true;
           dying.current!.dropConnection();
           await dying.current!.amqp.close();
         }
-        return results;
+        return counted;
       },
     });
     for (const event of events) await harness.publish(event);

@@ -13,8 +13,8 @@ export function createQuotaUseCases(ports: QuotaPorts, options: QuotaOptions) {
   const context = createQuotaContext(ports, options);
   const batch = recordUsageBatch(context);
   return {
-    recordUsageBatch: batch.apply,
-    flushJournals: batch.flushJournals,
+    /** Counts a batch of usage events; see CountedBatch for when it is in the rollups. */
+    recordUsageBatch: batch.count,
     chargeExpiredReservations: (sink: UsageEventSink) => chargeExpiredReservations(context, sink),
     checkAndReserve: checkAndReserve(context),
     release: releaseReservation(context),

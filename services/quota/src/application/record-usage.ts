@@ -1,62 +1,169 @@
 import { AppError, unavailable } from "@tessera/platform";
 import type { CounterChange } from "../domain/ports.ts";
+import type { TenantLimitSettings } from "../domain/limits.ts";
 import { dayOf } from "../domain/quota-day.ts";
 import { usageEffect, usageKey, validateUsageRecord, type UsageRecord } from "../domain/usage.ts";
 import type { QuotaContext } from "./quota-context.ts";
 
 export type RecordOutcome = "applied" | "duplicate";
 
+/** A batch counted in the live counters, on its way to the rollups. */
+export interface CountedBatch {
+  /** Per event, in order: "applied", "duplicate", or a 422 error (invalid event, never counted). */
+  results: Array<RecordOutcome | AppError>;
+  /**
+   * Resolves once everything the batch counted is in the rollups (acknowledge the deliveries
+   * then). Rejects when that failed (503 for an outage, or when Redis lost the journal with what
+   * the batch counted): nothing may be acknowledged, and counting the batch again is safe.
+   */
+  written: Promise<void>;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  // Whoever waits for it sees the failure; nobody waiting is not an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
 /**
- * Counts a batch of usage events exactly once, in order.
+ * Counts usage events exactly once, in two stages that overlap:
  *
- * 1. One pipelined round trip to the live counters applies each event unless its usage key was
- *    counted before (settling its reservation) and records what it adds in a journal, in the
- *    same script: counting and journaling cannot come apart.
- * 2. Every journal not yet written (this one, and any left by a crash) goes to the rollups in
- *    order, one upsert per user-day guarded by the journal id, then is closed.
+ * 1. **Counting** (one batch at a time): one pipelined round trip to the live counters applies
+ *    each event unless its usage key was counted before (settling its reservation) and, in the
+ *    same script, adds what it counts to the journal being filled. Counting and journaling cannot
+ *    come apart. The counters (and so quota checks) see the batch as soon as this returns.
+ * 2. **Writing** (one journal at a time, in order): the journal being filled is sealed between
+ *    two batches and written to the rollups, one upsert per user-day guarded by the journal id,
+ *    then closed. While one journal is written the next batches fill the next journal, so under
+ *    load a journal covers many batches and MongoDB sees one upsert per user-day per write, not
+ *    per batch or per event.
  *
- * The caller acknowledges the deliveries only after this resolves, so a crash anywhere means a
- * redelivery the counters recognise, and a journal the next flush writes (again, harmlessly).
- * Invalid events come back as 422 errors in their slot (the rest are counted); an outage of a
- * store rejects the whole call (503) with nothing acknowledged.
+ * The caller acknowledges a batch's deliveries only once its `written` resolves, so a crash
+ * anywhere means a redelivery the counters recognise, and a journal the next write takes up
+ * (again, harmlessly: the rollup guard knows its last journal). Journals a crashed process left
+ * behind are written first.
  */
 export function recordUsageBatch(context: QuotaContext) {
-  // One batch at a time in this process: a journal is complete before any flush reads it, and
-  // journals reach the rollups in order (the guard only recognises a rollup's last journal).
-  let queue: Promise<unknown> = Promise.resolve();
-  const exclusive = <T>(work: () => Promise<T>): Promise<T> => {
-    const run = queue.then(work);
-    queue = run.catch(() => undefined);
-    return run;
+  const { counters, rollups } = context.ports;
+
+  // Each stage runs one piece of work at a time.
+  const serial = () => {
+    let queue: Promise<unknown> = Promise.resolve();
+    return <T>(work: () => Promise<T> | T): Promise<T> => {
+      const run = queue.then(work);
+      queue = run.catch(() => undefined);
+      return run;
+    };
+  };
+  const counting = serial();
+  const writing = serial();
+
+  interface OwnJournal {
+    id: string;
+    written: Deferred;
+  }
+  /** The journal batches are counted into now (opened by the first batch after a seal). */
+  let filling: OwnJournal | null = null;
+  /** Journals sealed (no batch counts into them any more) and not yet written, oldest first. */
+  let sealed: OwnJournal[] = [];
+  /** Ids of this process's journals not yet written or given up: the filling one, the sealed ones. */
+  const own = new Set<string>();
+
+  /** Called between batches only (inside `counting`). */
+  const seal = () => {
+    if (filling) sealed.push(filling);
+    filling = null;
   };
 
-  /** Writes every open journal to the rollups, oldest first; resolves with their ids. */
-  const flushJournals = async () => {
-    const written: string[] = [];
-    for (const journal of await context.ports.counters.pendingJournals()) {
-      await context.ports.rollups.applyJournal(journal);
-      await context.ports.counters.closeJournal(journal.id);
-      written.push(journal.id);
+  /**
+   * Writes every journal sealed so far, oldest first, and any left by a crash before them; the
+   * journal being filled, and anything opened after it, waits for the next write.
+   */
+  const writeSealed = async () => {
+    const batch = sealed;
+    sealed = [];
+    const waiting = new Map(batch.map((journal) => [journal.id, journal]));
+    const giveUp = (error: unknown) => {
+      for (const journal of waiting.values()) {
+        // Still pending in Redis (if Redis has it): whichever write comes next takes it up.
+        own.delete(journal.id);
+        journal.written.reject(error);
+      }
+    };
+    try {
+      const ids = await counters.pendingJournalIds();
+      for (const id of ids) {
+        if (own.has(id) && !waiting.has(id)) break;
+        await rollups.applyJournal(await counters.readJournal(id));
+        await counters.closeJournal(id);
+        own.delete(id);
+        waiting.get(id)?.written.resolve();
+        waiting.delete(id);
+      }
+    } catch (error) {
+      giveUp(error);
+      throw error;
     }
-    return written;
+    // A sealed journal Redis no longer lists means Redis lost its data meanwhile (with what was
+    // counted into it): the batches in it are counted again from the rollups when retried.
+    giveUp(unavailable("The quota counter store (it lost a journal)"));
   };
 
-  const apply = async (records: UsageRecord[]): Promise<Array<RecordOutcome | AppError>> => {
+  let writer: Promise<void> | null = null;
+  let writeAgain = false;
+  /** Seals the filling journal and writes it; while a write runs, the next one follows it. */
+  const requestWrite = () => {
+    writeAgain = true;
+    writer ??= (async () => {
+      while (writeAgain) {
+        writeAgain = false;
+        await counting(seal);
+        await writing(writeSealed).catch(() => undefined); // the failure went to the batches waiting for it
+      }
+      writer = null;
+    })();
+  };
+
+  /** The journal of the batch being counted (inside `counting`). */
+  const fillingJournal = async (): Promise<OwnJournal> => {
+    if (!filling) {
+      const id = await counters.openJournal();
+      own.add(id);
+      filling = { id, written: deferred() };
+    }
+    return filling;
+  };
+
+  const count = async (records: UsageRecord[]): Promise<CountedBatch> => {
     const results: Array<RecordOutcome | AppError> = [];
     const changes: Array<{ slot: number; change: CounterChange; timeZone: string }> = [];
+    // Settings and counter lifetimes once per tenant and day of the batch, not per event.
+    const settingsByTenant = new Map<string, Promise<TenantLimitSettings>>();
+    const ttlByDay = new Map<string, number>();
     for (const [slot, input] of records.entries()) {
       try {
         const record = validateUsageRecord(input);
-        const settings = await context.settingsOf(record.tenantId);
-        const key = { tenantId: record.tenantId, userId: record.userId, day: dayOf(record.occurredAt, settings.timeZone) };
-        const change: CounterChange = {
-          key,
-          effect: usageEffect(record),
-          usageKey: usageKey(record),
-          reservationId: record.reservationId,
-          ttlSeconds: context.counterTtlSeconds(key.day, settings.timeZone),
-        };
-        changes.push({ slot, change, timeZone: settings.timeZone });
+        let settings = settingsByTenant.get(record.tenantId);
+        if (!settings) settingsByTenant.set(record.tenantId, (settings = context.settingsOf(record.tenantId)));
+        const { timeZone } = await settings;
+        const key = { tenantId: record.tenantId, userId: record.userId, day: dayOf(record.occurredAt, timeZone) };
+        const dayId = `${timeZone}|${key.day}`;
+        let ttlSeconds = ttlByDay.get(dayId);
+        if (ttlSeconds === undefined) ttlByDay.set(dayId, (ttlSeconds = context.counterTtlSeconds(key.day, timeZone)));
+        const change: CounterChange = { key, effect: usageEffect(record), usageKey: usageKey(record), reservationId: record.reservationId, ttlSeconds };
+        changes.push({ slot, change, timeZone });
         results.push("applied");
       } catch (error) {
         if (!(error instanceof AppError) || error.code !== "invalid_event") throw error;
@@ -64,16 +171,14 @@ export function recordUsageBatch(context: QuotaContext) {
       }
     }
 
-    const opened: string[] = [];
-    const written = new Set<string>();
+    const journals: OwnJournal[] = [];
     let todo = changes;
     for (let attempt = 0; todo.length > 0; attempt += 1) {
       if (attempt === 3) throw new AppError("internal", 500, "live counters could not be initialised", { expose: false });
-      // A journal per attempt: seeding below flushes (and closes) the journals open so far.
-      const journal = await context.ports.counters.openJournal();
-      opened.push(journal);
-      const outcomes = await context.ports.counters.applyBatch(
-        journal,
+      const journal = await fillingJournal();
+      if (!journals.includes(journal)) journals.push(journal);
+      const outcomes = await counters.applyBatch(
+        journal.id,
         todo.map(({ change }) => change),
       );
       const missing: typeof todo = [];
@@ -82,37 +187,41 @@ export function recordUsageBatch(context: QuotaContext) {
         if (outcome === "missing") missing.push(item);
         else results[item.slot] = outcome;
       });
+      todo = missing;
+      if (missing.length === 0) break;
       // Counters missing for a day (new day, expired, Redis lost them) are seeded from the rollup,
-      // then those events (in their order) are applied again.
+      // once everything counted so far is in it; then those events (in their order) are applied again.
+      seal();
+      await writing(writeSealed);
+      await Promise.all(journals.map((counted) => counted.written.promise));
       const seeded = new Set<string>();
       for (const { change, timeZone } of missing) {
         const id = `${change.key.tenantId}/${change.key.userId}/${change.key.day}`;
         if (seeded.has(id)) continue;
         seeded.add(id);
-        for (const id of await flushJournals()) written.add(id);
         await context.ensureCounters(change.key, timeZone);
       }
-      todo = missing;
     }
-    for (const id of await flushJournals()) written.add(id);
-    // A journal of this batch that was never written means Redis lost its data meanwhile (with
-    // what this batch counted): nothing is acknowledged, and the batch is counted again from the
-    // rollups when it is retried.
-    if (opened.some((id) => !written.has(id))) throw unavailable("The quota counter store (it lost a journal)");
-    return results;
+    return { results, written: Promise.all(journals.map((journal) => journal.written.promise)).then(() => undefined) };
   };
 
   return {
-    apply: (records: UsageRecord[]) => exclusive(() => apply(records)),
-    flushJournals: () => exclusive(flushJournals),
+    /** Counts a batch; see CountedBatch. An outage while counting rejects (503) with nothing counted durably. */
+    count: async (records: UsageRecord[]): Promise<CountedBatch> => {
+      const counted = await counting(() => count(records));
+      requestWrite();
+      return counted;
+    },
   };
 }
 
-/** One event (the batch of one): "applied", "duplicate", or thrown 422 / 503. */
+/** One event (the batch of one), resolved once it is in the rollups: "applied", "duplicate", or thrown 422 / 503. */
 export function recordUsage(batch: ReturnType<typeof recordUsageBatch>) {
   return async (record: UsageRecord): Promise<RecordOutcome> => {
-    const [result] = await batch.apply([record]);
+    const { results, written } = await batch.count([record]);
+    const [result] = results;
     if (result instanceof AppError) throw result;
+    await written;
     return result!;
   };
 }

@@ -79,8 +79,10 @@ export interface LiveCounters {
    * real usage) and records what it adds in the journal: one round trip for the batch.
    */
   applyBatch(journalId: string, changes: CounterChange[]): Promise<Array<"applied" | "duplicate" | "missing">>;
-  /** Journals not yet written to the rollups, oldest first. */
-  pendingJournals(): Promise<Journal[]>;
+  /** Ids of the journals not yet written to the rollups, oldest first. */
+  pendingJournalIds(): Promise<string[]>;
+  /** What a journal's events add, per user-day. */
+  readJournal(journalId: string): Promise<Journal>;
   closeJournal(journalId: string): Promise<void>;
   /** Claims up to `limit` reservations past their expiry for `leaseMs` (claimed again if not settled by then). */
   claimExpired(now: Date, leaseMs: number, limit: number): Promise<ExpiredReservation[]>;

@@ -16,9 +16,22 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
+function formatDay(epochMs: number, timeZone: string): Day {
+  return formatterFor(timeZone).format(epochMs);
+}
+
+// The last day looked up per time zone with its bounds: nearly every call (each usage event,
+// each quota check) falls on it, and then costs two comparisons instead of an Intl format.
+const lastDay = new Map<string, { day: Day; from: number; to: number }>();
+
 /** The calendar date of an instant in a time zone. */
 export function dayOf(instant: Date, timeZone: string): Day {
-  return formatterFor(timeZone).format(instant);
+  const epochMs = instant.getTime();
+  const last = lastDay.get(timeZone);
+  if (last && epochMs >= last.from && epochMs < last.to) return last.day;
+  const day = formatDay(epochMs, timeZone);
+  if (Number.isFinite(epochMs)) lastDay.set(timeZone, { day, from: startOfDay(day, timeZone).getTime(), to: startOfDay(addDays(day, 1), timeZone).getTime() });
+  return day;
 }
 
 export function isDay(value: string): boolean {
@@ -44,16 +57,30 @@ export function daysBetween(from: Day, to: Day): number {
  * offset, so days that start at 01:00 (DST switching at midnight) and odd offsets come out right.
  */
 export function startOfDay(day: Day, timeZone: string): Date {
+  const key = `${timeZone}|${day}`;
+  let start = dayStarts.get(key);
+  if (start === undefined) {
+    start = searchStartOfDay(day, timeZone);
+    // Bounded: a few days per time zone are ever asked for at a time.
+    if (dayStarts.size >= 10_000) dayStarts.clear();
+    dayStarts.set(key, start);
+  }
+  return new Date(start);
+}
+
+const dayStarts = new Map<string, number>();
+
+function searchStartOfDay(day: Day, timeZone: string): number {
   const utcMidnight = Date.parse(`${day}T00:00:00Z`);
   // Every real offset lies within ±15 h; the local date is non-decreasing over this window.
   let low = Math.floor((utcMidnight - 15 * 3_600_000) / 60_000);
   let high = Math.floor((utcMidnight + 15 * 3_600_000) / 60_000);
   while (low < high) {
     const middle = Math.floor((low + high) / 2);
-    if (dayOf(new Date(middle * 60_000), timeZone) >= day) high = middle;
+    if (formatDay(middle * 60_000, timeZone) >= day) high = middle;
     else low = middle + 1;
   }
-  return new Date(low * 60_000);
+  return low * 60_000;
 }
 
 /** When the quota day containing `now` ends: the next local midnight. */

@@ -36,8 +36,12 @@ export interface UsageConsumerOptions {
   maxAttempts: number;
   /** Quorum-queue redelivery limit (crash loops: a consumer dying on the same event each time). */
   deliveryLimit: number;
-  /** Counts a batch in order: "applied" / "duplicate" / a 422 error per event; rejects (nothing counted durably yet) on an outage. */
-  handleBatch(records: UsageRecord[]): Promise<Array<"applied" | "duplicate" | AppError>>;
+  /**
+   * Counts a batch in order: "applied" / "duplicate" / a 422 error per event, and `written`, which
+   * resolves once what it counted is durable (rejects when that failed: count the batch again).
+   * Rejects (nothing counted durably yet) on an outage.
+   */
+  handleBatch(records: UsageRecord[]): Promise<{ results: Array<"applied" | "duplicate" | AppError>; written: Promise<void> }>;
 }
 
 const ATTEMPT_HEADER = "x-quota-attempts";
@@ -145,45 +149,67 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+  const isOutage = (error: unknown) => error instanceof AppError && error.status === 503;
+
   /**
-   * Counts a batch and acknowledges it once the flush covering it is done. Undecodable events are
-   * dead-lettered at once; an outage keeps the batch in hand and tries again after the retry delay
-   * for as long as it lasts (nothing acknowledged meanwhile); other failures go to the retry queue.
+   * Counts a batch and acknowledges it once what it counted is durable. `counted` is called as
+   * soon as the next batch may be counted (this one's write to the rollups overlaps it).
+   * Undecodable events are dead-lettered at once; an outage keeps the batch in hand and tries again
+   * after the retry delay for as long as it lasts (nothing acknowledged meanwhile); other failures
+   * go to the retry queue.
    */
-  const processBatch = async (channel: ConfirmChannel, closed: () => boolean, batch: Delivery[]) => {
-    const decoded: Array<{ message: ConsumeMessage; record: UsageRecord }> = [];
+  const processBatch = async (channel: ConfirmChannel, closed: () => boolean, batch: Delivery[], counted: () => void) => {
+    let todo: Array<{ message: ConsumeMessage; record: UsageRecord }> = [];
     for (const { message } of batch) {
       try {
-        decoded.push({ message, record: decodeUsageRecord(message.content) });
+        todo.push({ message, record: decodeUsageRecord(message.content) });
       } catch (error) {
         await park(channel, message, error);
       }
     }
-    if (decoded.length === 0) return;
     for (;;) {
-      if (closed() || stopping) return; // the broker redelivers what was not acknowledged
+      if (todo.length === 0 || closed() || stopping) return counted(); // the broker redelivers what was not acknowledged
+      let outcome: Awaited<ReturnType<UsageConsumerOptions["handleBatch"]>>;
       try {
-        const results = await otelContext.with(batch[0]!.context, () => options.handleBatch(decoded.map(({ record }) => record)));
-        for (const [index, result] of results.entries()) {
-          const { message } = decoded[index]!;
-          if (result instanceof AppError) await park(channel, message, result);
-          else {
-            if (result === "applied") stats.applied += 1;
-            else stats.duplicates += 1;
-            ack(channel, message);
-          }
-        }
-        return;
+        outcome = await otelContext.with(batch[0]!.context, () => options.handleBatch(todo.map(({ record }) => record)));
       } catch (error) {
-        if (error instanceof AppError && error.status === 503) {
-          stats.retried += decoded.length;
-          logger.warn({ err: error.message, events: decoded.length }, "usage events wait for a store to come back");
+        if (isOutage(error)) {
+          stats.retried += todo.length;
+          logger.warn({ err: (error as Error).message, events: todo.length }, "usage events wait for a store to come back");
           await sleep(options.retryDelayMs);
           continue;
         }
-        for (const { message } of decoded) await park(channel, message, error);
+        counted();
+        for (const { message } of todo) await park(channel, message, error);
         return;
       }
+      counted();
+      const kept: Array<{ message: ConsumeMessage; record: UsageRecord; result: "applied" | "duplicate" }> = [];
+      for (const [index, result] of outcome.results.entries()) {
+        const { message, record } = todo[index]!;
+        if (result instanceof AppError) await park(channel, message, result);
+        else kept.push({ message, record, result });
+      }
+      try {
+        await outcome.written;
+      } catch (error) {
+        if (isOutage(error)) {
+          // Counted, not durable: counted again (as duplicates) once the store is back, then written.
+          stats.retried += kept.length;
+          logger.warn({ err: (error as Error).message, events: kept.length }, "usage events wait for a store to come back");
+          await sleep(options.retryDelayMs);
+          todo = kept;
+          continue;
+        }
+        for (const { message } of kept) await park(channel, message, error);
+        return;
+      }
+      for (const { message, result } of kept) {
+        if (result === "applied") stats.applied += 1;
+        else stats.duplicates += 1;
+        ack(channel, message);
+      }
+      return;
     }
   };
 
@@ -209,8 +235,8 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
     await channel.prefetch(options.prefetch);
     if (stopping) return;
 
-    // One batch at a time: deliveries arriving meanwhile form the next one (so batches grow with
-    // the load, up to batchSize, and each flush covers more events).
+    // One batch counted at a time: deliveries arriving meanwhile form the next one (so batches
+    // grow with the load, up to batchSize), counted while the previous ones are being written.
     let buffer: Delivery[] = [];
     let timer: NodeJS.Timeout | undefined;
     let busy = false;
@@ -223,10 +249,16 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
       const taken = buffer.slice(0, options.batchSize);
       buffer = buffer.slice(taken.length);
       busy = true;
-      const work = processBatch(channel, () => closed, taken).finally(() => {
-        inFlight.delete(work);
+      let released = false;
+      const counted = () => {
+        if (released) return;
+        released = true;
         busy = false;
         schedule();
+      };
+      const work = processBatch(channel, () => closed, taken, counted).finally(() => {
+        inFlight.delete(work);
+        counted();
       });
       inFlight.add(work);
     };

@@ -14,7 +14,8 @@ import type { DayUsage, UserDay } from "../../domain/usage.ts";
 //   <prefix>quota:journal              sorted set of journal ids (random) by sequence
 //   <prefix>quota:journal:seq          the sequence
 //   <prefix>quota:journal:<id>         hash: "<tenant>/<user>/<day>|<field>" -> what the journal's
-//                                      events add (m, t, m:<model>, t:<model>) and "|k" -> usage keys
+//                                      events add (m, t, m:<model>, t:<model>)
+//   <prefix>quota:journal:<id>:keys    list of "<tenant>/<user>/<day>|<usage key>" of its events
 // Per-user keys carry a TTL; journals live until written to the rollups. The scripts name keys
 // they derive (other days, the pending hash of a claimed reservation): one Redis, not a cluster.
 
@@ -66,7 +67,7 @@ if unhold(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], '', '') then return 1 end
 return 0
 `;
 
-// KEYS: day hash, events set, pending hash, settled hash, expiring set, journal hash.
+// KEYS: day hash, events set, pending hash, settled hash, expiring set, journal hash, journal keys.
 // ARGV: eventId, model, messages, tokens, reservationId, ttl, base, day, rollupId, member, usageKey.
 const APPLY = `
 ${UNHOLD}
@@ -97,9 +98,7 @@ redis.call('HINCRBY', KEYS[6], r .. 'm', messages)
 redis.call('HINCRBY', KEYS[6], r .. 't', tokens)
 redis.call('HINCRBY', KEYS[6], r .. 'm:' .. ARGV[2], messages)
 redis.call('HINCRBY', KEYS[6], r .. 't:' .. ARGV[2], tokens)
-local counted = redis.call('HGET', KEYS[6], r .. 'k')
-if counted then counted = counted .. ',' .. ARGV[11] else counted = ARGV[11] end
-redis.call('HSET', KEYS[6], r .. 'k', counted)
+redis.call('RPUSH', KEYS[7], r .. ARGV[11])
 return 1
 `;
 
@@ -175,19 +174,27 @@ async function guarded<T>(run: () => Promise<T>): Promise<T> {
 export const rollupIdOf = (key: UserDay) => `${key.tenantId}/${key.userId}/${key.day}`;
 
 /** A journal hash back into per-user-day deltas. */
-function parseJournal(id: string, fields: Record<string, string>): Journal {
+function parseJournal(id: string, fields: Record<string, string>, keys: string[]): Journal {
   const deltas = new Map<string, RollupDelta>();
-  for (const [field, value] of Object.entries(fields)) {
-    const bar = field.indexOf("|");
-    const rollupId = field.slice(0, bar);
-    const name = field.slice(bar + 1);
+  const deltaOf = (rollupId: string) => {
     let delta = deltas.get(rollupId);
     if (!delta) {
       const [tenantId = "", userId = "", day = ""] = rollupId.split("/");
       delta = { key: { tenantId, userId, day }, messages: 0, tokens: 0, byModel: {}, usageKeys: [] };
       deltas.set(rollupId, delta);
     }
-    if (name === "k") delta.usageKeys = value.split(",");
+    return delta;
+  };
+  for (const entry of keys) {
+    const bar = entry.indexOf("|");
+    deltaOf(entry.slice(0, bar)).usageKeys.push(entry.slice(bar + 1));
+  }
+  for (const [field, value] of Object.entries(fields)) {
+    const bar = field.indexOf("|");
+    const delta = deltaOf(field.slice(0, bar));
+    const name = field.slice(bar + 1);
+    // Journals of earlier versions kept their usage keys in the hash.
+    if (name === "k") delta.usageKeys.push(...value.split(","));
     else if (name === "m") delta.messages = Number(value);
     else if (name === "t") delta.tokens = Number(value);
     else {
@@ -206,7 +213,7 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
   redis.defineCommand("quotaReserve", { numberOfKeys: 3, lua: RESERVE });
   redis.defineCommand("quotaRelease", { numberOfKeys: 2, lua: RELEASE });
   redis.defineCommand("quotaRead", { numberOfKeys: 1, lua: READ });
-  redis.defineCommand("quotaApply", { numberOfKeys: 6, lua: APPLY });
+  redis.defineCommand("quotaApply", { numberOfKeys: 7, lua: APPLY });
   redis.defineCommand("quotaInitialize", { numberOfKeys: 3, lua: INITIALIZE });
   redis.defineCommand("quotaClaimExpired", { numberOfKeys: 1, lua: CLAIM_EXPIRED });
   redis.defineCommand("quotaOpenJournal", { numberOfKeys: 2, lua: OPEN_JOURNAL });
@@ -309,6 +316,7 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
             settledKey(tenantId, userId),
             expiringKey,
             journalKey(journalId),
+            `${journalKey(journalId)}:keys`,
             effect.eventId,
             effect.model,
             effect.messages,
@@ -329,17 +337,17 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
         });
       }),
 
-    pendingJournals: () =>
+    pendingJournalIds: () => guarded(() => redis.zrange(journalsKey, "0", "-1")),
+
+    readJournal: (journalId) =>
       guarded(async () => {
-        const ids = await redis.zrange(journalsKey, "0", "-1");
-        const journals: Journal[] = [];
-        for (const id of ids) journals.push(parseJournal(id, await redis.hgetall(journalKey(id))));
-        return journals;
+        const [fields, keys] = await Promise.all([redis.hgetall(journalKey(journalId)), redis.lrange(`${journalKey(journalId)}:keys`, 0, -1)]);
+        return parseJournal(journalId, fields, keys);
       }),
 
     closeJournal: (journalId) =>
       guarded(async () => {
-        await redis.multi().del(journalKey(journalId)).zrem(journalsKey, journalId).exec();
+        await redis.multi().del(journalKey(journalId), `${journalKey(journalId)}:keys`).zrem(journalsKey, journalId).exec();
       }),
 
     claimExpired: (now, leaseMs, limit) =>
