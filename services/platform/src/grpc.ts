@@ -55,21 +55,37 @@ export interface GrpcServerOptions {
   internalToken: string;
 }
 
-function contextOf(call: { metadata: Metadata; cancelled: boolean; on(event: "cancelled", listener: () => void): unknown; getDeadline(): Date | number }): CallContext {
+/**
+ * The context of one inbound call, and `finish` for when its handler is done. grpc-js reports
+ * every ended call as "cancelled" too: only a cancel before the handler finished aborts it.
+ */
+function contextOf(call: { metadata: Metadata; cancelled: boolean; on(event: "cancelled", listener: () => void): unknown; getDeadline(): Date | number }): {
+  context: CallContext;
+  finish(): void;
+} {
   const controller = new AbortController();
-  call.on("cancelled", () => controller.abort());
+  let finished = false;
+  let timer: NodeJS.Timeout | undefined;
+  call.on("cancelled", () => {
+    if (!finished) controller.abort();
+  });
   const deadline = call.getDeadline();
   const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
   if (Number.isFinite(deadlineMs) && deadlineMs > 0) {
-    const timer = setTimeout(() => controller.abort(), Math.max(0, deadlineMs - Date.now()));
+    timer = setTimeout(() => controller.abort(), Math.max(0, deadlineMs - Date.now()));
     timer.unref();
     controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
   }
   const authorization = call.metadata.get("authorization")[0];
-  const bearerToken =
-    typeof authorization === "string" && authorization.startsWith("Bearer ") ? authorization.slice(7) : undefined;
+  const bearerToken = typeof authorization === "string" && authorization.startsWith("Bearer ") ? authorization.slice(7) : undefined;
   const requestId = call.metadata.get("x-request-id")[0];
-  return { metadata: call.metadata, signal: controller.signal, bearerToken, requestId: typeof requestId === "string" && requestId ? requestId : undefined };
+  return {
+    context: { metadata: call.metadata, signal: controller.signal, bearerToken, requestId: typeof requestId === "string" && requestId ? requestId : undefined },
+    finish() {
+      finished = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** The bearer token of the gRPC call being served, so calls made on its behalf can forward it (see forwardCaller). */
@@ -101,10 +117,11 @@ export function implement<D extends AnyDefinition>(
     if (!handler) continue;
     if (method.responseStream) {
       implementation[name] = (call: ServerWritableStream<unknown, unknown>) => {
-        const context = contextOf(call);
+        const { context, finish } = contextOf(call);
         Promise.resolve()
           .then(() => checkInternalToken(call.metadata, options.internalToken))
           .then(() => inboundCall.run({ bearerToken: context.bearerToken }, () => handler(call.request, (message: unknown) => call.write(message), context)))
+          .finally(finish)
           .then(
             () => call.end(),
             (error: unknown) => {
@@ -116,10 +133,11 @@ export function implement<D extends AnyDefinition>(
       };
     } else {
       implementation[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        const context = contextOf(call);
+        const { context, finish } = contextOf(call);
         Promise.resolve()
           .then(() => checkInternalToken(call.metadata, options.internalToken))
           .then(() => inboundCall.run({ bearerToken: context.bearerToken }, () => handler(call.request, context)))
+          .finally(finish)
           .then(
             (response) => callback(null, response),
             (error: unknown) => {
@@ -143,9 +161,7 @@ export async function startGrpcServer(
   const server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
   for (const service of services) server.addService(service.definition, service.implementation);
   const boundPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
   );
   const close = () =>
     new Promise<void>((resolve) => {
@@ -170,21 +186,14 @@ export interface CallOptions {
 }
 
 type UnaryClient<D extends AnyDefinition> = {
-  [K in keyof D as D[K] extends { responseStream: true } ? never : K]: (
-    request: RequestOf<D[K]>,
-    options?: CallOptions,
-  ) => Promise<ResponseOf<D[K]>>;
+  [K in keyof D as D[K] extends { responseStream: true } ? never : K]: (request: RequestOf<D[K]>, options?: CallOptions) => Promise<ResponseOf<D[K]>>;
 };
 
 type StreamClient<D extends AnyDefinition> = {
-  [K in keyof D as D[K] extends { responseStream: true } ? K : never]: (
-    request: RequestOf<D[K]>,
-    options?: CallOptions,
-  ) => AsyncIterable<ResponseOf<D[K]>>;
+  [K in keyof D as D[K] extends { responseStream: true } ? K : never]: (request: RequestOf<D[K]>, options?: CallOptions) => AsyncIterable<ResponseOf<D[K]>>;
 };
 
-export type GrpcClient<D extends AnyDefinition> = UnaryClient<D> &
-  StreamClient<D> & { readonly raw: Client; close(): void };
+export type GrpcClient<D extends AnyDefinition> = UnaryClient<D> & StreamClient<D> & { readonly raw: Client; close(): void };
 
 export interface GrpcClientOptions {
   /** Name of the callee for error messages ("identity"). */
@@ -221,14 +230,9 @@ export function createGrpcClient<D extends AnyDefinition>(definition: D, options
     if (method.responseStream) {
       client[name] = (request: unknown, callOptions?: CallOptions) => {
         const deadline = Date.now() + (callOptions?.deadlineMs ?? 10 * 60_000);
-        const call = raw.makeServerStreamRequest(
-          method.path,
-          method.requestSerialize,
-          method.responseDeserialize,
-          request,
-          metadataFor(callOptions),
-          { deadline },
-        );
+        const call = raw.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, metadataFor(callOptions), {
+          deadline,
+        });
         callOptions?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         return (async function* () {
           let ended = false;
