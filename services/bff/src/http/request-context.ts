@@ -70,7 +70,7 @@ export function requestContextMiddleware(deps: { tenantOf(host: string): Promise
       client: { ip: request.ip ?? "", userAgent: String(request.headers["user-agent"] ?? "").slice(0, 300) },
       cookie: stored ? cookie : undefined,
       browser: stored ?? emptyBrowserSession(),
-      loaded: structuredClone(stored ?? emptyBrowserSession()),
+      loaded: stored ? structuredClone(stored) : emptyBrowserSession(),
     };
     response.locals.context = context;
     next();

@@ -1,9 +1,10 @@
-import { Router, type Response } from "express";
+import { Router } from "express";
 import type { Chat, Message, Usage } from "@tessera/proto/tessera/chat/v1/chat";
 import { toProblem } from "@tessera/platform";
 import type { ChatClient } from "../adapters/chat-client.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
+import { startEventStream } from "../http/event-stream.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { route } from "../http/problem.ts";
 import { authenticate, commitBrowserSession, contextOf, withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
@@ -121,7 +122,6 @@ interface ChatRouteDependencies extends ActiveAccountDependencies {
   chat: ChatClient;
 }
 
-const writeEvent = (response: Response, { event, data }: z.output<typeof StreamEvent>) => response.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
 /** Models, chats and messages of the active account (API.md "Chat and quota"). */
 export function modelRoutes(deps: ChatRouteDependencies): Router {
@@ -224,22 +224,19 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
         [Symbol.asyncIterator]();
       let next = await events.next();
 
-      response.status(200);
-      response.setHeader("Content-Type", "text/event-stream; charset=utf-8");
-      response.setHeader("Cache-Control", "no-store");
-      response.setHeader("X-Accel-Buffering", "no");
-      response.flushHeaders();
-      const heartbeat = setInterval(() => response.write(": keep-alive\n\n"), 15_000);
+      const write = startEventStream(response);
+      const writeEvent = ({ event, data }: z.output<typeof StreamEvent>) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const heartbeat = setInterval(() => write(": keep-alive\n\n"), 15_000);
       try {
         for (; !next.done; next = await events.next()) {
           const event = next.value;
-          if (event.message) writeEvent(response, { event: "message", data: { ...messageJson(event.message), replyMessageId: event.replyMessageId } });
-          else if (event.delta !== undefined) writeEvent(response, { event: "delta", data: { text: event.delta } });
+          if (event.message) writeEvent({ event: "message", data: { ...messageJson(event.message), replyMessageId: event.replyMessageId } });
+          else if (event.delta !== undefined) writeEvent({ event: "delta", data: { text: event.delta } });
           else if (event.done)
-            writeEvent(response, { event: "done", data: { message: event.done.message ? messageJson(event.done.message) : null, usage: usageJson(event.done.usage) } });
+            writeEvent({ event: "done", data: { message: event.done.message ? messageJson(event.done.message) : null, usage: usageJson(event.done.usage) } });
         }
       } catch (error) {
-        if (!cancel.signal.aborted) writeEvent(response, { event: "error", data: toProblem(error, request.originalUrl) });
+        if (!cancel.signal.aborted) writeEvent({ event: "error", data: toProblem(error, request.originalUrl) });
       } finally {
         clearInterval(heartbeat);
         response.end();

@@ -5,6 +5,7 @@ import type { ChatClient } from "../adapters/chat-client.ts";
 import { route } from "../http/problem.ts";
 import { authenticate, bearerCredential, contextOf, type ActiveAccountDependencies } from "../http/request-context.ts";
 import { operation } from "../http/contract.ts";
+import { startEventStream } from "../http/event-stream.ts";
 import { z } from "../http/validate.ts";
 
 /** OpenAI's error body: {error: {message, type, param, code}}. */
@@ -241,12 +242,9 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
         return;
       }
 
-      response.status(200);
-      response.setHeader("Content-Type", "text/event-stream; charset=utf-8");
-      response.setHeader("X-Accel-Buffering", "no");
-      response.flushHeaders();
+      const write = startEventStream(response);
       const chunk = (choices: unknown[], extra: object = {}) =>
-        response.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", system_fingerprint: null, choices, ...extra })}\n\n`);
+        write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", system_fingerprint: null, choices, ...extra })}\n\n`);
       const includeUsage = body.stream_options?.include_usage === true;
       const withUsage = includeUsage ? { usage: null } : {};
       chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], withUsage);
@@ -259,10 +257,10 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
             if (includeUsage) chunk([], { usage: usageJson(event.done.usage) });
           }
         }
-        response.write("data: [DONE]\n\n");
+        write("data: [DONE]\n\n");
       } catch (error) {
         // Mid-stream failures travel the way OpenAI sends them: an error object in the stream.
-        if (!cancel.signal.aborted) response.write(`data: ${JSON.stringify(openAiError(error).body)}\n\n`);
+        if (!cancel.signal.aborted) write(`data: ${JSON.stringify(openAiError(error).body)}\n\n`);
       } finally {
         response.end();
       }
