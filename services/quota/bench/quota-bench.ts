@@ -192,6 +192,12 @@ async function benchEvents() {
   }
   const publishSeconds = (performance.now() - firstPublish) / 1000;
   let consumeStart = firstPublish;
+  const redisCpuSeconds = async () => {
+    const info = await redis.redis.info("cpu");
+    return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+  };
+  const cpuBefore = process.cpuUsage();
+  const redisCpuBefore = await redisCpuSeconds();
   if (backlog) {
     consumer = makeConsumer();
     consumeStart = performance.now();
@@ -199,6 +205,13 @@ async function benchEvents() {
   }
   await done;
   const seconds = (lastEffect - consumeStart) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  // CPU per event (steadier than rates on a shared machine). In backlog mode this process only
+  // consumes; otherwise it also publishes. Redis's figure includes whatever else used it meanwhile.
+  const cpuMicrosecondsPerEvent = {
+    thisProcess: Math.round((cpu.user + cpu.system) / EVENTS),
+    redis: Math.round((((await redisCpuSeconds()) - redisCpuBefore) * 1e6) / EVENTS),
+  };
   // Let the duplicates drain too before totals are read.
   while (consumer.stats.applied + consumer.stats.duplicates < EVENTS + Math.ceil(EVENTS / 20)) await new Promise((resolve) => setTimeout(resolve, 50));
 
@@ -257,6 +270,7 @@ async function benchEvents() {
     publishSeconds: +publishSeconds.toFixed(2),
     // Until the last event is durable (in Redis and MongoDB, acknowledged).
     sustainedEventsPerSecond: Math.round(EVENTS / seconds),
+    cpuMicrosecondsPerEvent,
     publishToCounterMsSaturated: summary(latencies),
     publishToDurableMsSaturated: summary(durableLatencies),
     paced: {

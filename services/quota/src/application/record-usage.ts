@@ -7,6 +7,9 @@ import type { QuotaContext } from "./quota-context.ts";
 
 export type RecordOutcome = "applied" | "duplicate";
 
+/** Users whose counters are seeded from their rollups at once (one read and one script each). */
+const SEED_CONCURRENCY = 16;
+
 /** A batch counted in the live counters, on its way to the rollups. */
 export interface CountedBatch {
   /** Per event, in order: "applied", "duplicate", or a 422 error (invalid event, never counted). */
@@ -194,13 +197,14 @@ export function recordUsageBatch(context: QuotaContext) {
       seal();
       await writing(writeSealed);
       await Promise.all(journals.map((counted) => counted.written.promise));
-      const seeded = new Set<string>();
-      for (const { change, timeZone } of missing) {
-        const id = `${change.key.tenantId}/${change.key.userId}/${change.key.day}`;
-        if (seeded.has(id)) continue;
-        seeded.add(id);
-        await context.ensureCounters(change.key, timeZone);
-      }
+      const toSeed = new Map<string, { key: CounterChange["key"]; timeZone: string }>();
+      for (const { change, timeZone } of missing) toSeed.set(`${change.key.tenantId}/${change.key.userId}/${change.key.day}`, { key: change.key, timeZone });
+      // A few at a time: the first batch of a day seeds every user in it.
+      const queue = [...toSeed.values()];
+      const seed = async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) await context.ensureCounters(next.key, next.timeZone);
+      };
+      await Promise.all(Array.from({ length: Math.min(SEED_CONCURRENCY, queue.length) }, seed));
     }
     return { results, written: Promise.all(journals.map((journal) => journal.written.promise)).then(() => undefined) };
   };

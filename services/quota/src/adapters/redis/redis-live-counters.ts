@@ -67,40 +67,76 @@ if unhold(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], '', '') then return 1 end
 return 0
 `;
 
-// KEYS: day hash, events set, pending hash, settled hash, expiring set, journal hash, journal keys.
-// ARGV: eventId, model, messages, tokens, reservationId, ttl, base, day, rollupId, member, usageKey.
-const APPLY = `
+// Applies a chunk of events in order, each unless its usage key was counted before.
+// KEYS: expiring set, journal hash, journal keys. ARGV: key prefix, then per event the
+// APPLY_FIELDS: tenant, user, day, eventId, model, messages, tokens, reservationId, ttl, usage key.
+// Returns per event 1 (applied), 0 (duplicate) or -1 (the day's counters are missing). What the
+// chunk adds to the journal is summed here and written once per field; lifetimes are set once
+// per key.
+const APPLY_FIELDS = 10;
+const APPLY_BATCH = `
 ${UNHOLD}
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local reservationId = ARGV[5]
-local ttl = tonumber(ARGV[6])
-if reservationId ~= '' then
-  if redis.call('HEXISTS', KEYS[4], reservationId) == 1 then return 0 end
-elseif redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end
-local messages = tonumber(ARGV[3])
-local tokens = tonumber(ARGV[4])
-if reservationId ~= '' then
-  -- The held message (and estimate) is replaced by what the event counts.
-  unhold(KEYS[3], KEYS[5], reservationId, ARGV[10], ARGV[7], KEYS[1], ARGV[8])
-  redis.call('HSET', KEYS[4], reservationId, ARGV[8])
-  redis.call('EXPIRE', KEYS[4], ttl)
-else
-  redis.call('SADD', KEYS[2], ARGV[1])
-  redis.call('EXPIRE', KEYS[2], ttl)
+local prefix = ARGV[1]
+local results = {}
+local present = {}
+local lifetimes = {}
+local journal = {}
+local usageKeys = {}
+local function add(field, amount)
+  journal[field] = (journal[field] or 0) + amount
 end
-redis.call('HINCRBY', KEYS[1], 'm', messages)
-redis.call('HINCRBY', KEYS[1], 't', tokens)
-redis.call('HINCRBY', KEYS[1], 'm:' .. ARGV[2], messages)
-redis.call('HINCRBY', KEYS[1], 't:' .. ARGV[2], tokens)
-redis.call('EXPIRE', KEYS[1], ttl)
-local r = ARGV[9] .. '|'
-redis.call('HINCRBY', KEYS[6], r .. 'm', messages)
-redis.call('HINCRBY', KEYS[6], r .. 't', tokens)
-redis.call('HINCRBY', KEYS[6], r .. 'm:' .. ARGV[2], messages)
-redis.call('HINCRBY', KEYS[6], r .. 't:' .. ARGV[2], tokens)
-redis.call('RPUSH', KEYS[7], r .. ARGV[11])
-return 1
+local e = 0
+for i = 2, #ARGV, ${APPLY_FIELDS} do
+  e = e + 1
+  local tenant, user, day, eventId, model = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local reservationId, ttl = ARGV[i + 7], tonumber(ARGV[i + 8])
+  local base = prefix .. 'quota:{' .. tenant .. ':' .. user .. '}:'
+  local dayKey = base .. day
+  if present[dayKey] == nil then present[dayKey] = redis.call('EXISTS', dayKey) == 1 end
+  if not present[dayKey] then
+    results[e] = -1
+  else
+    local settledKey = base .. 'settled'
+    local eventsKey = dayKey .. ':events'
+    local duplicate
+    if reservationId ~= '' then duplicate = redis.call('HEXISTS', settledKey, reservationId) == 1
+    else duplicate = redis.call('SISMEMBER', eventsKey, eventId) == 1 end
+    if duplicate then
+      results[e] = 0
+    else
+      local messages, tokens = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
+      if reservationId ~= '' then
+        -- The held message (and estimate) is replaced by what the event counts.
+        unhold(base .. 'pending', KEYS[1], reservationId, tenant .. '|' .. user .. '|' .. reservationId, base, dayKey, day)
+        redis.call('HSET', settledKey, reservationId, day)
+        lifetimes[settledKey] = ttl
+      else
+        redis.call('SADD', eventsKey, eventId)
+        lifetimes[eventsKey] = ttl
+      end
+      redis.call('HINCRBY', dayKey, 'm', messages)
+      redis.call('HINCRBY', dayKey, 't', tokens)
+      redis.call('HINCRBY', dayKey, 'm:' .. model, messages)
+      redis.call('HINCRBY', dayKey, 't:' .. model, tokens)
+      lifetimes[dayKey] = ttl
+      local r = tenant .. '/' .. user .. '/' .. day .. '|'
+      add(r .. 'm', messages)
+      add(r .. 't', tokens)
+      add(r .. 'm:' .. model, messages)
+      add(r .. 't:' .. model, tokens)
+      table.insert(usageKeys, r .. ARGV[i + 9])
+      results[e] = 1
+    end
+  end
+end
+for key, ttl in pairs(lifetimes) do redis.call('EXPIRE', key, ttl) end
+for field, amount in pairs(journal) do redis.call('HINCRBY', KEYS[2], field, amount) end
+if #usageKeys > 0 then redis.call('RPUSH', KEYS[3], unpack(usageKeys)) end
+return results
 `;
+
+/** Events per script call: long enough to spread the call's cost, short enough not to hold Redis up (~1 ms). */
+const APPLY_CHUNK = 100;
 
 // KEYS: day hash, events set, settled hash. ARGV: ttl, messages, tokens, model count, (model, m, t)..., usage keys...
 const INITIALIZE = `
@@ -213,7 +249,7 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
   redis.defineCommand("quotaReserve", { numberOfKeys: 3, lua: RESERVE });
   redis.defineCommand("quotaRelease", { numberOfKeys: 2, lua: RELEASE });
   redis.defineCommand("quotaRead", { numberOfKeys: 1, lua: READ });
-  redis.defineCommand("quotaApply", { numberOfKeys: 7, lua: APPLY });
+  redis.defineCommand("quotaApplyBatch", { numberOfKeys: 3, lua: APPLY_BATCH });
   redis.defineCommand("quotaInitialize", { numberOfKeys: 3, lua: INITIALIZE });
   redis.defineCommand("quotaClaimExpired", { numberOfKeys: 1, lua: CLAIM_EXPIRED });
   redis.defineCommand("quotaOpenJournal", { numberOfKeys: 2, lua: OPEN_JOURNAL });
@@ -306,35 +342,19 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
     applyBatch: (journalId, changes: CounterChange[]) =>
       guarded(async () => {
         if (changes.length === 0) return [];
-        const pipeline = redis.pipeline();
-        for (const { key, effect, reservationId, ttlSeconds, usageKey } of changes) {
-          const { tenantId, userId } = key;
-          (pipeline as unknown as { quotaApply(...args: Args): void }).quotaApply(
-            dayKey(key),
-            `${dayKey(key)}:events`,
-            pendingKey(tenantId, userId),
-            settledKey(tenantId, userId),
-            expiringKey,
-            journalKey(journalId),
-            `${journalKey(journalId)}:keys`,
-            effect.eventId,
-            effect.model,
-            effect.messages,
-            effect.tokens,
-            reservationId ?? "",
-            ttlSeconds,
-            base(tenantId, userId),
-            key.day,
-            rollupIdOf(key),
-            member(tenantId, userId, reservationId ?? ""),
-            usageKey,
-          );
+        const pipeline = redis.pipeline() as unknown as { quotaApplyBatch(...args: Args): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+        for (let start = 0; start < changes.length; start += APPLY_CHUNK) {
+          const args: Args = [expiringKey, journalKey(journalId), `${journalKey(journalId)}:keys`, keyPrefix];
+          for (const { key, effect, reservationId, ttlSeconds, usageKey } of changes.slice(start, start + APPLY_CHUNK))
+            args.push(key.tenantId, key.userId, key.day, effect.eventId, effect.model, effect.messages, effect.tokens, reservationId ?? "", ttlSeconds, usageKey);
+          pipeline.quotaApplyBatch(...args);
         }
-        const results = (await pipeline.exec()) ?? [];
-        return results.map(([error, result]) => {
+        const outcomes: Array<"applied" | "duplicate" | "missing"> = [];
+        for (const [error, results] of (await pipeline.exec()) ?? []) {
           if (error) throw error;
-          return result === -1 ? "missing" : result === 0 ? "duplicate" : "applied";
-        });
+          for (const result of results as number[]) outcomes.push(result === -1 ? "missing" : result === 0 ? "duplicate" : "applied");
+        }
+        return outcomes;
       }),
 
     pendingJournalIds: () => guarded(() => redis.zrange(journalsKey, "0", "-1")),
