@@ -11,6 +11,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { percentile } from "@tessera/platform";
 import { startSystem } from "@tessera/platform/launcher";
@@ -30,6 +31,20 @@ for (const name of ["MONGO_URL", "REDIS_URL", "AMQP_URL"]) {
 }
 
 const upstream = await startDemoUpstream({ tokenDelayMs: 0 });
+
+/** CPU ms used so far by the local servers (FerretDB, PostgreSQL, Redis, RabbitMQ), by name (Linux /proc). */
+async function infrastructureCpuMs(): Promise<Record<string, number>> {
+  const names: Record<string, string> = { ferretdb: "FerretDB", postgres: "PostgreSQL", "redis-server": "Redis", "beam.smp": "RabbitMQ" };
+  const totals: Record<string, number> = {};
+  for (const pid of (await readdir("/proc").catch(() => [])).filter((entry) => /^\d+$/.test(entry))) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    const name = names[stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))];
+    if (!name) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    totals[name] = (totals[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+  return totals;
+}
 
 const PORTKEY_VERSION = "1.15.2";
 /** Portkey's gateway on a free port, proxying to the demo upstream (its `x-portkey-custom-host`). */
@@ -197,6 +212,16 @@ try {
   }
   lines.push(`  failed requests: ${failures} of ${Math.round(rate * seconds) * phases}`);
   const rssAfter = await system.rssMb();
+  // Once the load is over the system should cost nothing: CPU over 10 idle seconds, after 5 to settle.
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const [servicesBefore, infraBefore] = [await system.cpuMs(), await infrastructureCpuMs()];
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const [servicesAfter, infraAfter] = [await system.cpuMs(), await infrastructureCpuMs()];
+  const idle = [
+    ...Object.entries(servicesAfter).map(([name, ms]) => [name, ms - (servicesBefore[name as keyof typeof servicesBefore] ?? 0)] as const),
+    ...Object.entries(infraAfter).map(([name, ms]) => [name, ms - (infraBefore[name] ?? 0)] as const),
+  ];
+  lines.push(`  idle CPU after the load (% of one core over 10 s): ${idle.map(([name, ms]) => `${name} ${(ms / 100).toFixed(1)}`).join(", ")}`);
   lines.push(`  RSS MB idle → after the load: ${Object.entries(rssIdle).map(([service, mb]) => `${service} ${mb} → ${rssAfter[service as keyof typeof rssAfter] ?? "?"}`).join(", ")}`);
 
   // Time to first token of a web chat message (sequential sends into fresh chats, each answer 20 words).
