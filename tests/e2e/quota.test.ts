@@ -1,6 +1,6 @@
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { AppError, EVENTS_EXCHANGE, USAGE_EVENT_TYPE, createGrpcClient, encodeUsageEvent, newUuid } from "@tessera/platform";
+import { AppError, EVENTS_EXCHANGE, USAGE_EVENT_TYPE, createGrpcClient, createSessionGrantSigner, encodeUsageEvent, newUuid } from "@tessera/platform";
 import { QuotaServiceService } from "@tessera/proto/tessera/quota/v1/quota";
 import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
 import { HttpClient, startTestSystem, uniqueName, type TestSystem } from "@tessera/platform/testing";
@@ -164,10 +164,10 @@ describe("quota through the BFF", () => {
     const session = createGrpcClient(SessionServiceService, { name: "session", address: `127.0.0.1:${system.ports.session.grpc}`, ...grpc });
     const quota = createGrpcClient(QuotaServiceService, { name: "quota", address: `127.0.0.1:${system.ports.quota.grpc}`, ...grpc });
     try {
+      // The test stands in for identity, whose grant alone opens a session.
+      const sessionGrant = await createSessionGrantSigner(system.env.SESSION_GRANT_SECRET!)({ tenantId: "default", userId: user.id, role: "user" });
       const { accessToken } = await session.createSession({
-        tenantId: "default",
-        userId: user.id,
-        role: "user",
+        sessionGrant,
         rememberMe: false,
         deviceInfo: "e2e",
         ip: "127.0.0.1",

@@ -1,5 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectRedis, createLogger } from "@tessera/platform";
+import { connectRedis, createGrpcClient, createLogger, createSessionGrantSigner, type AppError } from "@tessera/platform";
+import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
+import { SessionServiceService } from "@tessera/proto/tessera/session/v1/session";
 import { HttpClient, startTestSystem, type TestSystem } from "@tessera/platform/testing";
 import { startDemoUpstream, type DemoUpstream } from "../../services/chat/src/demo-upstream/demo-upstream.ts";
 
@@ -233,5 +236,41 @@ describe("API key scopes", () => {
     ] as const) {
       expect((await withKey(everything.key, method, path, method === "GET" ? undefined : { name: "x", newPassword: "another fine passphrase" })).status, `${method} ${path}`).toBe(403);
     }
+  });
+});
+
+describe("internal trust", () => {
+  it("opens a session only against identity's grant, never for a holder of the shared internal token alone", async () => {
+    const { user, id } = await signedIn();
+    const internal = { internalToken: system.env.INTERNAL_GRPC_TOKEN!, defaultDeadlineMs: 10_000 };
+    const session = createGrpcClient(SessionServiceService, { name: "session", address: `127.0.0.1:${system.ports.session.grpc}`, ...internal });
+    const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: `127.0.0.1:${system.ports.identity.grpc}`, ...internal });
+    try {
+      const refusal = (sessionGrant: string) =>
+        session.createSession({ sessionGrant, rememberMe: true, deviceInfo: "attacker", ip: "203.0.113.9" }).then(
+          () => "opened",
+          (error: AppError) => `${error.status} ${error.code}`,
+        );
+      // What chat, quota, admin or the BFF could do with the shared token: no grant, or one they made up.
+      expect(await refusal("")).toBe("403 session_grant_required");
+      const forged = await createSessionGrantSigner(randomBytes(32).toString("base64url"))({ tenantId: "default", userId: id, role: "admin" });
+      expect(await refusal(forged)).toBe("403 session_grant_required");
+      const unsigned = `${Buffer.from(JSON.stringify({ alg: "none" })).toString("base64url")}.${Buffer.from(JSON.stringify({ sub: id, tid: "default", role: "admin" })).toString("base64url")}.`;
+      expect(await refusal(unsigned)).toBe("403 session_grant_required");
+
+      // Identity's sign-in grants exactly one session, for the user it checked.
+      const { sessionGrant, user: checked } = await identity.verifyPassword({ tenantId: "default", login: user.username, password: user.password, clientIp: "192.0.2.250", deviceId: "" });
+      expect(checked?.id).toBe(id);
+      const opened = await session.createSession({ sessionGrant, rememberMe: false, deviceInfo: "e2e", ip: "192.0.2.250" });
+      expect(opened.userId).toBe(id);
+      expect(await refusal(sessionGrant)).toBe("403 session_grant_used");
+    } finally {
+      session.close();
+      identity.close();
+    }
+    // And the browser's sign-in, through identity, still works.
+    const { browser, response } = await login({ login: user.email, password: user.password });
+    expect(response.status).toBe(200);
+    expect((await json(await browser.get("/api/v1/me"))).id).toBe(id);
   });
 });

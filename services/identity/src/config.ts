@@ -1,4 +1,4 @@
-import { commonServiceEnv, defaultPorts, env, parseConfig, serviceAddressEnv, z } from "@tessera/platform";
+import { commonServiceEnv, defaultPorts, env, parseConfig, serviceAddressEnv, sessionGrantSecretEnv, z } from "@tessera/platform";
 import { isAllowedProviderUrl, type ProviderSettings } from "./adapters/oauth/openid-client-gateway.ts";
 
 /** A provider URL: https, or plain http on a loopback address (local development and tests). */
@@ -24,6 +24,7 @@ export const config = parseConfig("identity", {
   IDENTITY_GRPC_PORT: env.port(defaultPorts.identity.grpc),
   IDENTITY_PROBE_PORT: env.port(defaultPorts.identity.probe),
   SESSION_GRPC_ADDRESS: serviceAddressEnv("session"),
+  SESSION_GRANT_SECRET: sessionGrantSecretEnv,
   // Tenant settings (enabled sign-in providers) are read from Redis; the admin service answers when they are missing there.
   ADMIN_GRPC_ADDRESS: serviceAddressEnv("admin"),
   FIRST_ADMIN_EMAIL: env.optionalString,

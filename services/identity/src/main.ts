@@ -7,6 +7,7 @@ import {
   createGrpcClient,
   createInvalidationBus,
   createSessionCallerVerifier,
+  createSessionGrantSigner,
   userCacheKey,
   createShutdown,
   createTenantSettingsReader,
@@ -108,7 +109,7 @@ await startServiceRuntime({
   services: [
     {
       definition: IdentityServiceService,
-      implementation: implement(IdentityServiceService, identityGrpcHandlers(useCases, callers.verify), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
+      implementation: implement(IdentityServiceService, identityGrpcHandlers(useCases, callers.verify, createSessionGrantSigner(config.SESSION_GRANT_SECRET)), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
     },
   ],
 });

@@ -24,3 +24,4 @@ export * from "./invalidation-bus.ts";
 export * from "./tenant-settings.ts";
 export * from "./network.ts";
 export * from "./session-caller-verifier.ts";
+export * from "./session-grant.ts";

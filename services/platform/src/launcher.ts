@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createServer } from "node:net";
+import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { defaultPorts } from "./common-config.ts";
 
@@ -38,6 +39,15 @@ export interface RunningSystem {
   rssMb(): Promise<Partial<Record<ServiceName, number>>>;
   /** CPU time each running service has used so far in ms (Linux /proc; empty elsewhere), for benchmarks. */
   cpuMs(): Promise<Partial<Record<ServiceName, number>>>;
+}
+
+/** Secrets only some services hold: identity signs session grants, the session service checks them. */
+const PRIVATE_SECRETS: Record<string, readonly ServiceName[]> = { SESSION_GRANT_SECRET: ["identity", "session"] };
+
+function withoutPrivateSecrets(variables: Record<string, string | undefined>, service: ServiceName): Record<string, string | undefined> {
+  const kept = { ...variables };
+  for (const [name, holders] of Object.entries(PRIVATE_SECRETS)) if (!holders.includes(service)) delete kept[name];
+  return kept;
 }
 
 /**
@@ -92,6 +102,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     GRPC_BIND_HOST: env.GRPC_BIND_HOST ?? "127.0.0.1",
     PUBLIC_BASE_URL: env.PUBLIC_BASE_URL ?? baseUrl,
     BFF_PORT: String(ports.bff.probe),
+    // Identity's grants to open sessions last a minute: a secret made for this run serves every restart of it.
+    SESSION_GRANT_SECRET: env.SESSION_GRANT_SECRET ?? randomBytes(32).toString("base64url"),
   });
   for (const service of SERVICES) {
     if (service === "bff") continue;
@@ -108,7 +120,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const spawnService = async (service: ServiceName) => {
     const child = spawn(nodeBinary, ["--import", "@tessera/platform/telemetry/register", `services/${service}/src/main.ts`], {
       cwd: repositoryRoot,
-      env: { ...process.env, ...env, OTEL_SERVICE_NAME: service },
+      env: { ...withoutPrivateSecrets(process.env, service), ...withoutPrivateSecrets(env, service), OTEL_SERVICE_NAME: service },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.set(service, child);

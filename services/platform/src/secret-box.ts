@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { z } from "zod";
+import { secretEnv } from "./config.ts";
 
 /**
  * AES-256-GCM encryption of secrets at rest. Keys come from the environment as
@@ -46,12 +47,12 @@ function parseKeyring(keyring: string): Array<{ id: string; key: Buffer }> {
 }
 
 /** Schema for a keyring variable (validated at start-up). */
-export const keyringEnv = z
-  .string({ error: "required: id:base64(32 bytes)[,id:base64…], e.g. k1:$(openssl rand -base64 32)" })
-  .refine((value) => {
+export const keyringEnv = secretEnv(
+  z.string({ error: "required: id:base64(32 bytes)[,id:base64…], e.g. k1:$(openssl rand -base64 32)" }).refine((value) => {
     try {
       return parseKeyring(value).length > 0;
     } catch {
       return false;
     }
-  }, "must be id:base64(32 bytes)[,id:base64…]");
+  }, "must be id:base64(32 bytes)[,id:base64…]"),
+);

@@ -351,7 +351,7 @@ async function benchReservations() {
     const perUser = 90; // under the default 100 messages a day
     const users = Math.ceil(RESERVATIONS / perUser);
     for (let index = 0; index < users; index += 1) {
-      const user = await identity.register({
+      const { sessionGrant } = await identity.register({
         tenantId: "default",
         email: `bench${index}@${runName}.example`,
         username: `bench${index}x${runName.slice(-6)}`,
@@ -360,9 +360,7 @@ async function benchReservations() {
         clientIp: "127.0.0.1",
       });
       const pair = await session.createSession({
-        tenantId: "default",
-        userId: user.id,
-        role: user.role,
+        sessionGrant,
         rememberMe: false,
         deviceInfo: "bench",
         ip: "127.0.0.1",
@@ -394,7 +392,7 @@ async function benchReservations() {
     const pacedCalls = RESERVE_RATE * RESERVE_SECONDS;
     const pacedUsers: string[] = [];
     for (let index = 0; pacedUsers.length * perUser < pacedCalls; index += 1) {
-      const user = await identity.register({
+      const { sessionGrant } = await identity.register({
         tenantId: "default",
         email: `paced${index}@${runName}.example`,
         username: `paced${index}x${runName.slice(-6)}`,
@@ -403,9 +401,7 @@ async function benchReservations() {
         clientIp: "127.0.0.1",
       });
       const pair = await session.createSession({
-        tenantId: "default",
-        userId: user.id,
-        role: user.role,
+        sessionGrant,
         rememberMe: false,
         deviceInfo: "bench",
         ip: "127.0.0.1",

@@ -1,4 +1,4 @@
-import { commonServiceEnv, defaultPorts, env, keyringEnv, parseConfig, serviceAddressEnv, z } from "@tessera/platform";
+import { commonServiceEnv, defaultPorts, env, keyringEnv, parseConfig, serviceAddressEnv, sessionGrantSecretEnv, z } from "@tessera/platform";
 
 export const config = parseConfig("session", {
   ...commonServiceEnv,
@@ -8,5 +8,6 @@ export const config = parseConfig("session", {
   SESSION_PROBE_PORT: env.port(defaultPorts.session.probe),
   IDENTITY_GRPC_ADDRESS: serviceAddressEnv("identity"),
   SECRETS_KEYRING: keyringEnv,
+  SESSION_GRANT_SECRET: sessionGrantSecretEnv,
   SIGNING_KEY_ROTATION_DAYS: z.coerce.number().positive().default(30),
 });

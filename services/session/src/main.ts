@@ -4,6 +4,7 @@ import {
   connectMongo,
   connectRedis,
   createCallerVerifier,
+  createSessionGrantVerifier,
   createIdentityUserLookup,
   createInvalidationBus,
   createGrpcClient,
@@ -20,6 +21,7 @@ import { createJoseAccessTokenSigner } from "./adapters/crypto/jose-access-token
 import { sessionGrpcHandlers } from "./adapters/grpc/session-grpc-handlers.ts";
 import { createMongoSessionRepository } from "./adapters/mongo/mongo-session-repository.ts";
 import { createRedisSessionCache } from "./adapters/redis/redis-session-cache.ts";
+import { createRedisGrantLedger } from "./adapters/redis/redis-grant-ledger.ts";
 import { createRedisRefreshStore } from "./adapters/redis/redis-refresh-store.ts";
 import { createSessionUseCases } from "./application/session-use-cases.ts";
 
@@ -59,6 +61,7 @@ const useCases = createSessionUseCases({
   sessions,
   refresh: createRedisRefreshStore(redis.redis, config.REDIS_KEY_PREFIX),
   cache: createRedisSessionCache(redis.redis, config.REDIS_KEY_PREFIX),
+  grants: createRedisGrantLedger(redis.redis, config.REDIS_KEY_PREFIX),
   signer,
   users: {
     // The current role and status at refresh time: a demoted user's next access token says so.
@@ -94,7 +97,7 @@ await startServiceRuntime({
   services: [
     {
       definition: SessionServiceService,
-      implementation: implement(SessionServiceService, sessionGrpcHandlers(useCases, verify), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
+      implementation: implement(SessionServiceService, sessionGrpcHandlers(useCases, verify, createSessionGrantVerifier(config.SESSION_GRANT_SECRET)), { logger, internalToken: config.INTERNAL_GRPC_TOKEN }),
     },
   ],
 });

@@ -7,6 +7,7 @@ import { createJoseAccessTokenSigner } from "../src/adapters/crypto/jose-access-
 import { sha256TokenHasher } from "../src/adapters/crypto/sha256-token-hasher.ts";
 import { createMongoSessionRepository } from "../src/adapters/mongo/mongo-session-repository.ts";
 import { createRedisSessionCache } from "../src/adapters/redis/redis-session-cache.ts";
+import { createRedisGrantLedger } from "../src/adapters/redis/redis-grant-ledger.ts";
 import { createRedisRefreshStore } from "../src/adapters/redis/redis-refresh-store.ts";
 import { createSessionUseCases } from "../src/application/session-use-cases.ts";
 import { REFRESH_GRACE_SECONDS } from "../src/domain/session.ts";
@@ -44,6 +45,7 @@ beforeAll(async () => {
     sessions,
     refresh: createRedisRefreshStore(redis.redis, infrastructure.redisKeyPrefix),
     cache: createRedisSessionCache(redis.redis, infrastructure.redisKeyPrefix),
+    grants: createRedisGrantLedger(redis.redis, infrastructure.redisKeyPrefix),
     signer,
     users: { current: async (_tenantId, userId) => users.get(userId) ?? null },
     events: { ended: async (ids) => void ended.push(...ids) },
@@ -73,8 +75,8 @@ const newUser = (role: "user" | "admin" = "user") => {
   return id;
 };
 
-const start = (userId: string, rememberMe = true) =>
-  useCases.createSession({ tenantId: "default", userId, role: users.get(userId)!.role, rememberMe, deviceInfo: "vitest", ip: "127.0.0.1" });
+const grantFor = (userId: string) => ({ tenantId: "default", userId, role: users.get(userId)!.role, grantId: randomBytes(8).toString("hex"), expiresAt: new Date(Date.now() + 60_000) });
+const start = (userId: string, rememberMe = true) => useCases.createSession(grantFor(userId), { rememberMe, deviceInfo: "vitest", ip: "127.0.0.1" });
 
 const codeOf = outcomeOf;
 

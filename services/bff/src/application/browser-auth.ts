@@ -53,15 +53,10 @@ export function createBrowserAuth(deps: {
   });
 
   /** Adds (or replaces) a signed-in account and makes it active; the oldest other account makes room past the limit. */
-  const addAccount = async (browser: BrowserSession, user: User, rememberMe: boolean, client: ClientInfo) => {
-    const tokens = await deps.session.createSession({
-      tenantId: user.tenantId,
-      userId: user.id,
-      role: user.role,
-      rememberMe,
-      deviceInfo: client.userAgent,
-      ip: client.ip,
-    });
+  const addAccount = async (browser: BrowserSession, signedIn: { user: User; sessionGrant: string }, rememberMe: boolean, client: ClientInfo) => {
+    const { user } = signedIn;
+    // Identity's grant is the only way to open a session: it names the user it just checked.
+    const tokens = await deps.session.createSession({ sessionGrant: signedIn.sessionGrant, rememberMe, deviceInfo: client.userAgent, ip: client.ip });
     const replaced = browser.accounts.find((account) => account.userId === user.id);
     if (replaced) await revokeNewest(browser, replaced, client);
     let accounts = browser.accounts.filter((account) => account.userId !== user.id);
@@ -78,15 +73,15 @@ export function createBrowserAuth(deps: {
       if (browser.accounts.length >= deps.maxAccounts && !browser.accounts.some((account) => account.email === input.email.trim().toLowerCase())) {
         throw new AppError("too_many_accounts", 409, `At most ${deps.maxAccounts} accounts can be signed in at once; sign one out first.`);
       }
-      const user = await deps.identity.register({ ...input, clientIp: client.ip });
-      await addAccount(browser, user, false, client);
-      return user;
+      const signedIn = await deps.identity.register({ ...input, clientIp: client.ip });
+      await addAccount(browser, { user: signedIn.user!, sessionGrant: signedIn.sessionGrant }, false, client);
+      return signedIn.user!;
     },
 
     async login(browser: BrowserSession, input: { tenantId: string; login: string; password: string; rememberMe: boolean; deviceId: string }, client: ClientInfo): Promise<User> {
-      const user = await deps.identity.verifyPassword({ tenantId: input.tenantId, login: input.login, password: input.password, clientIp: client.ip, deviceId: input.deviceId });
-      await addAccount(browser, user, input.rememberMe, client);
-      return user;
+      const signedIn = await deps.identity.verifyPassword({ tenantId: input.tenantId, login: input.login, password: input.password, clientIp: client.ip, deviceId: input.deviceId });
+      await addAccount(browser, { user: signedIn.user!, sessionGrant: signedIn.sessionGrant }, input.rememberMe, client);
+      return signedIn.user!;
     },
 
     /**
@@ -103,7 +98,7 @@ export function createBrowserAuth(deps: {
       const accessToken = activeAccount(browser, input.tenantId) ? await this.accessToken(browser, input.tenantId, client).catch(() => undefined) : undefined;
       const completed = await deps.identity.completeOAuth({ ...input, clientIp: client.ip }, { accessToken });
       const user = completed.user!;
-      if (completed.intent === "login") await addAccount(browser, user, false, client);
+      if (completed.intent === "login") await addAccount(browser, { user, sessionGrant: completed.sessionGrant }, false, client);
       return { user, intent: completed.intent, returnTo: completed.returnTo };
     },
 

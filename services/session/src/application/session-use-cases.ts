@@ -1,11 +1,12 @@
-import { newId, notFound, randomSecret, unauthenticated, type Caller, type Clock } from "@tessera/platform";
-import type { AccessTokenSigner, CallerTokenClaims, RefreshStore, SessionCache, SessionEvents, SessionRepository, TokenHasher, UserDirectory } from "../domain/ports.ts";
+import { forbidden, newId, notFound, randomSecret, unauthenticated, type Caller, type Clock, type SessionGrant } from "@tessera/platform";
+import type { AccessTokenSigner, CallerTokenClaims, GrantLedger, RefreshStore, SessionCache, SessionEvents, SessionRepository, TokenHasher, UserDirectory } from "../domain/ports.ts";
 import { ACCESS_TOKEN_TTL_SECONDS, CALLER_TOKEN_TTL_SECONDS, REFRESH_GRACE_SECONDS, isLive, parseRefreshToken, refreshLifetimeSeconds, type Session } from "../domain/session.ts";
 
 export interface SessionPorts {
   sessions: SessionRepository;
   refresh: RefreshStore;
   cache: SessionCache;
+  grants: GrantLedger;
   signer: AccessTokenSigner;
   users: UserDirectory;
   events: SessionEvents;
@@ -66,7 +67,10 @@ export function createSessionUseCases(ports: SessionPorts) {
   };
 
   return {
-    async createSession(input: { tenantId: string; userId: string; role: Session["role"]; rememberMe: boolean; deviceInfo: string; ip: string }) {
+    /** Opens a session for the user identity's grant names (verified by the caller); each grant opens one. */
+    async createSession(grant: SessionGrant, options: { rememberMe: boolean; deviceInfo: string; ip: string }) {
+      if (!(await ports.grants.claim(grant.grantId, grant.expiresAt))) throw forbidden("This sign-in was already used to open a session.", "session_grant_used");
+      const input = { tenantId: grant.tenantId, userId: grant.userId, role: grant.role, ...options };
       const now = clock.now();
       const id = newId();
       const secret = randomSecret();

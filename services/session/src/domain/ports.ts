@@ -60,6 +60,11 @@ export interface RefreshStore {
 }
 
 /** Cached liveness answers in Redis. */
+/** Identity's session grants are single use: the first claim of a grant id wins. */
+export interface GrantLedger {
+  claim(grantId: string, expiresAt: Date): Promise<boolean>;
+}
+
 export interface SessionCache {
   setLive(sessionId: string, live: boolean): Promise<void>;
   getLive(sessionId: string): Promise<boolean | null>;

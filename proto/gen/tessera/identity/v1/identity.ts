@@ -84,6 +84,17 @@ export interface VerifyPasswordRequest {
   deviceId: string;
 }
 
+/**
+ * A user who just proved who they are, and identity's grant to open one session for them: a
+ * short-lived, single-use assertion signed with a secret only identity and session hold. The
+ * session service creates sessions only against such a grant, never for a caller holding the
+ * shared internal token alone.
+ */
+export interface SignedIn {
+  user?: User | undefined;
+  sessionGrant: string;
+}
+
 export interface UpdateMeRequest {
   fullName?: string | undefined;
   avatarUrl?: string | undefined;
@@ -244,6 +255,8 @@ export interface CompleteOAuthResponse {
   user?: User | undefined;
   intent: string;
   returnTo: string;
+  /** For intent "login": the grant to open the session (see SignedIn); empty for "link". */
+  sessionGrant: string;
 }
 
 export interface LinkedIdentity {
@@ -1176,6 +1189,85 @@ export const VerifyPasswordRequest: MessageFns<VerifyPasswordRequest> = {
     }
     if (message.deviceId !== "") {
       obj.deviceId = message.deviceId;
+    }
+    return obj;
+  },
+};
+
+function createBaseSignedIn(): SignedIn {
+  return { user: undefined, sessionGrant: "" };
+}
+
+export const SignedIn: MessageFns<SignedIn> = {
+  encode(message: SignedIn, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.user !== undefined) {
+      User.encode(message.user, writer.uint32(10).fork()).join();
+    }
+    if (message.sessionGrant !== "") {
+      writer.uint32(18).string(message.sessionGrant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignedIn {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignedIn();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.user = User.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionGrant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SignedIn {
+    return {
+      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
+      sessionGrant: isSet(object.sessionGrant)
+        ? globalThis.String(object.sessionGrant)
+        : isSet(object.session_grant)
+        ? globalThis.String(object.session_grant)
+        : "",
+    };
+  },
+
+  toJSON(message: SignedIn): unknown {
+    const obj: any = {};
+    if (message.user !== undefined) {
+      obj.user = User.toJSON(message.user);
+    }
+    if (message.sessionGrant !== "") {
+      obj.sessionGrant = message.sessionGrant;
     }
     return obj;
   },
@@ -3474,7 +3566,7 @@ export const CompleteOAuthRequest: MessageFns<CompleteOAuthRequest> = {
 };
 
 function createBaseCompleteOAuthResponse(): CompleteOAuthResponse {
-  return { user: undefined, intent: "", returnTo: "" };
+  return { user: undefined, intent: "", returnTo: "", sessionGrant: "" };
 }
 
 export const CompleteOAuthResponse: MessageFns<CompleteOAuthResponse> = {
@@ -3487,6 +3579,9 @@ export const CompleteOAuthResponse: MessageFns<CompleteOAuthResponse> = {
     }
     if (message.returnTo !== "") {
       writer.uint32(26).string(message.returnTo);
+    }
+    if (message.sessionGrant !== "") {
+      writer.uint32(34).string(message.sessionGrant);
     }
     return writer;
   },
@@ -3528,6 +3623,14 @@ export const CompleteOAuthResponse: MessageFns<CompleteOAuthResponse> = {
             message.returnTo = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sessionGrant = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3549,6 +3652,11 @@ export const CompleteOAuthResponse: MessageFns<CompleteOAuthResponse> = {
         : isSet(object.return_to)
         ? globalThis.String(object.return_to)
         : "",
+      sessionGrant: isSet(object.sessionGrant)
+        ? globalThis.String(object.sessionGrant)
+        : isSet(object.session_grant)
+        ? globalThis.String(object.session_grant)
+        : "",
     };
   },
 
@@ -3562,6 +3670,9 @@ export const CompleteOAuthResponse: MessageFns<CompleteOAuthResponse> = {
     }
     if (message.returnTo !== "") {
       obj.returnTo = message.returnTo;
+    }
+    if (message.sessionGrant !== "") {
+      obj.sessionGrant = message.sessionGrant;
     }
     return obj;
   },
@@ -3940,8 +4051,8 @@ export const IdentityServiceService = {
     responseStream: false as const,
     requestSerialize: (value: RegisterRequest): Buffer => Buffer.from(RegisterRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): RegisterRequest => RegisterRequest.decode(value),
-    responseSerialize: (value: User): Buffer => Buffer.from(User.encode(value).finish()),
-    responseDeserialize: (value: Buffer): User => User.decode(value),
+    responseSerialize: (value: SignedIn): Buffer => Buffer.from(SignedIn.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SignedIn => SignedIn.decode(value),
   },
   verifyPassword: {
     path: "/tessera.identity.v1.IdentityService/VerifyPassword" as const,
@@ -3950,8 +4061,8 @@ export const IdentityServiceService = {
     requestSerialize: (value: VerifyPasswordRequest): Buffer =>
       Buffer.from(VerifyPasswordRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): VerifyPasswordRequest => VerifyPasswordRequest.decode(value),
-    responseSerialize: (value: User): Buffer => Buffer.from(User.encode(value).finish()),
-    responseDeserialize: (value: Buffer): User => User.decode(value),
+    responseSerialize: (value: SignedIn): Buffer => Buffer.from(SignedIn.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SignedIn => SignedIn.decode(value),
   },
   getMe: {
     path: "/tessera.identity.v1.IdentityService/GetMe" as const,
@@ -4176,8 +4287,8 @@ export const IdentityServiceService = {
 
 export interface IdentityServiceServer extends UntypedServiceImplementation {
   resolveTenant: handleUnaryCall<ResolveTenantRequest, Tenant>;
-  register: handleUnaryCall<RegisterRequest, User>;
-  verifyPassword: handleUnaryCall<VerifyPasswordRequest, User>;
+  register: handleUnaryCall<RegisterRequest, SignedIn>;
+  verifyPassword: handleUnaryCall<VerifyPasswordRequest, SignedIn>;
   getMe: handleUnaryCall<Empty, User>;
   updateMe: handleUnaryCall<UpdateMeRequest, User>;
   changePassword: handleUnaryCall<ChangePasswordRequest, Empty>;
@@ -4232,32 +4343,35 @@ export interface IdentityServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Tenant) => void,
   ): ClientUnaryCall;
-  register(request: RegisterRequest, callback: (error: ServiceError | null, response: User) => void): ClientUnaryCall;
+  register(
+    request: RegisterRequest,
+    callback: (error: ServiceError | null, response: SignedIn) => void,
+  ): ClientUnaryCall;
   register(
     request: RegisterRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: User) => void,
+    callback: (error: ServiceError | null, response: SignedIn) => void,
   ): ClientUnaryCall;
   register(
     request: RegisterRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: User) => void,
+    callback: (error: ServiceError | null, response: SignedIn) => void,
   ): ClientUnaryCall;
   verifyPassword(
     request: VerifyPasswordRequest,
-    callback: (error: ServiceError | null, response: User) => void,
+    callback: (error: ServiceError | null, response: SignedIn) => void,
   ): ClientUnaryCall;
   verifyPassword(
     request: VerifyPasswordRequest,
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: User) => void,
+    callback: (error: ServiceError | null, response: SignedIn) => void,
   ): ClientUnaryCall;
   verifyPassword(
     request: VerifyPasswordRequest,
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: User) => void,
+    callback: (error: ServiceError | null, response: SignedIn) => void,
   ): ClientUnaryCall;
   getMe(request: Empty, callback: (error: ServiceError | null, response: User) => void): ClientUnaryCall;
   getMe(

@@ -47,9 +47,7 @@ export interface SessionState {
 }
 
 export interface CreateSessionRequest {
-  tenantId: string;
-  userId: string;
-  role: string;
+  sessionGrant: string;
   rememberMe: boolean;
   deviceInfo: string;
   ip: string;
@@ -455,19 +453,13 @@ export const SessionState: MessageFns<SessionState> = {
 };
 
 function createBaseCreateSessionRequest(): CreateSessionRequest {
-  return { tenantId: "", userId: "", role: "", rememberMe: false, deviceInfo: "", ip: "" };
+  return { sessionGrant: "", rememberMe: false, deviceInfo: "", ip: "" };
 }
 
 export const CreateSessionRequest: MessageFns<CreateSessionRequest> = {
   encode(message: CreateSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.tenantId !== "") {
-      writer.uint32(10).string(message.tenantId);
-    }
-    if (message.userId !== "") {
-      writer.uint32(18).string(message.userId);
-    }
-    if (message.role !== "") {
-      writer.uint32(26).string(message.role);
+    if (message.sessionGrant !== "") {
+      writer.uint32(58).string(message.sessionGrant);
     }
     if (message.rememberMe !== false) {
       writer.uint32(32).bool(message.rememberMe);
@@ -494,28 +486,12 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
+          case 7: {
+            if (tag !== 58) {
               break;
             }
 
-            message.tenantId = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.userId = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.role = reader.string();
+            message.sessionGrant = reader.string();
             continue;
           }
           case 4: {
@@ -556,17 +532,11 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest> = {
 
   fromJSON(object: any): CreateSessionRequest {
     return {
-      tenantId: isSet(object.tenantId)
-        ? globalThis.String(object.tenantId)
-        : isSet(object.tenant_id)
-        ? globalThis.String(object.tenant_id)
+      sessionGrant: isSet(object.sessionGrant)
+        ? globalThis.String(object.sessionGrant)
+        : isSet(object.session_grant)
+        ? globalThis.String(object.session_grant)
         : "",
-      userId: isSet(object.userId)
-        ? globalThis.String(object.userId)
-        : isSet(object.user_id)
-        ? globalThis.String(object.user_id)
-        : "",
-      role: isSet(object.role) ? globalThis.String(object.role) : "",
       rememberMe: isSet(object.rememberMe)
         ? globalThis.Boolean(object.rememberMe)
         : isSet(object.remember_me)
@@ -583,14 +553,8 @@ export const CreateSessionRequest: MessageFns<CreateSessionRequest> = {
 
   toJSON(message: CreateSessionRequest): unknown {
     const obj: any = {};
-    if (message.tenantId !== "") {
-      obj.tenantId = message.tenantId;
-    }
-    if (message.userId !== "") {
-      obj.userId = message.userId;
-    }
-    if (message.role !== "") {
-      obj.role = message.role;
+    if (message.sessionGrant !== "") {
+      obj.sessionGrant = message.sessionGrant;
     }
     if (message.rememberMe !== false) {
       obj.rememberMe = message.rememberMe;
@@ -1346,6 +1310,7 @@ export const Jwks: MessageFns<Jwks> = {
 
 export type SessionServiceService = typeof SessionServiceService;
 export const SessionServiceService = {
+  /** Only against a grant from identity (PERMISSION_DENIED otherwise). */
   createSession: {
     path: "/tessera.session.v1.SessionService/CreateSession" as const,
     requestStream: false as const,
@@ -1461,6 +1426,7 @@ export const SessionServiceService = {
 } as const;
 
 export interface SessionServiceServer extends UntypedServiceImplementation {
+  /** Only against a grant from identity (PERMISSION_DENIED otherwise). */
   createSession: handleUnaryCall<CreateSessionRequest, TokenPair>;
   refresh: handleUnaryCall<RefreshRequest, TokenPair>;
   /** Revokes the session the refresh token belongs to (logout). */
@@ -1485,6 +1451,7 @@ export interface SessionServiceServer extends UntypedServiceImplementation {
 }
 
 export interface SessionServiceClient extends Client {
+  /** Only against a grant from identity (PERMISSION_DENIED otherwise). */
   createSession(
     request: CreateSessionRequest,
     callback: (error: ServiceError | null, response: TokenPair) => void,

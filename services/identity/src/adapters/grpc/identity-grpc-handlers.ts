@@ -62,8 +62,17 @@ const toIdentityMessage = (identity: LinkedIdentity) => ({
 const pageLimit = (limit: number) => Math.min(Math.max(limit || 50, 1), 100);
 
 /** Thin translation between gRPC messages and the identity use cases; every user-facing call checks the caller's token. */
-export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerVerifier): ServiceHandlers<typeof IdentityServiceService> {
+/**
+ * `grantSession`: identity's grant to open one session for a user who just signed in (its own
+ * credential; see createSessionGrantSigner).
+ */
+export function identityGrpcHandlers(
+  useCases: IdentityUseCases,
+  verify: CallerVerifier,
+  grantSession: (user: { tenantId: string; userId: string; role: string }) => Promise<string>,
+): ServiceHandlers<typeof IdentityServiceService> {
   const { account, admin } = useCases;
+  const signedIn = async (user: User) => ({ user: toUserMessage(user), sessionGrant: await grantSession({ tenantId: user.tenantId, userId: user.id, role: user.role }) });
   // Reading one's own profile also works with a personal API key; everything else here needs a session.
   const verifySession = async (token: string | undefined) => requireSessionCaller(await verify(token));
   return {
@@ -84,7 +93,8 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
       // The active account only matters to a "link" flow, which checks it is the user who started it.
       const claims = context.bearerToken ? await verifySession(context.bearerToken).catch(() => null) : null;
       const completed = await useCases.completeOAuth({ tenantId: request.tenantId, provider: request.provider, callbackQuery: request.callbackQuery, browserBinding: request.browserBinding, claims, clientIp: request.clientIp });
-      return { user: toUserMessage(completed.user), intent: completed.intent, returnTo: completed.returnTo };
+      const sessionGrant = completed.intent === "login" ? (await signedIn(completed.user)).sessionGrant : "";
+      return { user: toUserMessage(completed.user), intent: completed.intent, returnTo: completed.returnTo, sessionGrant };
     },
     listIdentities: async (_request, context) => ({ items: (await useCases.linkedIdentities.list(await verifySession(context.bearerToken))).map(toIdentityMessage) }),
     unlinkIdentity: async (request, context) => {
@@ -93,9 +103,9 @@ export function identityGrpcHandlers(useCases: IdentityUseCases, verify: CallerV
     },
     resolveTenant: async (request) => toTenantMessage(await useCases.resolveTenant(request.host)),
     register: async (request) =>
-      toUserMessage(await useCases.registerUser({ tenantId: request.tenantId, email: request.email, username: request.username, password: request.password, fullName: request.fullName, clientIp: request.clientIp })),
+      signedIn(await useCases.registerUser({ tenantId: request.tenantId, email: request.email, username: request.username, password: request.password, fullName: request.fullName, clientIp: request.clientIp })),
     verifyPassword: async (request) =>
-      toUserMessage(await useCases.verifyPassword({ tenantId: request.tenantId, login: request.login, password: request.password, clientIp: request.clientIp, deviceId: request.deviceId })),
+      signedIn(await useCases.verifyPassword({ tenantId: request.tenantId, login: request.login, password: request.password, clientIp: request.clientIp, deviceId: request.deviceId })),
     getMe: async (_request, context) => toUserMessage(await account.me(await verify(context.bearerToken))),
     updateMe: async (request, context) =>
       toUserMessage(await account.updateMe(await verifySession(context.bearerToken), { fullName: request.fullName, avatarUrl: request.avatarUrl, username: request.username })),

@@ -1,5 +1,5 @@
 import type { SessionServiceService, TokenPair } from "@tessera/proto/tessera/session/v1/session";
-import { knownKeyScopes, requireSessionCaller, validationFailed, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
+import { knownKeyScopes, requireSessionCaller, validationFailed, type CallerVerifier, type ServiceHandlers, type SessionGrantVerifier } from "@tessera/platform";
 import type { IssuedTokens, SessionUseCases } from "../../application/session-use-cases.ts";
 
 const toTokenPair = (tokens: IssuedTokens): TokenPair => ({
@@ -12,19 +12,11 @@ const toTokenPair = (tokens: IssuedTokens): TokenPair => ({
   tenantId: tokens.session.tenantId,
 });
 
-export function sessionGrpcHandlers(useCases: SessionUseCases, verify: CallerVerifier): ServiceHandlers<typeof SessionServiceService> {
+/** `verifyGrant`: identity's grant is the only way to open a session (the shared internal token is not enough). */
+export function sessionGrpcHandlers(useCases: SessionUseCases, verify: CallerVerifier, verifyGrant: SessionGrantVerifier): ServiceHandlers<typeof SessionServiceService> {
   return {
     createSession: async (request) =>
-      toTokenPair(
-        await useCases.createSession({
-          tenantId: request.tenantId,
-          userId: request.userId,
-          role: request.role === "admin" ? "admin" : "user",
-          rememberMe: request.rememberMe,
-          deviceInfo: request.deviceInfo,
-          ip: request.ip,
-        }),
-      ),
+      toTokenPair(await useCases.createSession(await verifyGrant(request.sessionGrant), { rememberMe: request.rememberMe, deviceInfo: request.deviceInfo, ip: request.ip })),
     refresh: async (request) => toTokenPair(await useCases.refresh(request.refreshToken, request.ip)),
     revokeByRefreshToken: async (request) => {
       await useCases.revokeByRefreshToken(request.refreshToken);
