@@ -13,7 +13,8 @@ const operator = { email: "settings-ops@example.com", password: "operating all o
 const PROVIDER_KEY = "sk-admin-secret-key-9f3e7d1c2b4a";
 
 beforeAll(async () => {
-  upstream = await startDemoUpstream({ tokenDelayMs: 1, models: ["demo-echo", "demo-two"] });
+  // The "slow" key holds an answer back long enough to look at its reservation (then it is cancelled).
+  upstream = await startDemoUpstream({ tokenDelayMs: 1, slowDelayMs: 25_000, models: ["demo-echo", "demo-two"] });
   system = await startTestSystem({
     DEFAULT_LLM_BASE_URL: upstream.url,
     DEFAULT_LLM_API_KEYS: "good",
@@ -327,6 +328,97 @@ describe("tenant settings", () => {
     expect((await auditOf(tenantAdmin, "?action=settings.update")).items[0]).toMatchObject({ before: { selfRegistration: true, minPasswordLength: 40 }, after: { selfRegistration: false, minPasswordLength: 8 } });
     expect((await tenantAdmin.patch("/api/v1/admin/settings", { selfRegistration: true })).status).toBe(200);
     expect((await signUp("open")).status).toBe(201);
+  });
+
+  it("bounds every answer by the tenant's token maximum from the very next request: reserved, and capped at the model", async () => {
+    const adminBrowser = await asAdmin();
+    const { browser, user } = await register();
+    const { key } = await json<{ key: string }>(await browser.post("/api/v1/me/api-keys", { name: "cap" }));
+    expect((await adminBrowser.patch(`/api/v1/admin/users/${user.id}`, { maxTokensPerDay: 1_000 })).status).toBe(200);
+    const complete = (body: Record<string, unknown>, signal?: AbortSignal) =>
+      fetch(`${system.baseUrl}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body), signal });
+    const ask = async (content: string, extra: Record<string, unknown> = {}) => {
+      const response = await complete({ model: "demo-echo", messages: [{ role: "user", content }], ...extra });
+      return { status: response.status, body: await json(response) };
+    };
+    const tokensUsed = async () => (await json(await browser.get("/api/v1/quota"))).tokens.used as number;
+    const words = (text: string) => text.split(" ").length;
+    const eventually = async (check: () => Promise<void>) => {
+      for (const deadline = Date.now() + 20_000; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+        try {
+          return await check();
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+        }
+      }
+    };
+    /** While an answer of the "slow" provider is held back, its reservation adds to what the user has used. */
+    const whileHeld = async (look: (reserved: number) => Promise<number>) => {
+      const before = await tokensUsed();
+      const cancel = new AbortController();
+      const held = complete({ model: "demo-two", messages: [{ role: "user", content: "hold this" }] }, cancel.signal).catch(() => undefined);
+      let reserved = 0;
+      await eventually(async () => expect((reserved = (await tokensUsed()) - before)).toBeGreaterThan(0));
+      let spent = 0;
+      try {
+        spent = await look(reserved);
+      } finally {
+        cancel.abort();
+        await held;
+      }
+      // Cancelled before any answer: the reservation is given back; what the other request used stays.
+      await eventually(async () => expect(await tokensUsed()).toBe(before + spent));
+    };
+    const slow = await adminBrowser.patch("/api/v1/admin/settings", { providers: [{ name: "Slow", baseUrl: upstream.url, models: [{ id: "demo-two" }], addKeys: ["slow"] }] });
+    expect(slow.status).toBe(200);
+    try {
+      expect(await json(await adminBrowser.get("/api/v1/admin/settings"))).toMatchObject({ maxCompletionTokens: null });
+      // The installation's default (4,096) is reserved: a second request finds the 1,000 tokens taken.
+      await whileHeld(async (reserved) => {
+        expect(reserved).toBeGreaterThan(4_096);
+        const refused = await ask("[words=3]");
+        expect(refused.status).toBe(429);
+        expect(refused.body.error.code).toBe("insufficient_quota");
+        return 0;
+      });
+
+      const patched = await adminBrowser.patch("/api/v1/admin/settings", { maxCompletionTokens: 50 });
+      expect(patched.status).toBe(200);
+      expect(await json(patched)).toMatchObject({ maxCompletionTokens: 50 });
+      // The very next request reserves at most 50 tokens of answer, so another one fits beside it,
+      // and the model is asked for no more than 50 whatever the request says.
+      await whileHeld(async (reserved) => {
+        expect(reserved).toBeGreaterThan(50);
+        expect(reserved).toBeLessThan(100);
+        const capped = await ask("[words=80]", { max_tokens: 1_000 });
+        expect(capped.status).toBe(200);
+        expect(words(capped.body.choices[0].message.content)).toBe(50);
+        expect(capped.body.choices[0].finish_reason).toBe("length");
+        expect(capped.body.usage.completion_tokens).toBe(50);
+        return capped.body.usage.total_tokens as number;
+      });
+      // A request naming no maximum, through /v1 and the web chat, gets the tenant's.
+      expect(words((await ask("[words=80]")).body.choices[0].message.content)).toBe(50);
+      const chat = (await json(await browser.post("/api/v1/chats", { model: "demo-echo" }))).chat;
+      const sent = await (await browser.post(`/api/v1/chats/${chat.id}/messages`, { content: "[words=80]", clientMessageId: `cap-${Date.now()}` })).text();
+      const done = JSON.parse(/event: done\ndata: (.*)\n/.exec(sent)?.[1] ?? "null");
+      expect(words(done.message.content)).toBe(50);
+      expect((await auditOf(adminBrowser, "?action=settings.update")).items[0]).toMatchObject({ before: { maxCompletionTokens: null }, after: { maxCompletionTokens: 50 } });
+
+      for (const bad of [0, 1_000_001, 2.5, "100"]) {
+        const refused = await adminBrowser.patch("/api/v1/admin/settings", { maxCompletionTokens: bad });
+        expect(refused.status).toBe(400);
+        expect(refused.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+        expect((await json(refused)).errors.map((error: { field: string }) => error.field)).toEqual(["maxCompletionTokens"]);
+      }
+      expect(await json(await adminBrowser.get("/api/v1/admin/settings"))).toMatchObject({ maxCompletionTokens: 50 });
+
+      // Back to the installation's default: nothing is sent when the request names no maximum.
+      expect(await json(await adminBrowser.patch("/api/v1/admin/settings", { maxCompletionTokens: null }))).toMatchObject({ maxCompletionTokens: null });
+      expect(words((await ask("[words=80]")).body.choices[0].message.content)).toBe(80);
+    } finally {
+      await adminBrowser.patch("/api/v1/admin/settings", { maxCompletionTokens: null, providers: [] });
+    }
   });
 });
 

@@ -31,7 +31,7 @@ const parsed = parseConfig("chat", {
   UPSTREAM_IDLE_TIMEOUT_MS: env.duration(60_000),
   UPSTREAM_KEY_COOLDOWN_MS: env.duration(30_000),
   UPSTREAM_UNAUTHORIZED_COOLDOWN_MS: env.duration(600_000),
-  // Reserved per answer before it streams (bounds a request's max_tokens); settled to the real usage.
+  // The default (a tenant may set its own) of the most tokens one answer may take: reserved before it streams, caps max_tokens.
   CHAT_MAX_COMPLETION_TOKENS: z.coerce.number().int().min(1).max(1_000_000).default(4_096),
   CHAT_HISTORY_MESSAGES: z.coerce.number().int().min(0).max(200).default(20),
   CHAT_CHECKPOINT_INTERVAL_MS: env.duration(300),

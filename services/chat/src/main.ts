@@ -140,6 +140,8 @@ const deps: ChatDependencies = {
     },
   },
   models: providers,
+  // From the bus-invalidated cache: no Redis or admin call per request, exact after a change.
+  tenantSettings: { maxCompletionTokens: async (tenantId) => (await tenantSettings.get(tenantId)).maxCompletionTokens },
   llm: createOpenAiCompatibleGateway({
     providers,
     pool: new KeyPool(systemClock, { cooldownMs: config.UPSTREAM_KEY_COOLDOWN_MS, unauthorizedCooldownMs: config.UPSTREAM_UNAUTHORIZED_COOLDOWN_MS }),

@@ -63,6 +63,7 @@ beforeAll(async () => {
     quota,
     users: { get: async () => ({ status: "active", maxChats: 10 }) },
     models: providers,
+    tenantSettings: { maxCompletionTokens: async () => null },
     llm: createOpenAiCompatibleGateway({
       providers,
       pool: new KeyPool(systemClock, { cooldownMs: 60_000, unauthorizedCooldownMs: 60_000 }),

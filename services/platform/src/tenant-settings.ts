@@ -25,6 +25,8 @@ export interface TenantSettingsSnapshot {
   signInProviders: string[] | null;
   /** Whether a provider-verified email links an existing account by itself; null: the installation's default. */
   autoLinkVerifiedEmail: boolean | null;
+  /** The most tokens one answer may take (reserved before it, the cap sent to the model); null: the installation's default. */
+  maxCompletionTokens: number | null;
 }
 
 export const DEFAULT_TENANT = "default";
@@ -40,6 +42,7 @@ export function defaultTenantSettings(tenantId: string): TenantSettingsSnapshot 
     sharedUpstream: tenantId === DEFAULT_TENANT,
     signInProviders: null,
     autoLinkVerifiedEmail: null,
+    maxCompletionTokens: null,
   };
 }
 
@@ -61,6 +64,7 @@ export const snapshotFromMessage = (message: SnapshotMessage): TenantSettingsSna
   sharedUpstream: message.sharedUpstream,
   signInProviders: message.signInProvidersSet ? message.signInProviders : null,
   autoLinkVerifiedEmail: message.autoLinkVerifiedEmail ?? null,
+  maxCompletionTokens: message.maxCompletionTokens ?? null,
 });
 
 export interface TenantSettingsReader {
@@ -97,7 +101,8 @@ export function createTenantSettingsReader(options: {
     } catch {
       // Redis down: the admin service answers from its store (requests keep their real limits).
     }
-    if (raw) return { signInProviders: null, autoLinkVerifiedEmail: null, ...(JSON.parse(raw) as Omit<TenantSettingsSnapshot, "signInProviders" | "autoLinkVerifiedEmail">) };
+    // Entries published before a field existed lack it: it is then the default.
+    if (raw) return { signInProviders: null, autoLinkVerifiedEmail: null, maxCompletionTokens: null, ...(JSON.parse(raw) as Omit<TenantSettingsSnapshot, "signInProviders" | "autoLinkVerifiedEmail" | "maxCompletionTokens">) };
     if (!admin) return defaultTenantSettings(tenantId);
     try {
       return snapshotFromMessage(await admin.getTenantSettings({ id: tenantId }));

@@ -17,6 +17,8 @@ export interface SettingsView {
   signInProviders: string[];
   /** Whether a provider-verified email links an existing account by itself; null: the installation's default. */
   autoLinkVerifiedEmail: boolean | null;
+  /** The most tokens one answer may take; null: the installation's default. */
+  maxCompletionTokens: number | null;
   updatedAt: string | null;
 }
 
@@ -31,6 +33,8 @@ export interface SettingsUpdate {
   models?: string[] | undefined;
   signInProviders?: string[] | undefined;
   autoLinkVerifiedEmail?: boolean | undefined;
+  /** null: back to the installation's default. */
+  maxCompletionTokens?: number | null | undefined;
 }
 
 const uniqueModels = (providers: ProviderRecord[]): ModelRef[] => {
@@ -69,6 +73,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       sharedUpstream: own.sharedUpstream,
       signInProviders,
       autoLinkVerifiedEmail: own.autoLinkVerifiedEmail,
+      maxCompletionTokens: own.maxCompletionTokens,
       updatedAt: own.updatedAt?.toISOString() ?? null,
     };
   };
@@ -82,6 +87,7 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
     models: settings.models,
     signInProviders: settings.signInProviders,
     autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail,
+    maxCompletionTokens: settings.maxCompletionTokens,
   });
 
   /** Creates, updates and deletes providers so the tenant's own ones are exactly the given list. */
@@ -124,10 +130,10 @@ export function tenantSettings<User extends UserFields, D, S, M>(deps: AdminDepe
       if (changes.providers) await replaceProviders(actor, await deps.providers.list(actor), changes.providers);
       const available = changes.models ? uniqueModels(await deps.providers.list(actor)).map((model) => model.id) : null;
       const current = await stored(actor.tenantId);
-      const next = applySettingsChanges(current, { defaultLimits: changes.defaultLimits, premiumLimits: changes.premiumLimits, timeZone: changes.timeZone, models: changes.models, signInProviders: changes.signInProviders, autoLinkVerifiedEmail: changes.autoLinkVerifiedEmail }, available, deps.clock.now());
+      const next = applySettingsChanges(current, { defaultLimits: changes.defaultLimits, premiumLimits: changes.premiumLimits, timeZone: changes.timeZone, models: changes.models, signInProviders: changes.signInProviders, autoLinkVerifiedEmail: changes.autoLinkVerifiedEmail, maxCompletionTokens: changes.maxCompletionTokens }, available, deps.clock.now());
       const policyChanged = changes.minPasswordLength !== undefined || changes.selfRegistration !== undefined;
       if (policyChanged) await deps.identity.updateTenantPolicy(actor.tenantId, { minPasswordLength: changes.minPasswordLength, selfRegistration: changes.selfRegistration });
-      const ownChanged = changes.defaultLimits || changes.premiumLimits || changes.timeZone !== undefined || changes.models || changes.signInProviders || changes.autoLinkVerifiedEmail !== undefined;
+      const ownChanged = changes.defaultLimits || changes.premiumLimits || changes.timeZone !== undefined || changes.models || changes.signInProviders || changes.autoLinkVerifiedEmail !== undefined || changes.maxCompletionTokens !== undefined;
       if (ownChanged) await save(next);
       const after = await view(actor);
       if (ownChanged || policyChanged) {

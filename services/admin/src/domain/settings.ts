@@ -7,6 +7,8 @@ export interface StoredSettings extends TenantSettingsSnapshot {
 
 export const MAX_LIMIT = 1_000_000_000_000;
 export const MAX_OFFERED_MODELS = 200;
+/** The largest per-answer token maximum a tenant may set (as CHAT_MAX_COMPLETION_TOKENS allows). */
+export const MAX_COMPLETION_TOKENS = 1_000_000;
 /** The kinds of sign-in provider a tenant can enable (the installation configures their credentials). */
 export const SIGN_IN_PROVIDER_KINDS = ["google", "discord", "github", "oidc"] as const;
 
@@ -40,6 +42,8 @@ export interface SettingsChanges {
   sharedUpstream?: boolean | undefined;
   signInProviders?: string[] | undefined;
   autoLinkVerifiedEmail?: boolean | undefined;
+  /** null: back to the installation's default. */
+  maxCompletionTokens?: number | null | undefined;
 }
 
 /** Applies changes to the stored settings, or throws a 400 naming every bad field. */
@@ -53,6 +57,9 @@ export function applySettingsChanges(current: StoredSettings, changes: SettingsC
   }
   const unknownProviders = (changes.signInProviders ?? []).filter((provider) => !(SIGN_IN_PROVIDER_KINDS as readonly string[]).includes(provider));
   if (unknownProviders.length > 0) problems.push({ field: "signInProviders", message: `Use ${SIGN_IN_PROVIDER_KINDS.join(", ")}.` });
+  const maxTokens = changes.maxCompletionTokens;
+  if (maxTokens !== undefined && maxTokens !== null && (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_COMPLETION_TOKENS))
+    problems.push({ field: "maxCompletionTokens", message: `Use a whole number from 1 to ${MAX_COMPLETION_TOKENS}, or null for the installation's default.` });
   if (problems.length > 0) throw validationFailed(problems);
   return {
     tenantId: current.tenantId,
@@ -63,6 +70,7 @@ export function applySettingsChanges(current: StoredSettings, changes: SettingsC
     sharedUpstream: changes.sharedUpstream ?? current.sharedUpstream,
     signInProviders: changes.signInProviders ? [...new Set(changes.signInProviders)] : current.signInProviders,
     autoLinkVerifiedEmail: changes.autoLinkVerifiedEmail ?? current.autoLinkVerifiedEmail,
+    maxCompletionTokens: changes.maxCompletionTokens === undefined ? current.maxCompletionTokens : changes.maxCompletionTokens,
     updatedAt: now,
   };
 }
@@ -77,4 +85,5 @@ export const snapshotOf = (settings: StoredSettings): TenantSettingsSnapshot => 
   sharedUpstream: settings.sharedUpstream,
   signInProviders: settings.signInProviders,
   autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail,
+  maxCompletionTokens: settings.maxCompletionTokens,
 });

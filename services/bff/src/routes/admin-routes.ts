@@ -18,6 +18,16 @@ export const auditQuery = z.object({
 });
 
 const limitValue = z.number().int().min(0).max(1_000_000_000_000).nullable();
+const maxCompletionTokens = z
+  .number()
+  .int()
+  .min(1)
+  .max(1_000_000)
+  .nullable()
+  .meta({
+    description:
+      "The most tokens one answer may take: reserved from the daily token limit before it streams, and the cap on `max_tokens` sent to the model; null: the installation's default (CHAT_MAX_COMPLETION_TOKENS)",
+  });
 const limitsBody = z
   .object({ messages: limitValue, tokens: limitValue })
   .strict()
@@ -53,6 +63,7 @@ const settingsBody = z
       .optional()
       .meta({ description: "Sign-in providers this tenant enables (offered when the installation configures them)" }),
     autoLinkVerifiedEmail: z.boolean().optional().meta({ description: "Whether a provider-verified email links an existing account by itself (an unverified one never does)" }),
+    maxCompletionTokens: maxCompletionTokens.optional(),
   })
   .strict();
 
@@ -84,6 +95,7 @@ const SettingsJson = z
       .boolean()
       .nullable()
       .meta({ description: "Whether a provider-verified email links an existing account by itself; null: the installation's default (OAUTH_AUTO_LINK_VERIFIED_EMAIL, on unless set to false)" }),
+    maxCompletionTokens,
     updatedAt: dateTime.nullable(),
   })
   .meta({ id: "TenantSettings" });
@@ -167,6 +179,7 @@ export const settingsJson = (settings: Settings): z.output<typeof SettingsJson> 
   sharedUpstream: settings.sharedUpstream,
   signInProviders: settings.signInProviders,
   autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail ?? null,
+  maxCompletionTokens: settings.maxCompletionTokens ?? null,
   updatedAt: settings.updatedAt || null,
 });
 
@@ -218,6 +231,8 @@ export function adminRoutes(deps: ActiveAccountDependencies & { admin: AdminClie
           setSignInProviders: body.signInProviders !== undefined,
           signInProviders: body.signInProviders ?? [],
           autoLinkVerifiedEmail: body.autoLinkVerifiedEmail,
+          maxCompletionTokens: body.maxCompletionTokens ?? undefined,
+          clearMaxCompletionTokens: body.maxCompletionTokens === null,
         },
         { accessToken, requestId: context.requestId },
       );

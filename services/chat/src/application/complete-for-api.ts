@@ -5,7 +5,7 @@ import type { TokenUsage, UsageRecord } from "../domain/usage.ts";
 import type { ChatDependencies } from "./dependencies.ts";
 import { admitSend } from "./admit-send.ts";
 import { resolveModel } from "./models.ts";
-import { estimateTokens, streamAnswer } from "./stream-answer.ts";
+import { answerTokenLimit, estimateTokens, limitAnswerTokens, streamAnswer } from "./stream-answer.ts";
 
 export type CompletionEvent =
   { type: "started"; id: string; model: string; created: number } | { type: "delta"; text: string } | { type: "done"; finishReason: string; usage: TokenUsage };
@@ -33,16 +33,17 @@ export function createCompleteForApi(deps: ChatDependencies) {
     if (input.messages.reduce((total, message) => total + message.content.length, 0) > MAX_MESSAGE_LENGTH * 8) {
       throw validationFailed([{ field: "messages", message: "The conversation is too long." }]);
     }
-    const model = await resolveModel(deps.models, owner.tenantId, input.model);
+    const [model, limit] = await Promise.all([resolveModel(deps.models, owner.tenantId, input.model), answerTokenLimit(deps, owner.tenantId)]);
+    const parameters = limitAnswerTokens(input.parameters, limit);
     const promptTokens = deps.tokens.countPrompt(input.messages);
-    const estimate = estimateTokens(promptTokens, input.parameters.max_completion_tokens ?? input.parameters.max_tokens, deps.maxCompletionTokens);
+    const estimate = estimateTokens(promptTokens, parameters, limit.max);
     const { reservationId, release } = await admitSend(deps, caller, estimate);
     const controller = new AbortController();
     const onCallerGone = () => controller.abort("cancelled");
     signal.addEventListener("abort", onCallerGone, { once: true });
     if (signal.aborted) onCallerGone();
     const iterator = deps.llm
-      .stream({ tenantId: owner.tenantId, model, messages: input.messages, parameters: input.parameters }, controller.signal)
+      .stream({ tenantId: owner.tenantId, model, messages: input.messages, parameters }, controller.signal)
       [Symbol.asyncIterator]();
     let next: IteratorResult<UpstreamChunk>;
     try {

@@ -6,6 +6,7 @@ import type {
   MessageRepository,
   ModelCatalog,
   QuotaGate,
+  TenantChatSettings,
   TokenCounter,
   UserDirectory,
 } from "../domain/ports.ts";
@@ -18,6 +19,7 @@ export interface ChatDependencies {
   quota: QuotaGate;
   users: UserDirectory;
   models: ModelCatalog;
+  tenantSettings: TenantChatSettings;
   llm: LlmGateway;
   tokens: TokenCounter;
   clock: Clock;
@@ -27,7 +29,7 @@ export interface ChatDependencies {
   usageRecorded(): void;
   /** How many earlier messages of the chat go into the prompt. */
   historyMessages: number;
-  /** The most tokens an answer is assumed to take when its tokens are reserved before it (bounds max_tokens). */
+  /** The installation's default of the most tokens one answer may take (a tenant may set its own). */
   maxCompletionTokens: number;
   /** How often a streaming answer is saved and checked for a stop request. */
   checkpointIntervalMs: number;

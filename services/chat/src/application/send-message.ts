@@ -6,7 +6,7 @@ import type { ActiveStreams } from "./active-streams.ts";
 import type { ChatDependencies } from "./dependencies.ts";
 import { admitSend } from "./admit-send.ts";
 import { resolveModel } from "./models.ts";
-import { estimateTokens, streamAnswer } from "./stream-answer.ts";
+import { answerTokenLimit, estimateTokens, limitAnswerTokens, streamAnswer } from "./stream-answer.ts";
 
 export type SendEvent =
   | { type: "message"; message: ChatMessage; replyMessageId: string }
@@ -56,16 +56,18 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
     if (!chat) throw notFound("chat");
     if (existing) return yield* replay(owner, existing, signal);
 
-    try {
-      await resolveModel(deps.models, owner.tenantId, chat.model);
-    } catch (error) {
-      if (error instanceof AppError && error.code === "model_not_found")
-        throw new AppError("model_unavailable", 409, `This chat's model (${chat.model}) is no longer offered; choose another one for the chat.`);
-      throw error;
-    }
+    const [, limit] = await Promise.all([
+      resolveModel(deps.models, owner.tenantId, chat.model).catch((error: unknown) => {
+        if (error instanceof AppError && error.code === "model_not_found")
+          throw new AppError("model_unavailable", 409, `This chat's model (${chat.model}) is no longer offered; choose another one for the chat.`);
+        throw error;
+      }),
+      answerTokenLimit(deps, owner.tenantId),
+    ]);
 
     // The history is not read yet: the estimate counts the new message and the longest answer.
-    const estimate = estimateTokens(deps.tokens.countText(input.content), undefined, deps.maxCompletionTokens);
+    const parameters = limitAnswerTokens({}, limit);
+    const estimate = estimateTokens(deps.tokens.countText(input.content), parameters, limit.max);
     const { reservationId, release } = await admitSend(deps, caller, estimate);
 
     let userMessage: ChatMessage;
@@ -147,7 +149,7 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
         .finally(() => (saving = false));
     }, deps.checkpointIntervalMs);
 
-    const upstream = deps.llm.stream({ tenantId: owner.tenantId, model: chat.model, messages: prompt, parameters: {} }, controller.signal)[Symbol.asyncIterator]();
+    const upstream = deps.llm.stream({ tenantId: owner.tenantId, model: chat.model, messages: prompt, parameters }, controller.signal)[Symbol.asyncIterator]();
     const answer = streamAnswer(deps, upstream, { controller, estimatedPromptTokens });
     let step = await answer.next();
     try {

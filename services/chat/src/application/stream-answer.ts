@@ -52,11 +52,47 @@ export async function* streamAnswer(
   return { status, content, finishReason, usage, failure };
 }
 
+/** The most tokens one answer may take, and whether the tenant chose it (rather than the installation's default). */
+export interface AnswerTokenLimit {
+  max: number;
+  tenantSet: boolean;
+}
+
+/** The tenant's own maximum of tokens per answer, else the installation's (from the tenant-settings cache). */
+export async function answerTokenLimit(deps: Pick<ChatDependencies, "tenantSettings" | "maxCompletionTokens">, tenantId: string): Promise<AnswerTokenLimit> {
+  const own = await deps.tenantSettings.maxCompletionTokens(tenantId);
+  return own === null ? { max: deps.maxCompletionTokens, tenantSet: false } : { max: own, tenantSet: true };
+}
+
+const MAX_TOKEN_PARAMETERS = ["max_completion_tokens", "max_tokens"] as const;
+const isTokenCount = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value) && value > 0;
+
 /**
- * Tokens to reserve before a request: its prompt plus the most it may generate, that maximum
- * bounded (`maxCompletionTokens` when the request names none or more).
+ * The request's parameters as the model receives them: a `max_tokens` or `max_completion_tokens`
+ * above the limit is lowered to it, so the reserved estimate really bounds what the answer uses. A
+ * request naming neither gets the limit as `max_tokens` only when the tenant set one; otherwise the
+ * model's own default applies, as it always did (the estimate still assumes the installation's).
  */
-export function estimateTokens(promptTokens: number, requestedMaxTokens: unknown, maxCompletionTokens: number): number {
-  const requested = typeof requestedMaxTokens === "number" && Number.isFinite(requestedMaxTokens) && requestedMaxTokens > 0 ? requestedMaxTokens : maxCompletionTokens;
+export function limitAnswerTokens(parameters: Record<string, unknown>, limit: AnswerTokenLimit): Record<string, unknown> {
+  const limited = { ...parameters };
+  let named = false;
+  for (const name of MAX_TOKEN_PARAMETERS) {
+    const value = parameters[name];
+    if (!isTokenCount(value)) continue;
+    named = true;
+    if (value > limit.max) limited[name] = limit.max;
+  }
+  if (!named && limit.tenantSet) limited.max_tokens = limit.max;
+  return limited;
+}
+
+/**
+ * Tokens to reserve before a request: its prompt plus the most it may generate (the larger of
+ * `max_completion_tokens` and `max_tokens` when named), bounded by `maxCompletionTokens`, which
+ * is also what is assumed when the request names neither.
+ */
+export function estimateTokens(promptTokens: number, parameters: Record<string, unknown>, maxCompletionTokens: number): number {
+  const named = MAX_TOKEN_PARAMETERS.map((name) => parameters[name]).filter(isTokenCount);
+  const requested = named.length > 0 ? Math.max(...named) : maxCompletionTokens;
   return promptTokens + Math.min(Math.floor(requested), maxCompletionTokens);
 }

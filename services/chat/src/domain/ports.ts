@@ -109,6 +109,12 @@ export interface ModelCatalog {
   modelsFor(tenantId: string): Promise<ModelInfo[]>;
 }
 
+/** A tenant's own choices that chat applies to each request (answered from the tenant-settings cache). */
+export interface TenantChatSettings {
+  /** The most tokens one answer may take, or null for the installation's default. */
+  maxCompletionTokens(tenantId: string): Promise<number | null>;
+}
+
 export interface PromptMessage {
   role: string;
   content: string;

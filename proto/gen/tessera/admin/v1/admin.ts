@@ -78,6 +78,11 @@ export interface Settings {
     | undefined;
   /** Whether people may register themselves (identity's). */
   selfRegistration: boolean;
+  /**
+   * The most tokens one answer may take (reserved before it, and the cap sent to the model);
+   * unset: the installation's default (CHAT_MAX_COMPLETION_TOKENS).
+   */
+  maxCompletionTokens?: number | undefined;
 }
 
 export interface ProviderChange {
@@ -109,6 +114,11 @@ export interface UpdateSettingsRequest {
   signInProviders: string[];
   autoLinkVerifiedEmail?: boolean | undefined;
   selfRegistration?: boolean | undefined;
+  maxCompletionTokens?:
+    | number
+    | undefined;
+  /** Back to the installation's default (max_completion_tokens is then ignored). */
+  clearMaxCompletionTokens: boolean;
 }
 
 export interface UserRef {
@@ -202,7 +212,14 @@ export interface TenantSettingsSnapshot {
    * Whether a provider-verified email links an existing account by itself; unset: the
    * installation's default (OAUTH_AUTO_LINK_VERIFIED_EMAIL).
    */
-  autoLinkVerifiedEmail?: boolean | undefined;
+  autoLinkVerifiedEmail?:
+    | boolean
+    | undefined;
+  /**
+   * The most tokens one answer may take; unset: the installation's default
+   * (CHAT_MAX_COMPLETION_TOKENS).
+   */
+  maxCompletionTokens?: number | undefined;
 }
 
 function createBaseLimits(): Limits {
@@ -527,6 +544,7 @@ function createBaseSettings(): Settings {
     signInProviders: [],
     autoLinkVerifiedEmail: undefined,
     selfRegistration: false,
+    maxCompletionTokens: undefined,
   };
 }
 
@@ -567,6 +585,9 @@ export const Settings: MessageFns<Settings> = {
     }
     if (message.selfRegistration !== false) {
       writer.uint32(96).bool(message.selfRegistration);
+    }
+    if (message.maxCompletionTokens !== undefined) {
+      writer.uint32(104).int32(message.maxCompletionTokens);
     }
     return writer;
   },
@@ -680,6 +701,14 @@ export const Settings: MessageFns<Settings> = {
             message.selfRegistration = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxCompletionTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -748,6 +777,11 @@ export const Settings: MessageFns<Settings> = {
         : isSet(object.self_registration)
         ? globalThis.Boolean(object.self_registration)
         : false,
+      maxCompletionTokens: isSet(object.maxCompletionTokens)
+        ? globalThis.Number(object.maxCompletionTokens)
+        : isSet(object.max_completion_tokens)
+        ? globalThis.Number(object.max_completion_tokens)
+        : undefined,
     };
   },
 
@@ -788,6 +822,9 @@ export const Settings: MessageFns<Settings> = {
     }
     if (message.selfRegistration !== false) {
       obj.selfRegistration = message.selfRegistration;
+    }
+    if (message.maxCompletionTokens !== undefined) {
+      obj.maxCompletionTokens = Math.round(message.maxCompletionTokens);
     }
     return obj;
   },
@@ -954,6 +991,8 @@ function createBaseUpdateSettingsRequest(): UpdateSettingsRequest {
     signInProviders: [],
     autoLinkVerifiedEmail: undefined,
     selfRegistration: undefined,
+    maxCompletionTokens: undefined,
+    clearMaxCompletionTokens: false,
   };
 }
 
@@ -994,6 +1033,12 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     }
     if (message.selfRegistration !== undefined) {
       writer.uint32(96).bool(message.selfRegistration);
+    }
+    if (message.maxCompletionTokens !== undefined) {
+      writer.uint32(104).int32(message.maxCompletionTokens);
+    }
+    if (message.clearMaxCompletionTokens !== false) {
+      writer.uint32(112).bool(message.clearMaxCompletionTokens);
     }
     return writer;
   },
@@ -1107,6 +1152,22 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
             message.selfRegistration = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.maxCompletionTokens = reader.int32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.clearMaxCompletionTokens = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1177,6 +1238,16 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
         : isSet(object.self_registration)
         ? globalThis.Boolean(object.self_registration)
         : undefined,
+      maxCompletionTokens: isSet(object.maxCompletionTokens)
+        ? globalThis.Number(object.maxCompletionTokens)
+        : isSet(object.max_completion_tokens)
+        ? globalThis.Number(object.max_completion_tokens)
+        : undefined,
+      clearMaxCompletionTokens: isSet(object.clearMaxCompletionTokens)
+        ? globalThis.Boolean(object.clearMaxCompletionTokens)
+        : isSet(object.clear_max_completion_tokens)
+        ? globalThis.Boolean(object.clear_max_completion_tokens)
+        : false,
     };
   },
 
@@ -1217,6 +1288,12 @@ export const UpdateSettingsRequest: MessageFns<UpdateSettingsRequest> = {
     }
     if (message.selfRegistration !== undefined) {
       obj.selfRegistration = message.selfRegistration;
+    }
+    if (message.maxCompletionTokens !== undefined) {
+      obj.maxCompletionTokens = Math.round(message.maxCompletionTokens);
+    }
+    if (message.clearMaxCompletionTokens !== false) {
+      obj.clearMaxCompletionTokens = message.clearMaxCompletionTokens;
     }
     return obj;
   },
@@ -2481,6 +2558,7 @@ function createBaseTenantSettingsSnapshot(): TenantSettingsSnapshot {
     signInProvidersSet: false,
     signInProviders: [],
     autoLinkVerifiedEmail: undefined,
+    maxCompletionTokens: undefined,
   };
 }
 
@@ -2512,6 +2590,9 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
     }
     if (message.autoLinkVerifiedEmail !== undefined) {
       writer.uint32(72).bool(message.autoLinkVerifiedEmail);
+    }
+    if (message.maxCompletionTokens !== undefined) {
+      writer.uint32(80).int32(message.maxCompletionTokens);
     }
     return writer;
   },
@@ -2601,6 +2682,14 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
             message.autoLinkVerifiedEmail = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.maxCompletionTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2658,6 +2747,11 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
         : isSet(object.auto_link_verified_email)
         ? globalThis.Boolean(object.auto_link_verified_email)
         : undefined,
+      maxCompletionTokens: isSet(object.maxCompletionTokens)
+        ? globalThis.Number(object.maxCompletionTokens)
+        : isSet(object.max_completion_tokens)
+        ? globalThis.Number(object.max_completion_tokens)
+        : undefined,
     };
   },
 
@@ -2689,6 +2783,9 @@ export const TenantSettingsSnapshot: MessageFns<TenantSettingsSnapshot> = {
     }
     if (message.autoLinkVerifiedEmail !== undefined) {
       obj.autoLinkVerifiedEmail = message.autoLinkVerifiedEmail;
+    }
+    if (message.maxCompletionTokens !== undefined) {
+      obj.maxCompletionTokens = Math.round(message.maxCompletionTokens);
     }
     return obj;
   },

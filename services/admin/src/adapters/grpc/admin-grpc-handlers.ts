@@ -23,6 +23,7 @@ const settingsMessage = (view: SettingsView): Settings => ({
   sharedUpstream: view.sharedUpstream,
   signInProviders: view.signInProviders,
   autoLinkVerifiedEmail: view.autoLinkVerifiedEmail ?? undefined,
+  maxCompletionTokens: view.maxCompletionTokens ?? undefined,
   updatedAt: view.updatedAt ?? "",
 });
 
@@ -79,6 +80,7 @@ export function adminGrpcHandlers(
           models: request.setModels ? request.models : undefined,
           signInProviders: request.setSignInProviders ? request.signInProviders : undefined,
           autoLinkVerifiedEmail: request.autoLinkVerifiedEmail,
+          maxCompletionTokens: request.clearMaxCompletionTokens ? null : request.maxCompletionTokens,
         }),
       ),
     listUsers: async (request, context) =>
@@ -131,6 +133,7 @@ export function adminGrpcHandlers(
         signInProvidersSet: snapshot.signInProviders !== null,
         signInProviders: snapshot.signInProviders ?? [],
         autoLinkVerifiedEmail: snapshot.autoLinkVerifiedEmail ?? undefined,
+        maxCompletionTokens: snapshot.maxCompletionTokens ?? undefined,
       };
     },
   };

@@ -11,6 +11,7 @@ interface SettingsDocument {
   sharedUpstream: boolean;
   signInProviders: string[] | null;
   autoLinkVerifiedEmail: boolean | null;
+  maxCompletionTokens: number | null;
   updatedAt: Date;
 }
 
@@ -25,6 +26,7 @@ const settingsSchema = new Schema<SettingsDocument>(
     sharedUpstream: { type: Boolean, default: false },
     signInProviders: { type: [String], default: null },
     autoLinkVerifiedEmail: { type: Boolean, default: null },
+    maxCompletionTokens: { type: Number, default: null },
     updatedAt: Date,
   },
   { collection: "tenant_settings", versionKey: false },
@@ -48,6 +50,7 @@ export function createMongoSettingsRepository(connection: Connection): SettingsR
         sharedUpstream: document.sharedUpstream ?? false,
         signInProviders: document.signInProviders ?? null,
         autoLinkVerifiedEmail: document.autoLinkVerifiedEmail ?? null,
+        maxCompletionTokens: document.maxCompletionTokens ?? null,
         updatedAt: document.updatedAt ?? null,
       };
     },
@@ -63,6 +66,7 @@ export function createMongoSettingsRepository(connection: Connection): SettingsR
             sharedUpstream: settings.sharedUpstream,
             signInProviders: settings.signInProviders,
             autoLinkVerifiedEmail: settings.autoLinkVerifiedEmail,
+            maxCompletionTokens: settings.maxCompletionTokens,
             updatedAt: settings.updatedAt ?? new Date(),
           },
         },

@@ -1034,6 +1034,8 @@ export interface components {
             signInProviders: string[];
             /** @description Whether a provider-verified email links an existing account by itself; null: the installation's default (OAUTH_AUTO_LINK_VERIFIED_EMAIL, on unless set to false) */
             autoLinkVerifiedEmail: boolean | null;
+            /** @description The most tokens one answer may take: reserved from the daily token limit before it streams, and the cap on `max_tokens` sent to the model; null: the installation's default (CHAT_MAX_COMPLETION_TOKENS) */
+            maxCompletionTokens: number | null;
             updatedAt: string | null;
         };
         UsageDay: {
@@ -1346,6 +1348,8 @@ export interface operations {
                     signInProviders?: ("google" | "discord" | "github" | "oidc")[];
                     /** @description Whether a provider-verified email links an existing account by itself (an unverified one never does) */
                     autoLinkVerifiedEmail?: boolean;
+                    /** @description The most tokens one answer may take: reserved from the daily token limit before it streams, and the cap on `max_tokens` sent to the model; null: the installation's default (CHAT_MAX_COMPLETION_TOKENS) */
+                    maxCompletionTokens?: number | null;
                 };
             };
         };
