@@ -88,8 +88,18 @@ describe("browser sessions in Redis", () => {
     const after = newCookie();
     const moved = await store.apply(after, { ...nothing, put: [account("b")], activeUserId: "b" }, { tenantId: "default", create: true, from: before });
     expect(moved?.accounts.map((stored) => stored.userId).sort()).toEqual(["a", "b"]);
-    expect(await store.load(before)).toBeNull();
+    expect(await redis.exists(keyOf(before))).toBe(0);
     expect(await redis.pttl(keyOf(after))).toBeGreaterThan(6 * day);
+    expect(moved?.moved).toBe(false);
+
+    // The old cookie value opens nothing any more (session fixation) ...
+    expect(await store.load(before)).toBeNull();
+    // ... but a request that loaded the state with it before (a refresh on its way) stores its writes on the moved state.
+    const tokens = { accessToken: "a-access-2", accessExpiresAt: Date.now() + 60_000, refreshToken: "a-refresh-2", refreshExpiresAt: Date.now() + 7 * day };
+    expect((await store.exclusive(before, "a", async (stored) => store.saveTokens(before, "a", stored!.refreshToken, tokens)))?.refreshToken).toBe("a-refresh-2");
+    expect(await store.apply(before, { ...nothing, activeUserId: "a" }, { tenantId: "default", create: false })).toMatchObject({ moved: true, activeUserId: "a" });
+    expect((await store.load(after))?.accounts.find((stored) => stored.userId === "a")?.refreshToken).toBe("a-refresh-2");
+    expect(await redis.exists(keyOf(before))).toBe(0);
   });
 
   it("reads the single JSON value earlier versions stored, keeping its order, active account and lifetime", async () => {

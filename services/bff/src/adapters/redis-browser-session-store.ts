@@ -5,31 +5,56 @@ import type { AccountTokens, BrowserSession, BrowserSessionStore, SignedInAccoun
 // One hash per browser session: field `active` (the active user id) and `account:<userId>` (the
 // account as JSON). Every write is a script that changes only the fields it owns, on the state of
 // the moment, so two requests of one browser never write back each other's stale copy.
+//
+// Signing in moves the state to a new cookie value (against session fixation). The writes of
+// requests that loaded the state with the old value before (a refresh on its way) follow
+// `<old key>:moved` to the new key for a minute, so they land on the live state instead of being
+// lost; loading never follows it: the old cookie value opens nothing any more.
+const RESOLVE = `
+local function resolve(key)
+  if redis.call('EXISTS', key) == 1 then return key, 0 end
+  local moved = redis.call('GET', key .. ':moved')
+  if moved then return moved, 1 end
+  return key, 0
+end
+`;
+const MOVED_FOR_MS = 60_000;
 
 // Earlier versions kept the whole state as one JSON string; it becomes the hash on first load.
 // KEYS: state.
 const LOAD = `
-if redis.call('TYPE', KEYS[1])['ok'] == 'string' then
-  local legacy = cjson.decode(redis.call('GET', KEYS[1]))
-  local ttl = redis.call('PTTL', KEYS[1])
-  redis.call('DEL', KEYS[1])
+local key = KEYS[1]
+if redis.call('TYPE', key)['ok'] == 'string' then
+  local legacy = cjson.decode(redis.call('GET', key))
+  local ttl = redis.call('PTTL', key)
+  redis.call('DEL', key)
   for index, account in ipairs(legacy.accounts or {}) do
     account.signedInAt = index
-    redis.call('HSET', KEYS[1], 'account:' .. account.userId, cjson.encode(account))
+    redis.call('HSET', key, 'account:' .. account.userId, cjson.encode(account))
   end
-  if type(legacy.activeUserId) == 'string' then redis.call('HSET', KEYS[1], 'active', legacy.activeUserId) end
-  if ttl > 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ttl) end
+  if type(legacy.activeUserId) == 'string' then redis.call('HSET', key, 'active', legacy.activeUserId) end
+  if ttl > 0 and redis.call('EXISTS', key) == 1 then redis.call('PEXPIRE', key, ttl) end
 end
-return redis.call('HGETALL', KEYS[1])
+return redis.call('HGETALL', key)
 `;
 
 // KEYS: state, the key to move from (the same key when not moving). ARGV: the request as JSON
-// ({put: [json...], remove, profiles, active?, tenantId, create}), now ms, minimum lifetime ms.
-// Returns false when nothing is stored (and the request may not create it), else the fields.
-const APPLY = `
-local key = KEYS[1]
+// ({put: [json...], remove, profiles, active?, tenantId, create}), now ms, minimum lifetime ms,
+// how long a moved state is followed (ms). Returns false when nothing is stored (and the request
+// may not create it), else {moved (0/1), fields...}.
+const APPLY = `${RESOLVE}
+local key, moved = KEYS[1], 0
 local request = cjson.decode(ARGV[1])
-if KEYS[2] ~= key and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('RENAME', KEYS[2], key) end
+if KEYS[2] ~= KEYS[1] then
+  local from = resolve(KEYS[2])
+  if redis.call('EXISTS', from) == 1 then
+    redis.call('RENAME', from, key)
+    redis.call('SET', KEYS[2] .. ':moved', key, 'PX', tonumber(ARGV[4]))
+    if from ~= KEYS[2] then redis.call('SET', from .. ':moved', key, 'PX', tonumber(ARGV[4])) end
+  end
+else
+  key, moved = resolve(KEYS[1])
+end
 if redis.call('EXISTS', key) == 0 and not request.create then return false end
 local function stored(userId)
   local raw = redis.call('HGET', key, 'account:' .. userId)
@@ -73,7 +98,7 @@ for index = 1, #fields, 2 do
 end
 if accounts == 0 then
   redis.call('DEL', key)
-  return {}
+  return {moved}
 end
 if active and redis.call('HEXISTS', key, 'account:' .. active) == 0 then active = false end
 if not active then
@@ -81,13 +106,16 @@ if not active then
 end
 local now = tonumber(ARGV[2])
 redis.call('PEXPIREAT', key, math.max(latestExpiry, now + tonumber(ARGV[3])))
-return redis.call('HGETALL', key)
+fields = redis.call('HGETALL', key)
+table.insert(fields, 1, moved)
+return fields
 `;
 
 // Compare and set of an account's tokens. KEYS: state. ARGV: user id, the refresh token being
 // replaced, access token, its expiry ms, refresh token, its expiry ms, now ms, minimum lifetime ms.
-const SAVE_TOKENS = `
-local raw = redis.call('HGET', KEYS[1], 'account:' .. ARGV[1])
+const SAVE_TOKENS = `${RESOLVE}
+local key = resolve(KEYS[1])
+local raw = redis.call('HGET', key, 'account:' .. ARGV[1])
 if not raw then return false end
 local account = cjson.decode(raw)
 if account.refreshToken ~= ARGV[2] then return raw end
@@ -96,16 +124,22 @@ account.accessExpiresAt = tonumber(ARGV[4])
 account.refreshToken = ARGV[5]
 account.refreshExpiresAt = tonumber(ARGV[6])
 raw = cjson.encode(account)
-redis.call('HSET', KEYS[1], 'account:' .. ARGV[1], raw)
-local lives = tonumber(ARGV[7]) + redis.call('PTTL', KEYS[1])
-if account.refreshExpiresAt > lives then redis.call('PEXPIREAT', KEYS[1], account.refreshExpiresAt) end
+redis.call('HSET', key, 'account:' .. ARGV[1], raw)
+local lives = tonumber(ARGV[7]) + redis.call('PTTL', key)
+if account.refreshExpiresAt > lives then redis.call('PEXPIREAT', key, account.refreshExpiresAt) end
 return raw
+`;
+
+// KEYS: state. ARGV: user id. The stored account, following a move.
+const READ_ACCOUNT = `${RESOLVE}
+return redis.call('HGET', (resolve(KEYS[1])), 'account:' .. ARGV[1])
 `;
 
 type ScriptRedis = Redis & {
   browserSessionLoad(key: string): Promise<string[]>;
-  browserSessionApply(key: string, from: string, request: string, now: number, minimumMs: number): Promise<string[] | null>;
+  browserSessionApply(key: string, from: string, request: string, now: number, minimumMs: number, movedForMs: number): Promise<[number, ...string[]] | null>;
   browserSessionSaveTokens(key: string, ...args: Array<string | number>): Promise<string | null>;
+  browserSessionReadAccount(key: string, userId: string): Promise<string | null>;
 };
 
 /** Longer than a refresh takes; a crashed holder frees the account after this. */
@@ -130,6 +164,7 @@ export function createRedisBrowserSessionStore(redis: Redis, prefix: string): Br
   redis.defineCommand("browserSessionLoad", { numberOfKeys: 1, lua: LOAD });
   redis.defineCommand("browserSessionApply", { numberOfKeys: 2, lua: APPLY });
   redis.defineCommand("browserSessionSaveTokens", { numberOfKeys: 1, lua: SAVE_TOKENS });
+  redis.defineCommand("browserSessionReadAccount", { numberOfKeys: 1, lua: READ_ACCOUNT });
   const keyOf = (cookieValue: string) => `${prefix}bff:browser:${createHash("sha256").update(cookieValue).digest("base64url")}`;
   // Redis down means "try again shortly" (503), never "signed out" and never a 500.
   const reachable = async <T>(operation: () => Promise<T>): Promise<T> => {
@@ -157,13 +192,15 @@ export function createRedisBrowserSessionStore(redis: Redis, prefix: string): Br
           create: options.create,
         };
         // cjson turns an empty array into an object; the script only iterates them, which is the same.
-        const fields = await scripts.browserSessionApply(keyOf(key), keyOf(options.from ?? key), JSON.stringify(request), Date.now(), MINIMUM_LIFETIME_MS);
-        return fields === null ? null : parse(fields, key);
+        const result = await scripts.browserSessionApply(keyOf(key), keyOf(options.from ?? key), JSON.stringify(request), Date.now(), MINIMUM_LIFETIME_MS, MOVED_FOR_MS);
+        if (result === null) return null;
+        const [moved, ...fields] = result;
+        return { ...parse(fields, key), moved: moved === 1 };
       }),
 
     exclusive: (key, userId, task) =>
       withRedisLock(redis, `${keyOf(key)}:refreshing:${userId}`, { leaseMs: REFRESH_LEASE_MS, waitMs: REFRESH_LEASE_MS, what: "Your session" }, async () => {
-        const raw = await reachable(() => redis.hget(keyOf(key), `account:${userId}`));
+        const raw = await reachable(() => scripts.browserSessionReadAccount(keyOf(key), userId));
         return task(raw ? (JSON.parse(raw) as SignedInAccount) : null);
       }),
 

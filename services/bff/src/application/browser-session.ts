@@ -46,17 +46,21 @@ export interface BrowserSessionChanges {
   activeUserId?: string | null;
 }
 
+/** A stored state as written; `moved`: the key was left by a sign-in (a new cookie value) after this request loaded it, and followed. */
+export type StoredBrowserSession = BrowserSession & { moved: boolean };
+
 export interface BrowserSessionStore {
-  /** The stored state, or null when there is none. */
+  /** The stored state, or null when there is none (also when a sign-in moved it to a new cookie value). */
   load(key: string): Promise<BrowserSession | null>;
   /**
    * Applies one request's changes atomically to the state stored now and returns the result: null
    * when nothing is stored (and `create` is false: a browser session ended meanwhile is never
    * revived), empty accounts when the last one was just removed (the state is deleted). `from`
-   * moves the state stored under another key first (a new cookie value after signing in). When the
-   * active account is gone, the earliest signed-in account of `tenantId` becomes active.
+   * moves the state stored under another key first (a new cookie value after signing in); writes of
+   * requests that loaded it under the old key follow it there for a while (`moved`). When the active account is gone, the earliest
+   * signed-in account of `tenantId` becomes active.
    */
-  apply(key: string, changes: BrowserSessionChanges, options: { tenantId: string; create: boolean; from?: string }): Promise<BrowserSession | null>;
+  apply(key: string, changes: BrowserSessionChanges, options: { tenantId: string; create: boolean; from?: string }): Promise<StoredBrowserSession | null>;
   /**
    * Runs `task` with the newest stored copy of an account (null: no longer stored) while no other
    * request of this browser runs one for that account, on any replica: one refresh at a time.

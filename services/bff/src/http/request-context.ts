@@ -96,8 +96,11 @@ export async function commitBrowserSession(response: Response, deps: { store: Br
     create: creating,
     ...(creating && context.cookie ? { from: context.cookie } : {}),
   });
+  // A sign-in moved the state to a new cookie value after this request loaded it: its changes
+  // followed, but it neither sees the state of the new value nor sets the old one again.
+  if (result?.moved) return;
   // Nothing stored any more: ended by another request of this browser, which cleared the cookie.
-  context.browser = result ?? emptyBrowserSession();
+  context.browser = result ? { activeUserId: result.activeUserId, accounts: result.accounts, storeKey: result.storeKey } : emptyBrowserSession();
   context.loaded = structuredClone(context.browser);
   if (!result) {
     context.cookie = undefined;
