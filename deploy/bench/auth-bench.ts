@@ -33,6 +33,8 @@ const session = createGrpcClient(SessionServiceService, { name: "session", addre
 
 async function run(label: string, concurrency: number, operation: (worker: number) => Promise<void>) {
   const latencies: number[] = [];
+  const cpuBefore = await system.cpuMs();
+  const benchCpuBefore = process.cpuUsage();
   const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
   await Promise.all(
@@ -45,12 +47,21 @@ async function run(label: string, concurrency: number, operation: (worker: numbe
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpuAfter = await system.cpuMs();
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  // CPU per operation (steadier than rates on a shared machine; /proc counts in 10 ms ticks).
+  const perOperation = (ms: number) => Math.round((ms * 1000) / Math.max(1, latencies.length));
   const result = {
     label,
     operations: latencies.length,
     perSecond: +(latencies.length / elapsed).toFixed(1),
     p50Ms: +percentile(latencies, 50).toFixed(2),
     p99Ms: +percentile(latencies, 99).toFixed(2),
+    cpuMicrosecondsPerOperation: {
+      identity: perOperation((cpuAfter.identity ?? 0) - (cpuBefore.identity ?? 0)),
+      session: perOperation((cpuAfter.session ?? 0) - (cpuBefore.session ?? 0)),
+      benchClient: perOperation((benchCpu.user + benchCpu.system) / 1000),
+    },
   };
   console.log(JSON.stringify(result));
   return result;

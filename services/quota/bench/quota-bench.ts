@@ -371,6 +371,7 @@ async function benchReservations() {
     for (const token of tokens) await quota.getQuota({ tenantId: "", userId: "" }, { accessToken: token });
     const latencies: number[] = [];
     let next = 0;
+    const quotaCpuBefore = (await system.cpuMs()).quota ?? 0;
     const started = performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -384,6 +385,8 @@ async function benchReservations() {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
+    // CPU of the quota process per call (steadier than latency on a shared machine; /proc ticks are 10 ms).
+    const closedLoopCpuMicroseconds = Math.round((((await system.cpuMs()).quota ?? 0) - quotaCpuBefore) * 1000 / RESERVATIONS);
     const rssIdle = await system.rssMb();
 
     // Paced: RESERVE_RATE calls a second for RESERVE_SECONDS (open loop: a call starts on time
@@ -411,6 +414,7 @@ async function benchReservations() {
     }
     let pacedErrors = 0;
     let firstPacedError: string | undefined;
+    const pacedCpuBefore = (await system.cpuMs()).quota ?? 0;
     const pacedStarted = performance.now();
     const inFlight: Array<Promise<void>> = [];
     for (let index = 0; index < pacedCalls; index += 1) {
@@ -432,6 +436,7 @@ async function benchReservations() {
     }
     await Promise.all(inFlight);
     const pacedSeconds = (performance.now() - pacedStarted) / 1000;
+    const pacedCpuMicroseconds = Math.round((((await system.cpuMs()).quota ?? 0) - pacedCpuBefore) * 1000 / pacedCalls);
     const rssAfter = await system.rssMb();
     identity.close();
     session.close();
@@ -441,10 +446,12 @@ async function benchReservations() {
       concurrency: CONCURRENCY,
       callsPerSecond: Math.round(RESERVATIONS / seconds),
       latencyMs: summary(latencies),
+      quotaCpuMicrosecondsPerCall: { closedLoop: closedLoopCpuMicroseconds, paced: pacedCpuMicroseconds },
       paced: {
         targetPerSecond: RESERVE_RATE,
         achievedPerSecond: Math.round(pacedCalls / pacedSeconds),
         errors: pacedErrors,
+        firstError: firstPacedError,
         latencyMs: summary(pacedLatencies),
       },
       rssMb: { idle: rssIdle, afterRun: rssAfter },
