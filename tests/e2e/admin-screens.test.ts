@@ -68,11 +68,18 @@ describe("admin screens", () => {
     await page.getByTestId("settings-default-messages").fill("42");
     await page.getByTestId("settings-time-zone").fill("Europe/Berlin");
     await page.getByTestId("settings-auto-link").uncheck();
+    // The answer token maximum takes whole numbers from 1 to 1,000,000: the browser keeps a 0 from being sent.
+    const maxTokens = page.getByTestId("settings-max-completion-tokens");
+    await maxTokens.fill("0");
+    await page.getByTestId("settings-save").click();
+    expect(await maxTokens.evaluate((input) => (input as unknown as { validity: { rangeUnderflow: boolean } }).validity.rangeUnderflow)).toBe(true);
+    expect(await (await (await adminApi()).get("/api/v1/admin/settings")).json()).toMatchObject({ timeZone: "UTC", maxCompletionTokens: null });
+    await maxTokens.fill("300");
     await page.getByTestId("settings-save").click();
     await page.getByText("Saved.").waitFor(WAIT);
     expect(await axeViolations(page)).toEqual([]);
     const settings = await (await (await adminApi()).get("/api/v1/admin/settings")).json();
-    expect(settings).toMatchObject({ defaultLimits: { messages: 42, tokens: null }, timeZone: "Europe/Berlin", autoLinkVerifiedEmail: false });
+    expect(settings).toMatchObject({ defaultLimits: { messages: 42, tokens: null }, timeZone: "Europe/Berlin", autoLinkVerifiedEmail: false, maxCompletionTokens: 300 });
 
     await page.getByTestId("admin-nav-providers").click();
     await page.getByRole("heading", { level: 1, name: "Upstream providers" }).waitFor(WAIT);
