@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectRedis, createGrpcClient, createLogger, createSessionGrantSigner, type AppError } from "@tessera/platform";
 import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
@@ -148,6 +149,50 @@ describe("bad input", () => {
     expect(response.headers.get("content-type")).toContain("application/problem+json");
     expect((await browser.request("DELETE", "/api/v1/auth/csrf")).headers.get("allow")).toBe("GET, HEAD");
     expect((await browser.request("PATCH", "/api/v1/no-such-thing")).status).toBe(404);
+  });
+
+  // Found by `npm run fuzz`: numbers the gRPC contract cannot carry (int32) were a 500.
+  it("answers a number out of its range with 400 naming the field, not 500", async () => {
+    const { browser: member, id } = await signedIn();
+    const adminBrowser = new HttpClient(system.baseUrl);
+    expect((await adminBrowser.post("/api/v1/auth/login", { login: admin.email, password: admin.password })).status).toBe(200);
+    const settings = await adminBrowser.patch("/api/v1/admin/settings", { minPasswordLength: 2_147_483_648 });
+    expect(settings.status).toBe(400);
+    expect((await json(settings)).errors).toEqual([expect.objectContaining({ field: "minPasswordLength" })]);
+    const user = await adminBrowser.patch(`/api/v1/admin/users/${id}`, { maxMessagesPerDay: 3_000_000_000 });
+    expect(user.status).toBe(400);
+    expect((await json(user)).errors).toEqual([expect.objectContaining({ field: "maxMessagesPerDay" })]);
+    // Nothing was applied: the member's limit is still the tenant's.
+    expect((await json(await member.get("/api/v1/quota"))).messages.limit).toBe(100);
+  });
+
+  // Found by `npm run fuzz`: /v1 errors raised before its router, or by Node's parser, came as problem documents.
+  it("answers /v1 in OpenAI's error format even before its routes run: 405, NUL, a header Node refuses", async () => {
+    const method = await fetch(`${system.baseUrl}/v1/models`, { method: "PUT" });
+    expect(method.status).toBe(405);
+    expect(method.headers.get("allow")).toBe("GET, HEAD");
+    expect(method.headers.get("content-type")).toContain("application/json");
+    expect((await json(method)).error).toMatchObject({ type: "invalid_request_error", code: "method_not_allowed" });
+    const nul = await fetch(`${system.baseUrl}/v1/models?q=a%00b`);
+    expect(nul.status).toBe(400);
+    expect((await json(nul)).error).toMatchObject({ type: "invalid_request_error", param: "q" });
+    const raw = async (path: string) => {
+      const { port } = new URL(system.baseUrl);
+      const socket = connect(Number(port), "127.0.0.1");
+      let answer = "";
+      socket.on("data", (chunk) => (answer += chunk.toString("latin1")));
+      await new Promise((resolve) => socket.on("connect", resolve));
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \u0001\r\n\r\n`);
+      await new Promise((resolve) => socket.on("close", resolve));
+      const [head, body] = answer.split("\r\n\r\n");
+      return { head: head!, body: JSON.parse(body!) };
+    };
+    const openAi = await raw("/v1/models");
+    expect(openAi.head).toMatch(/^HTTP\/1\.1 400 .*content-type: application\/json/is);
+    expect(openAi.body.error).toMatchObject({ type: "invalid_request_error", code: "bad_request" });
+    const api = await raw("/api/v1/me");
+    expect(api.head).toMatch(/content-type: application\/problem\+json/i);
+    expect(api.body).toMatchObject({ status: 400, type: "https://tessera.dev/problems/bad_request" });
   });
 });
 

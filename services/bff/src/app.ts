@@ -131,6 +131,8 @@ export function createApp(deps: AppDependencies): Express {
   }
 
   app.use((request, _response, next) => next(notFound(`path ${request.path}`)));
+  // Errors raised before the /v1 router (NUL in the URL, 405, unknown /v1 paths) in OpenAI's format too.
+  app.use("/v1", openAiErrorMiddleware(deps.logger));
   app.use(problemMiddleware(deps.logger));
   return app;
 }

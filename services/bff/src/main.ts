@@ -7,6 +7,7 @@ import { createServiceClients, grpcServiceDependency } from "./adapters/service-
 import { createBrowserAuth } from "./application/browser-auth.ts";
 import { cookieSettingsFor } from "./http/request-context.ts";
 import { createCsrfTokens } from "./http/csrf-token.ts";
+import { malformedRequestReply } from "./http/request-guards.ts";
 import { edgeAuthenticationAdapters } from "./adapters/edge-authentication-adapters.ts";
 import { createEdgeAuthentication } from "./application/edge-authentication.ts";
 import { createChatClient } from "./adapters/chat-client.ts";
@@ -71,11 +72,10 @@ const server = app.listen(config.BFF_PORT, "0.0.0.0", () => {
   logger.info({ port: config.BFF_PORT, publicBaseUrl: config.PUBLIC_BASE_URL }, "bff listening");
 });
 // A request Node's HTTP parser refuses (bad header characters, a malformed request line) still
-// gets a problem document, not an empty 400.
-server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+// gets an error body in its API's format, not an empty 400.
+server.on("clientError", (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
   if (!socket.writable || error.code === "ECONNRESET") return void socket.destroy();
-  const body = JSON.stringify({ type: "https://tessera.dev/problems/bad_request", title: "Bad Request", status: 400, detail: "The request is malformed." });
-  socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(malformedRequestReply(error.rawPacket));
 });
 server.on("error", (error) => {
   logger.fatal({ err: error }, "bff cannot listen");

@@ -13,6 +13,7 @@ import { openAiOperations } from "../routes/openai-routes.ts";
 import { operatorOperations } from "../routes/operator-routes.ts";
 import { quotaOperations } from "../routes/quota-routes.ts";
 import { OpenAiError, operation, Problem, type Operation, type ResponseSpec } from "./contract.ts";
+import { apiKeyScopesFor } from "./request-context.ts";
 import { z } from "./validate.ts";
 
 // Served in app.ts.
@@ -93,6 +94,11 @@ const STATUS_TEXT: Record<number, string> = {
   503: "A dependency is unavailable",
 };
 
+/**
+ * Who may call it. An `account` route takes an API key only where `apiKeyScopesFor` lets one in
+ * (the bearer requirement lists the scopes, any one of which will do); elsewhere a key is refused
+ * with 403, so only the browser session is declared.
+ */
 function security(spec: Operation): Json[] | undefined {
   const changes = spec.method !== "get";
   const browser = changes ? { sessionCookie: [], csrfToken: [] } : { sessionCookie: [] };
@@ -101,10 +107,12 @@ function security(spec: Operation): Json[] | undefined {
       return [];
     case "browser":
       return [browser];
-    case "account":
-      return [browser, { apiKey: [] }];
+    case "account": {
+      const scopes = apiKeyScopesFor(spec.method.toUpperCase(), spec.path);
+      return scopes ? [browser, { apiKey: [...scopes] }] : [browser];
+    }
     case "apiKey":
-      return [{ apiKey: [] }];
+      return [{ apiKey: ["inference"] }];
   }
 }
 
@@ -117,7 +125,7 @@ function responseObject(status: number, response: ResponseSpec, components: Reco
 }
 
 function operationObject(spec: Operation, components: Record<string, Json>): Json {
-  const parameters: Json[] = [...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => ({ name: match[1], in: "path", required: true, schema: { type: "string" } }));
+  const parameters: Json[] = [...spec.path.matchAll(/\{(\w+)\}/g)].map((match) => ({ name: match[1], in: "path", required: true, schema: { type: "string", minLength: 1 } }));
   if (spec.query) {
     const query = jsonSchema(spec.query, "input", components) as { properties?: Record<string, Json>; required?: string[] };
     for (const [name, schema] of Object.entries(query.properties ?? {})) {
@@ -128,7 +136,10 @@ function operationObject(spec: Operation, components: Record<string, Json>): Jso
   for (const [status, response] of Object.entries(spec.responses)) responses[status] = responseObject(Number(status), response as ResponseSpec, components);
   const openAi = spec.path.startsWith("/v1/");
   // Any request can be malformed (a header Node's parser refuses, a NUL in the URL): 400 everywhere.
-  for (const status of new Set([400, ...(spec.errors ?? [])])) {
+  // Where a credential is needed: 401 without one, 403 for a missing CSRF token or foreign Origin,
+  // a key lacking the scope, or a key where keys are refused.
+  const implied = spec.auth === "none" ? [400] : [400, 401, 403];
+  for (const status of new Set([...implied, ...(spec.errors ?? [])])) {
     responses[String(status)] = openAi
       ? { description: STATUS_TEXT[status] ?? "Error", content: { "application/json": { schema: { $ref: `${COMPONENTS}OpenAiError` } } } }
       : { description: STATUS_TEXT[status] ?? "Error", content: { "application/problem+json": { schema: { $ref: `${COMPONENTS}Problem` } } } };
@@ -165,14 +176,14 @@ export function buildOpenApiDocument(list: readonly Operation[]): Json {
       title: "Tessera BFF",
       version: "1.0.0",
       description:
-        "Public HTTP API of Tessera (generated from the BFF's request and response schemas). Browser requests authenticate with the httpOnly session cookie; state-changing requests (POST, PUT, PATCH, DELETE) also need the X-CSRF-Token header (from GET /api/v1/auth/csrf) and a same-origin Origin header, otherwise 403. Requests acting for the signed-in user also accept a personal API key as `Authorization: Bearer tsk_…` (no cookie, no CSRF token). Errors are RFC 9457 problem details with a stable `type` (https://tessera.dev/problems/<code>); /v1 answers errors in OpenAI's format. Unknown body fields are rejected with 400 (ignored on /v1). Lists are paginated with `limit` (1–100) and an opaque `cursor` (`nextCursor` null on the last page). The tenant is chosen by the request's Host.",
+        "Public HTTP API of Tessera (generated from the BFF's request and response schemas). Browser requests authenticate with the httpOnly session cookie; state-changing requests (POST, PUT, PATCH, DELETE) also need the X-CSRF-Token header (from GET /api/v1/auth/csrf) and a same-origin Origin header, otherwise 403. Requests acting for the signed-in user also accept a personal API key as `Authorization: Bearer tsk_…` (no cookie, no CSRF token). Errors are RFC 9457 problem details with a stable `type` (https://tessera.dev/problems/<code>); /v1 answers errors in OpenAI's format. Unknown body fields are rejected with 400 (ignored on /v1); unknown query parameters are ignored. Lists are paginated with `limit` (1–100) and an opaque `cursor` (`nextCursor` null on the last page). The tenant is chosen by the request's Host.",
     },
     servers: [{ url: "/" }],
     components: {
       securitySchemes: {
         sessionCookie: { type: "apiKey", in: "cookie", name: "tessera_session", description: "`__Host-tessera_session` when served over HTTPS." },
         csrfToken: { type: "apiKey", in: "header", name: "X-CSRF-Token" },
-        apiKey: { type: "http", scheme: "bearer", description: "A personal API key (`tsk_…`)" },
+        apiKey: { type: "http", scheme: "bearer", description: "A personal API key (`tsk_…`); each operation lists the scopes any one of which lets a key in" },
       },
       schemas: sortedSchemas,
     },

@@ -1,7 +1,23 @@
 import type { RequestHandler } from "express";
-import { AppError, validationFailed } from "@tessera/platform";
+import { AppError, toProblem, validationFailed } from "@tessera/platform";
+import { openAiError } from "../routes/openai-routes.ts";
 import type { Operation } from "./contract.ts";
 import { nulField } from "./validate.ts";
+
+/**
+ * The whole answer to a request Node's HTTP parser refuses (a header with characters HTTP does not
+ * allow, a malformed request line). There is no request object then, so it goes to the socket as
+ * it is, in the error format of the API the request line names: OpenAI's under /v1, a problem
+ * document elsewhere.
+ */
+export function malformedRequestReply(rawPacket: Buffer | undefined): string {
+  const requestLine = rawPacket?.subarray(0, 256).toString("latin1") ?? "";
+  const error = new AppError("bad_request", 400, "The request is malformed.");
+  const [type, body] = /^[A-Z]+ \/v1(?:[/?# ]|$)/.test(requestLine)
+    ? ["application/json", JSON.stringify(openAiError(error).body)]
+    : ["application/problem+json", JSON.stringify(toProblem(error))];
+  return `HTTP/1.1 400 Bad Request\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
 
 /**
  * 405 with `Allow` for a path the API serves under other methods (RFC 9110 §15.5.6); paths it

@@ -14,7 +14,14 @@ const Account = z
   .meta({ id: "Account" });
 
 export const accountOperations = [
-  operation({ method: "get", path: "/api/v1/accounts", auth: "browser", summary: "Accounts signed in in this browser (up to 5)", responses: { 200: z.array(Account) } }),
+  operation({
+    method: "get",
+    path: "/api/v1/accounts",
+    auth: "none",
+    summary: "Accounts signed in in this browser (up to 5)",
+    description: "Reads the session cookie when there is one; without one (or with one that is no longer valid) the list is empty, never 401.",
+    responses: { 200: z.array(Account) },
+  }),
   operation({
     method: "post",
     path: "/api/v1/accounts/switch",

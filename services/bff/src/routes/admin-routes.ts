@@ -49,7 +49,7 @@ const settingsBody = z
     defaultLimits: limitsBody.optional(),
     premiumLimits: limitsBody.optional(),
     timeZone: z.string().max(64).optional(),
-    minPasswordLength: z.number().int().optional(),
+    minPasswordLength: z.int32().optional().meta({ description: "8 to 64" }),
     selfRegistration: z.boolean().optional().meta({ description: "Whether people may register themselves" }),
     providers: z
       .array(providerBody)

@@ -8,15 +8,17 @@ import { User, userJson } from "../http/user-json.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
 
 const listQuery = z.object({ q: z.string().max(200).optional(), status: z.enum(["active", "disabled", "silenced"]).optional(), role: z.enum(["user", "admin"]).optional(), ...pageQuery });
-const nullableCount = z.number().int().min(0).max(1_000_000_000_000).nullable().optional();
+// Integers travel to the services as protobuf int32 / int64: out of range is the caller's mistake (400), not a 500.
+const nullableMessages = z.int32().min(0).nullable().optional();
+const nullableTokens = z.number().int().min(0).max(1_000_000_000_000).nullable().optional();
 const patchBody = z
   .object({
     role: z.enum(["user", "admin"]).optional(),
     status: z.enum(["active", "disabled", "silenced"]).optional(),
     premiumUntil: z.iso.datetime({ offset: true }).nullable().optional(),
     trustLevel: z.number().int().min(0).max(4).optional(),
-    maxMessagesPerDay: nullableCount,
-    maxTokensPerDay: nullableCount,
+    maxMessagesPerDay: nullableMessages,
+    maxTokensPerDay: nullableTokens,
     maxChats: z.number().int().min(0).max(100_000).optional(),
   })
   .strict();

@@ -48,7 +48,7 @@ const updateBody = z
     name: z.string().max(100).optional(),
     domains: z.array(z.string().max(253)).max(20).optional(),
     timeZone: z.string().max(64).optional(),
-    minPasswordLength: z.number().int().optional(),
+    minPasswordLength: z.int32().optional().meta({ description: "8 to 64" }),
     sharedUpstream: z.boolean().optional(),
   })
   .strict();

@@ -28,7 +28,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Accounts signed in in this browser (up to 5) */
+        /**
+         * Accounts signed in in this browser (up to 5)
+         * @description Reads the session cookie when there is one; without one (or with one that is no longer valid) the list is empty, never 401.
+         */
         get: operations["getApiV1Accounts"];
         put?: never;
         post?: never;
@@ -508,7 +511,7 @@ export interface paths {
         get?: never;
         /**
          * Set or change my password; signs out every other session of mine
-         * @description `currentPassword` is required when a password is set.
+         * @description `currentPassword` is required when a password is set. Wrong guesses count like sign-in attempts: 429 `password_change_throttled` past the limit.
          */
         put: operations["putApiV1MePassword"];
         post?: never;
@@ -1189,6 +1192,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Not allowed (or a missing CSRF token / foreign Origin) */
             403: {
                 headers: {
@@ -1325,6 +1337,7 @@ export interface operations {
                     defaultLimits?: components["schemas"]["DailyLimits"];
                     premiumLimits?: components["schemas"]["DailyLimits"];
                     timeZone?: string;
+                    /** @description 8 to 64 */
                     minPasswordLength?: number;
                     /** @description Whether people may register themselves */
                     selfRegistration?: boolean;
@@ -1901,6 +1914,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Not allowed (or a missing CSRF token / foreign Origin) */
             403: {
                 headers: {
@@ -2089,6 +2111,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the credential is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Not allowed (or a missing CSRF token / foreign Origin) */
             403: {
                 headers: {
@@ -2153,6 +2184,15 @@ export interface operations {
             };
             /** @description Not signed in, or the credential is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2267,6 +2307,15 @@ export interface operations {
             };
             /** @description Not signed in, or the credential is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2443,6 +2492,15 @@ export interface operations {
             };
             /** @description Not signed in, or the credential is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2646,6 +2704,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     patchApiV1Me: {
@@ -2741,6 +2808,15 @@ export interface operations {
             };
             /** @description Not signed in, or the credential is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3041,6 +3117,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests or over quota (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getApiV1MeSessions: {
@@ -3072,6 +3157,15 @@ export interface operations {
             };
             /** @description Not signed in, or the credential is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3176,6 +3270,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getApiV1Models: {
@@ -3207,6 +3310,15 @@ export interface operations {
             };
             /** @description Not signed in, or the credential is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3497,6 +3609,7 @@ export interface operations {
                     name?: string;
                     domains?: string[];
                     timeZone?: string;
+                    /** @description 8 to 64 */
                     minPasswordLength?: number;
                     sharedUpstream?: boolean;
                 };
@@ -3588,6 +3701,15 @@ export interface operations {
             };
             /** @description Not signed in, or the credential is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3849,6 +3971,15 @@ export interface operations {
             };
             /** @description Not signed in, or the credential is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+            /** @description Not allowed (or a missing CSRF token / foreign Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
