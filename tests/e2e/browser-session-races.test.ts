@@ -11,8 +11,10 @@ let system: TestSystem;
 let redis: Redis;
 let closeRedis: () => Promise<void>;
 
+const root = { email: "root@example.com", username: "root", password: "root of all accounts" };
+
 beforeAll(async () => {
-  system = await startTestSystem();
+  system = await startTestSystem({ FIRST_ADMIN_EMAIL: root.email, FIRST_ADMIN_USERNAME: root.username, FIRST_ADMIN_PASSWORD: root.password });
   ({ redis, close: closeRedis } = connectRedis(system.infrastructure.redisUrl, createLogger("test", "silent")));
 });
 afterAll(async () => {
@@ -74,11 +76,18 @@ async function expireAccessTokens(browser: HttpClient, userIds: string[]): Promi
   }
 }
 
+/** The hash the session service keeps of a refresh token. */
+const hashOf = (refreshToken: string) => createHash("sha256").update(refreshToken.slice(refreshToken.indexOf(".") + 1)).digest("base64url");
+
 /** The session service's state of a session: alive, and whether this refresh token is its newest. */
 async function sessionState(account: StoredAccount): Promise<{ alive: boolean; newest: boolean }> {
   const refreshHash = await redis.hget(`${prefix()}session:refresh:${account.sessionId}`, "refreshHash");
-  const secret = account.refreshToken.slice(account.refreshToken.indexOf(".") + 1);
-  return { alive: refreshHash !== null, newest: refreshHash === createHash("sha256").update(secret).digest("base64url") };
+  return { alive: refreshHash !== null, newest: refreshHash === hashOf(account.refreshToken) };
+}
+
+/** Whether the session was rotated exactly once since this refresh token: it is the one the newest replaced. */
+async function rotatedOnceSince(sessionId: string, refreshToken: string): Promise<boolean> {
+  return (await redis.hget(`${prefix()}session:refresh:${sessionId}`, "previousRefreshHash")) === hashOf(refreshToken);
 }
 
 describe("one browser, requests at once", () => {
@@ -86,6 +95,7 @@ describe("one browser, requests at once", () => {
     const browser = new HttpClient(system.baseUrl);
     const userId = await register(browser);
     for (let round = 0; round < 3; round += 1) {
+      const before = (await storedAccounts(browser)).get(userId)!;
       await expireAccessTokens(browser, [userId]);
       const paths = ["/api/v1/me", "/api/v1/quota", "/api/v1/chats", "/api/v1/me/sessions"];
       const responses = await Promise.all(Array.from({ length: 12 }, (_, index) => browser.get(paths[index % paths.length]!)));
@@ -93,6 +103,7 @@ describe("one browser, requests at once", () => {
       const account = (await storedAccounts(browser)).get(userId)!;
       expect(account.accessExpiresAt).toBeGreaterThan(Date.now());
       expect(await sessionState(account)).toEqual({ alive: true, newest: true });
+      expect(await rotatedOnceSince(account.sessionId, before.refreshToken)).toBe(true);
     }
   });
 
@@ -148,6 +159,24 @@ describe("one browser, requests at once", () => {
       ]);
       expect((await storedAccounts(browser)).has(leaves)).toBe(false);
       expect((await sessionState(leaving)).alive).toBe(false);
+    }
+  });
+
+  it("refreshes once for many parallel requests after a role change: every one acts with the new role, the session lives on", async () => {
+    const admin = new HttpClient(system.baseUrl);
+    expect((await admin.post("/api/v1/auth/login", { login: root.username, password: root.password })).status).toBe(200);
+    const browser = new HttpClient(system.baseUrl);
+    const userId = await register(browser);
+    for (const [role, status] of [
+      ["admin", 200],
+      ["user", 403],
+    ] as const) {
+      const before = (await storedAccounts(browser)).get(userId)!;
+      expect((await admin.patch(`/api/v1/admin/users/${userId}`, { role })).status).toBe(200);
+      const responses = await Promise.all(Array.from({ length: 10 }, () => browser.get("/api/v1/admin/users")));
+      expect(responses.map((response) => response.status)).toEqual(responses.map(() => status));
+      expect(await sessionState((await storedAccounts(browser)).get(userId)!)).toEqual({ alive: true, newest: true });
+      expect(await rotatedOnceSince(before.sessionId, before.refreshToken)).toBe(true);
     }
   });
 });

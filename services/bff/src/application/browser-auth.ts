@@ -152,21 +152,22 @@ export function createBrowserAuth(deps: {
     },
 
     /**
-     * The active account's access token, refreshed transparently when it is about to expire (or
-     * when `force`d: the user's role changed). An account whose session ended elsewhere is dropped
-     * from the browser.
+     * The active account's access token, refreshed transparently when it is about to expire, or
+     * when `outdated` says it no longer fits (the user's role changed) and no request of this
+     * browser has already replaced it with one that does. An account whose session ended elsewhere
+     * is dropped from the browser.
      */
-    async accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo, force = false): Promise<string> {
+    async accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo, outdated?: (accessToken: string) => boolean): Promise<string> {
       const account = activeAccount(browser, tenantId);
       if (!account) throw unauthenticated();
-      const fresh = (candidate: SignedInAccount) => candidate.accessExpiresAt - REFRESH_MARGIN_MS > now();
-      if (!force && fresh(account)) return account.accessToken;
+      const usable = (candidate: SignedInAccount) => candidate.accessExpiresAt - REFRESH_MARGIN_MS > now() && !outdated?.(candidate.accessToken);
+      if (usable(account)) return account.accessToken;
       // One refresh at a time per account of this browser, always with the newest refresh token:
       // a request that waited finds the tokens another one just stored (presenting the old refresh
       // token again would look like reuse once the session's grace window is over).
       const newest = await withNewest(browser, account, async (stored) => {
         if (!stored) return null;
-        if (!force && fresh(stored)) return stored;
+        if (usable(stored)) return stored;
         let tokens: AccountTokens;
         try {
           tokens = tokensOf(await deps.session.refresh({ refreshToken: stored.refreshToken, ip: client.ip }));

@@ -78,6 +78,9 @@ export function createEdgeAuthentication(ports: EdgeAuthenticationPorts) {
       };
       return { caller, roleChanged: ports.roleOfAccessToken(account.accessToken) !== user.role };
     },
+
+    /** The role an access token was signed with (after a role change, whether a refreshed one already carries the new role). */
+    signedWithRole: (accessToken: string): string | undefined => ports.roleOfAccessToken(accessToken),
   };
 }
 

@@ -185,7 +185,7 @@ export interface HandlerResult {
 /** What a route acting for the signed-in user (or an API key's owner) needs. */
 export interface ActiveAccountDependencies {
   auth: {
-    accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo, force?: boolean): Promise<string>;
+    accessToken(browser: BrowserSession, tenantId: string, client: ClientInfo, outdated?: (accessToken: string) => boolean): Promise<string>;
     dropAccount(browser: BrowserSession, userId: string, tenantId: string): void;
   };
   edge: EdgeAuthentication;
@@ -225,7 +225,7 @@ export async function authenticate(
     throw error;
   }
   // A promoted or demoted user: the services must see the new role on this very request.
-  if (checked.roleChanged) accessToken = await deps.auth.accessToken(browser, tenant.id, client, true);
+  if (checked.roleChanged) accessToken = await deps.auth.accessToken(browser, tenant.id, client, (token) => deps.edge.signedWithRole(token) !== checked.caller.role);
   return { caller: checked.caller, accessToken };
 }
 
