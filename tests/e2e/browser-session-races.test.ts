@@ -179,4 +179,35 @@ describe("one browser, requests at once", () => {
       expect(await rotatedOnceSince(before.sessionId, before.refreshToken)).toBe(true);
     }
   });
+
+  it("lets two sign-ins at once take only the last place left: one is refused, its session ended, none is lost", async () => {
+    const browser = new HttpClient(system.baseUrl);
+    for (let index = 0; index < 4; index += 1) await register(browser);
+    const others = [newUser(), newUser()];
+    const theirBrowsers = others.map(() => new HttpClient(system.baseUrl));
+    for (const [index, other] of others.entries()) expect((await theirBrowsers[index]!.post("/api/v1/auth/register", other)).status).toBe(201);
+
+    const signIns = await Promise.all(others.map((other) => browser.post("/api/v1/auth/login", { login: other.username, password: other.password })));
+    expect(signIns.map((response) => response.status).sort()).toEqual([200, 409]);
+    const accounts = await json<Array<{ username: string; active: boolean }>>(await browser.get("/api/v1/accounts"));
+    expect(accounts).toHaveLength(5);
+    const admitted = others[signIns.findIndex((response) => response.status === 200)]!;
+    const refused = signIns.findIndex((response) => response.status === 409);
+    expect(accounts.find((account) => account.active)?.username).toBe(admitted.username);
+    // The refused sign-in left no session behind: its user has only the one of their own browser.
+    const sessions = await json<unknown[]>(await theirBrowsers[refused]!.get("/api/v1/me/sessions"));
+    expect(sessions).toHaveLength(1);
+  });
+
+  it("keeps both of two sign-ins at once when there is room, whichever response the browser takes its cookie from", async () => {
+    const browser = new HttpClient(system.baseUrl);
+    await register(browser);
+    const others = [newUser(), newUser()];
+    for (const other of others) expect((await new HttpClient(system.baseUrl).post("/api/v1/auth/register", other)).status).toBe(201);
+    const signIns = await Promise.all(others.map((other) => browser.post("/api/v1/auth/login", { login: other.username, password: other.password })));
+    expect(signIns.map((response) => response.status)).toEqual([200, 200]);
+    const accounts = await json<Array<{ username: string }>>(await browser.get("/api/v1/accounts"));
+    expect(accounts.map((account) => account.username)).toEqual(expect.arrayContaining(others.map((other) => other.username)));
+    expect(accounts).toHaveLength(3);
+  });
 });

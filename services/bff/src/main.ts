@@ -46,7 +46,7 @@ shutdown.add("grpc clients", () => {
   for (const dependency of serviceDependencies) dependency.close();
 });
 
-const store = createRedisBrowserSessionStore(redis.redis, config.REDIS_KEY_PREFIX);
+const store = createRedisBrowserSessionStore(redis.redis, config.REDIS_KEY_PREFIX, { maxAccounts: config.MAX_ACCOUNTS_PER_BROWSER });
 const app = createApp({
   logger,
   identity: clients.identity,

@@ -7,7 +7,7 @@ import type { SignedInAccount } from "../src/application/browser-session.ts";
 
 const infrastructure = testInfrastructure("bff");
 const { redis, close } = connectRedis(infrastructure.redisUrl, createLogger("test", "silent"));
-const store = createRedisBrowserSessionStore(redis, infrastructure.redisKeyPrefix);
+const store = createRedisBrowserSessionStore(redis, infrastructure.redisKeyPrefix, { maxAccounts: 5 });
 afterAll(close);
 
 const day = 24 * 3600 * 1000;
@@ -100,6 +100,11 @@ describe("browser sessions in Redis", () => {
     expect(await store.apply(before, { ...nothing, activeUserId: "a" }, { tenantId: "default", create: false })).toMatchObject({ moved: true, activeUserId: "a" });
     expect((await store.load(after))?.accounts.find((stored) => stored.userId === "a")?.refreshToken).toBe("a-refresh-2");
     expect(await redis.exists(keyOf(before))).toBe(0);
+    // A second sign-in sent with the old cookie value joins the moved state instead of moving it again.
+    const third = newCookie();
+    expect(await store.apply(third, { ...nothing, put: [account("c")], activeUserId: "c" }, { tenantId: "default", create: true, from: before })).toMatchObject({ moved: true, activeUserId: "c" });
+    expect(await redis.exists(keyOf(third))).toBe(0);
+    expect((await store.load(after))?.accounts.map((stored) => stored.userId).sort()).toEqual(["a", "b", "c"]);
   });
 
   it("reads the single JSON value earlier versions stored, keeping its order, active account and lifetime", async () => {
@@ -113,6 +118,20 @@ describe("browser sessions in Redis", () => {
     expect(loaded?.storeKey).toBe(cookie);
     expect(await redis.type(keyOf(cookie))).toBe("hash");
     expect(await redis.ttl(keyOf(cookie))).toBeGreaterThan(3500);
+  });
+
+  it("refuses accounts signed in at once beyond the limit as a whole, changing nothing", async () => {
+    const cookie = await signedIn(account("a", { signedInAt: 1 }), account("b", { signedInAt: 2 }), account("c", { signedInAt: 3 }), account("d", { signedInAt: 4 }));
+    // Two sign-ins of one browser, each from a copy with four accounts: the second one is refused.
+    const after = newCookie();
+    await store.apply(after, { ...nothing, put: [account("e")], activeUserId: "e" }, { tenantId: "default", create: true, from: cookie });
+    const refused = newCookie();
+    await expect(store.apply(refused, { ...nothing, put: [account("f")], activeUserId: "f" }, { tenantId: "default", create: true, from: cookie })).rejects.toMatchObject({ code: "too_many_accounts", status: 409 });
+    expect(await redis.exists(keyOf(refused))).toBe(0);
+    expect((await store.load(after))?.accounts.map((stored) => stored.userId)).toEqual(["a", "b", "c", "d", "e"]);
+    // Signing in again as one of them replaces it, and signing one out makes room.
+    expect((await store.apply(after, { ...nothing, put: [account("a", { sessionId: "a-again", signedInAt: 9 })], remove: [{ userId: "a", sessionId: "a-session" }] }, { tenantId: "default", create: false }))?.accounts).toHaveLength(5);
+    expect((await store.apply(after, { ...nothing, put: [account("f")], remove: [{ userId: "b", sessionId: "b-session" }] }, { tenantId: "default", create: false }))?.accounts).toHaveLength(5);
   });
 
   it("runs one refresh of an account at a time across requests", async () => {

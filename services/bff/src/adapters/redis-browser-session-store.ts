@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { unavailable, withRedisLock, type Redis } from "@tessera/platform";
-import type { AccountTokens, BrowserSession, BrowserSessionStore, SignedInAccount } from "../application/browser-session.ts";
+import { AppError, unavailable, withRedisLock, type Redis } from "@tessera/platform";
+import { tooManyAccounts, type AccountTokens, type BrowserSession, type BrowserSessionStore, type SignedInAccount } from "../application/browser-session.ts";
 
 // One hash per browser session: field `active` (the active user id) and `account:<userId>` (the
 // account as JSON). Every write is a script that changes only the fields it owns, on the state of
@@ -45,26 +45,45 @@ return redis.call('HGETALL', key)
 const APPLY = `${RESOLVE}
 local key, moved = KEYS[1], 0
 local request = cjson.decode(ARGV[1])
+local source = KEYS[1]
 if KEYS[2] ~= KEYS[1] then
-  local from = resolve(KEYS[2])
-  if redis.call('EXISTS', from) == 1 then
-    redis.call('RENAME', from, key)
-    redis.call('SET', KEYS[2] .. ':moved', key, 'PX', tonumber(ARGV[4]))
-    if from ~= KEYS[2] then redis.call('SET', from .. ':moved', key, 'PX', tonumber(ARGV[4])) end
-  end
+  -- A second sign-in from the same old cookie value joins the state the first one moved, under its new value.
+  source, moved = resolve(KEYS[2])
+  if moved == 1 then key = source end
 else
   key, moved = resolve(KEYS[1])
+  source = key
 end
-if redis.call('EXISTS', key) == 0 and not request.create then return false end
+if redis.call('EXISTS', source) == 0 and not request.create then return false end
 local function stored(userId)
-  local raw = redis.call('HGET', key, 'account:' .. userId)
+  local raw = redis.call('HGET', source, 'account:' .. userId)
   if raw then return cjson.decode(raw) end
   return nil
 end
+-- Checked before anything is written (a script's writes are not undone by an error): sign-ins at
+-- once in two requests may not together pass the limit.
+local removing = {}
 for _, gone in ipairs(request.remove) do
   local account = stored(gone.userId)
-  if account and account.sessionId == gone.sessionId then redis.call('HDEL', key, 'account:' .. gone.userId) end
+  if account and account.sessionId == gone.sessionId then removing[gone.userId] = true end
 end
+local after = redis.call('HLEN', source) - redis.call('HEXISTS', source, 'active')
+for _ in pairs(removing) do after = after - 1 end
+local newcomers = 0
+for _, raw in ipairs(request.put) do
+  local userId = cjson.decode(raw).userId
+  if removing[userId] or redis.call('HEXISTS', source, 'account:' .. userId) == 0 then newcomers = newcomers + 1 end
+end
+if newcomers > 0 and after + newcomers > tonumber(request.maxAccounts) then return redis.error_reply('TOO_MANY_ACCOUNTS') end
+if source ~= key then
+  if redis.call('EXISTS', source) == 1 then
+    redis.call('RENAME', source, key)
+    redis.call('SET', KEYS[2] .. ':moved', key, 'PX', tonumber(ARGV[4]))
+    if source ~= KEYS[2] then redis.call('SET', source .. ':moved', key, 'PX', tonumber(ARGV[4])) end
+  end
+  source = key
+end
+for userId in pairs(removing) do redis.call('HDEL', key, 'account:' .. userId) end
 for _, raw in ipairs(request.put) do
   redis.call('HSET', key, 'account:' .. cjson.decode(raw).userId, raw)
 end
@@ -158,8 +177,12 @@ function parse(fields: string[], storeKey: string): BrowserSession {
   return { activeUserId, accounts, storeKey };
 }
 
-/** Browser sessions in Redis under a hash of the cookie, so a Redis dump holds no usable cookie. */
-export function createRedisBrowserSessionStore(redis: Redis, prefix: string): BrowserSessionStore {
+/**
+ * Browser sessions in Redis under a hash of the cookie, so a Redis dump holds no usable cookie.
+ * `maxAccounts`: accounts one browser keeps signed in, enforced here too, atomically, for sign-ins
+ * that run at once.
+ */
+export function createRedisBrowserSessionStore(redis: Redis, prefix: string, options: { maxAccounts: number }): BrowserSessionStore {
   const scripts = redis as ScriptRedis;
   redis.defineCommand("browserSessionLoad", { numberOfKeys: 1, lua: LOAD });
   redis.defineCommand("browserSessionApply", { numberOfKeys: 2, lua: APPLY });
@@ -171,6 +194,7 @@ export function createRedisBrowserSessionStore(redis: Redis, prefix: string): Br
     try {
       return await operation();
     } catch (error) {
+      if (error instanceof AppError) throw error;
       throw unavailable("The session store", error);
     }
   };
@@ -181,18 +205,23 @@ export function createRedisBrowserSessionStore(redis: Redis, prefix: string): Br
         return fields.length > 0 ? parse(fields, key) : null;
       }),
 
-    apply: (key, changes, options) =>
+    apply: (key, changes, applyOptions) =>
       reachable(async () => {
         const request = {
           put: changes.put.map((account) => JSON.stringify(account)),
           remove: changes.remove,
           profiles: changes.profiles,
           ...(changes.activeUserId !== undefined ? { active: changes.activeUserId } : {}),
-          tenantId: options.tenantId,
-          create: options.create,
+          tenantId: applyOptions.tenantId,
+          create: applyOptions.create,
+          maxAccounts: options.maxAccounts,
         };
         // cjson turns an empty array into an object; the script only iterates them, which is the same.
-        const result = await scripts.browserSessionApply(keyOf(key), keyOf(options.from ?? key), JSON.stringify(request), Date.now(), MINIMUM_LIFETIME_MS, MOVED_FOR_MS);
+        const result = await scripts
+          .browserSessionApply(keyOf(key), keyOf(applyOptions.from ?? key), JSON.stringify(request), Date.now(), MINIMUM_LIFETIME_MS, MOVED_FOR_MS)
+          .catch((error: unknown) => {
+            throw error instanceof Error && error.message.includes("TOO_MANY_ACCOUNTS") ? tooManyAccounts(options.maxAccounts) : error;
+          });
         if (result === null) return null;
         const [moved, ...fields] = result;
         return { ...parse(fields, key), moved: moved === 1 };

@@ -2,7 +2,7 @@ import { AppError, notFound, unauthenticated } from "@tessera/platform";
 import type { TokenPair } from "@tessera/proto/tessera/session/v1/session";
 import type { User } from "@tessera/proto/tessera/identity/v1/identity";
 import type { IdentityClient, SessionClient } from "../adapters/service-clients.ts";
-import { activeAccount, type AccountTokens, type BrowserSession, type BrowserSessionStore, type SignedInAccount } from "./browser-session.ts";
+import { activeAccount, tooManyAccounts, type AccountTokens, type BrowserSession, type BrowserSessionStore, type SignedInAccount } from "./browser-session.ts";
 
 /** Refresh a little before expiry so a request never carries a token that dies on the way. */
 const REFRESH_MARGIN_MS = 30_000;
@@ -61,7 +61,7 @@ export function createBrowserAuth(deps: {
     if (replaced) await revokeNewest(browser, replaced, client);
     let accounts = browser.accounts.filter((account) => account.userId !== user.id);
     if (accounts.length >= deps.maxAccounts) {
-      throw new AppError("too_many_accounts", 409, `At most ${deps.maxAccounts} accounts can be signed in at once; sign one out first.`);
+      throw tooManyAccounts(deps.maxAccounts);
     }
     accounts = [...accounts, toAccount(user, tokens, rememberMe)];
     browser.accounts = accounts;
@@ -71,7 +71,7 @@ export function createBrowserAuth(deps: {
   return {
     async register(browser: BrowserSession, input: { tenantId: string; email: string; username: string; password: string; fullName: string }, client: ClientInfo): Promise<User> {
       if (browser.accounts.length >= deps.maxAccounts && !browser.accounts.some((account) => account.email === input.email.trim().toLowerCase())) {
-        throw new AppError("too_many_accounts", 409, `At most ${deps.maxAccounts} accounts can be signed in at once; sign one out first.`);
+        throw tooManyAccounts(deps.maxAccounts);
       }
       const signedIn = await deps.identity.register({ ...input, clientIp: client.ip });
       await addAccount(browser, { user: signedIn.user!, sessionGrant: signedIn.sessionGrant }, false, client);
@@ -185,6 +185,11 @@ export function createBrowserAuth(deps: {
       }
       Object.assign(account, { accessToken: newest.accessToken, accessExpiresAt: newest.accessExpiresAt, refreshToken: newest.refreshToken, refreshExpiresAt: newest.refreshExpiresAt });
       return account.accessToken;
+    },
+
+    /** Ends the sessions of accounts signed in that the browser could not keep (its state refused them). */
+    async abandon(accounts: SignedInAccount[], client: ClientInfo): Promise<void> {
+      await Promise.all(accounts.map((account) => deps.session.revokeByRefreshToken({ refreshToken: account.refreshToken, ip: client.ip }).catch(() => undefined)));
     },
 
     dropAccount(browser: BrowserSession, userId: string, tenantId: string) {

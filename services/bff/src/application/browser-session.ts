@@ -1,3 +1,5 @@
+import { AppError } from "@tessera/platform";
+
 /** One account signed in in a browser; tokens never leave the server. */
 export interface SignedInAccount {
   userId: string;
@@ -58,7 +60,8 @@ export interface BrowserSessionStore {
    * revived), empty accounts when the last one was just removed (the state is deleted). `from`
    * moves the state stored under another key first (a new cookie value after signing in); writes of
    * requests that loaded it under the old key follow it there for a while (`moved`). When the active account is gone, the earliest
-   * signed-in account of `tenantId` becomes active.
+   * signed-in account of `tenantId` becomes active. Accounts signed in beyond the limit (two
+   * sign-ins at once) are refused as a whole: too_many_accounts, nothing changed.
    */
   apply(key: string, changes: BrowserSessionChanges, options: { tenantId: string; create: boolean; from?: string }): Promise<StoredBrowserSession | null>;
   /**
@@ -72,6 +75,9 @@ export interface BrowserSessionStore {
    */
   saveTokens(key: string, userId: string, replacing: string, tokens: AccountTokens): Promise<SignedInAccount | null>;
 }
+
+export const tooManyAccounts = (maxAccounts: number) =>
+  new AppError("too_many_accounts", 409, `At most ${maxAccounts} accounts can be signed in at once; sign one out first.`);
 
 export function emptyBrowserSession(): BrowserSession {
   return { activeUserId: null, accounts: [], storeKey: null };

@@ -3,7 +3,7 @@ import { parse as parseCookies, serialize as serializeCookie } from "cookie";
 import { randomSecret, toAppError, validationFailed, type Logger } from "@tessera/platform";
 import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
-import type { BrowserSessionStore } from "../application/browser-session.ts";
+import { changesBetween, type BrowserSessionStore } from "../application/browser-session.ts";
 import { commitBrowserSession, contextOf, deviceIdOf, type CookieSettings } from "../http/request-context.ts";
 import { route } from "../http/problem.ts";
 import type { CsrfTokens } from "../http/csrf-token.ts";
@@ -113,6 +113,20 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
     const target = intent === "link" ? (safeReturnTo(returnTo) ?? "/") : "/login";
     response.redirect(302, withQueryParameter(target, "oauthError", appError.expose ? appError.code : "oauth_failed"));
   };
+  /**
+   * Stores a sign-in under a new cookie value. Refused (another sign-in of this browser took the
+   * last place meanwhile, or the store is down), the session just opened is ended again.
+   */
+  const commitSignIn = async (response: Response) => {
+    const context = contextOf(response);
+    const added = changesBetween(context.loaded, context.browser).put;
+    try {
+      await commitBrowserSession(response, deps, { rotate: true });
+    } catch (error) {
+      await deps.auth.abandon(added, context.client);
+      throw error;
+    }
+  };
   /** Saves the browser session when a handler changed it (a refreshed token, a dropped account). */
   const persistIfChanged = async (response: Response, before: string) => {
     const context = contextOf(response);
@@ -138,7 +152,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
         { tenantId: context.tenant.id, email: body.email, username: body.username, password: body.password, fullName: body.fullName ?? "" },
         context.client,
       );
-      await commitBrowserSession(response, deps, { rotate: true });
+      await commitSignIn(response);
       response.status(201).json({ user: userJson(user) });
     }),
   );
@@ -153,7 +167,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
         { tenantId: context.tenant.id, login: body.login, password: body.password, rememberMe: body.rememberMe ?? false, deviceId: deviceIdOf(request, response, deps.cookie) },
         context.client,
       );
-      await commitBrowserSession(response, deps, { rotate: true });
+      await commitSignIn(response);
       response.json({ user: userJson(user) });
     }),
   );
@@ -230,7 +244,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
           context.client,
         );
         // Signing in issues a new cookie value (against session fixation), as a password sign-in does.
-        if (completed.intent === "login") await commitBrowserSession(response, deps, { rotate: true });
+        if (completed.intent === "login") await commitSignIn(response);
         else await persistIfChanged(response, before);
         response.redirect(302, safeReturnTo(completed.returnTo) ?? "/");
       } catch (error) {
