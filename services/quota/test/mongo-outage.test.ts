@@ -38,4 +38,29 @@ describe("MongoDB unreachable", () => {
     expect(await harness.queueDepth(harness.topology.deadLetterQueue)).toBe(0);
     await consumer.consumer.stop();
   });
+
+  it("keeps counting new events in the live counters meanwhile, acknowledging none until their rollups are written", async () => {
+    const consumer = await harness.startConsumer({ retryDelayMs: 300, maxAttempts: 2 });
+    const userId = uniqueUserId();
+    await harness.publish(usageEvent({ userId, totalTokens: 10 }));
+    await eventually(async () => expect(await harness.rollupOf(userId)).toEqual({ messages: 1, tokens: 10 }));
+    const acknowledged = () => consumer.consumer.stats.applied + consumer.consumer.stats.duplicates;
+    const before = acknowledged();
+
+    await proxy.stop();
+    for (let index = 0; index < 4; index += 1) await harness.publish(usageEvent({ userId, totalTokens: 10 }));
+    // Quota checks see the new usage while MongoDB is away…
+    await eventually(async () => expect((await harness.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 5, tokens: 50 }));
+    await eventually(async () => expect(consumer.consumer.stats.retried).toBeGreaterThanOrEqual(4));
+    // …but nothing is acknowledged before it is durable.
+    expect(acknowledged()).toBe(before);
+
+    await proxy.start();
+    await eventually(async () => {
+      expect(await harness.rollupOf(userId)).toEqual({ messages: 5, tokens: 50 });
+      expect(acknowledged()).toBe(before + 4);
+    }, 60_000);
+    expect((await harness.useCases.getQuota(userCaller(userId))).used).toEqual({ messages: 5, tokens: 50 });
+    await consumer.consumer.stop();
+  });
 });
