@@ -176,6 +176,12 @@ async function benchEvents() {
     };
   });
 
+  const redisCpuSeconds = async () => {
+    const info = await redis.redis.info("cpu");
+    return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+  };
+  let cpuBefore = process.cpuUsage();
+  let redisCpuBefore = await redisCpuSeconds();
   firstPublish = performance.now();
   const WINDOW = 500;
   for (let start = 0; start < EVENTS; start += WINDOW) {
@@ -192,13 +198,9 @@ async function benchEvents() {
   }
   const publishSeconds = (performance.now() - firstPublish) / 1000;
   let consumeStart = firstPublish;
-  const redisCpuSeconds = async () => {
-    const info = await redis.redis.info("cpu");
-    return Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
-  };
-  const cpuBefore = process.cpuUsage();
-  const redisCpuBefore = await redisCpuSeconds();
   if (backlog) {
+    cpuBefore = process.cpuUsage();
+    redisCpuBefore = await redisCpuSeconds();
     consumer = makeConsumer();
     consumeStart = performance.now();
     await consumer.start();

@@ -1,6 +1,6 @@
 import { AppError, notFound, unavailable, type Clock } from "@tessera/platform";
 import { resolveLimits, isPremium, type Limits, type QuotaUser, type TenantLimitSettings } from "../domain/limits.ts";
-import { addDays, dayOf, resetAt, startOfDay, type Day } from "../domain/quota-day.ts";
+import { dayOf, endOfDay, resetAt, type Day } from "../domain/quota-day.ts";
 import type { UserDay } from "../domain/usage.ts";
 import type { CounterValues, LiveCounters, QuotaObserver, TenantSettingsRepository, UsageRollups, UserDirectory } from "../domain/ports.ts";
 
@@ -50,7 +50,7 @@ export function createQuotaContext(ports: QuotaPorts, options: QuotaOptions) {
 
   /** Seconds the counters of a day are kept in the live store. */
   const counterTtlSeconds = (day: Day, timeZone: string): number => {
-    const end = startOfDay(addDays(day, 1), timeZone).getTime();
+    const end = endOfDay(day, timeZone).getTime();
     return Math.max(MIN_COUNTER_TTL_SECONDS, Math.ceil((end - ports.clock.now().getTime()) / 1000) + COUNTER_GRACE_SECONDS);
   };
 

@@ -83,9 +83,16 @@ function searchStartOfDay(day: Day, timeZone: string): number {
   return low * 60_000;
 }
 
+/** The first instant after a day (the next day's start), memoised like startOfDay. */
+export function endOfDay(day: Day, timeZone: string): Date {
+  const last = lastDay.get(timeZone);
+  if (last && last.day === day) return new Date(last.to);
+  return startOfDay(addDays(day, 1), timeZone);
+}
+
 /** When the quota day containing `now` ends: the next local midnight. */
 export function resetAt(now: Date, timeZone: string): Date {
-  return startOfDay(addDays(dayOf(now, timeZone), 1), timeZone);
+  return endOfDay(dayOf(now, timeZone), timeZone);
 }
 
 export const MAX_RANGE_DAYS = 366;
