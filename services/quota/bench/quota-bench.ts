@@ -6,6 +6,8 @@
 //   2. CheckAndReserve over gRPC against the real system (identity, session and quota processes),
 //      with real access tokens: closed loop at BENCH_CONCURRENCY, then paced at BENCH_RESERVE_RATE
 //      a second for BENCH_RESERVE_SECONDS; each service's RSS before and after the paced run.
+// BENCH_BACKLOG=1 queues every event before the consumer starts (the consumer's rate alone);
+// BENCH_TRACE=1 prints each batch's size, counting time and time until durable.
 // Each run uses its own database, key prefix and queue names, and removes them afterwards.
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
