@@ -210,4 +210,26 @@ describe("one browser, requests at once", () => {
     expect(accounts.map((account) => account.username)).toEqual(expect.arrayContaining(others.map((other) => other.username)));
     expect(accounts).toHaveLength(3);
   });
+
+  it("sends the session cookie again after a refresh only when it is a remembered one (its lifetime slides), so no late response puts a replaced value back", async () => {
+    const sessionCookieOf = (response: Response) => response.headers.getSetCookie().find((cookie) => cookie.startsWith("tessera_session="));
+    const browser = new HttpClient(system.baseUrl);
+    const user = newUser();
+    const userId = await (async () => {
+      const response = await browser.post("/api/v1/auth/register", user);
+      expect(response.status).toBe(201);
+      return (await json(response)).user.id as string;
+    })();
+    await expireAccessTokens(browser, [userId]);
+    const refreshed = await browser.get("/api/v1/me");
+    expect(refreshed.status).toBe(200);
+    expect(sessionCookieOf(refreshed)).toBeUndefined();
+
+    const remembered = new HttpClient(system.baseUrl);
+    expect((await remembered.post("/api/v1/auth/login", { login: user.username, password: user.password, rememberMe: true })).status).toBe(200);
+    await expireAccessTokens(remembered, [userId]);
+    const slid = await remembered.get("/api/v1/me");
+    expect(slid.status).toBe(200);
+    expect(sessionCookieOf(slid)).toMatch(/Max-Age=\d+/i);
+  });
 });

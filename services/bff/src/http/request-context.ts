@@ -91,6 +91,7 @@ export async function commitBrowserSession(response: Response, deps: { store: Br
   const creating = Boolean(options.rotate) || !context.cookie;
   if (creating && context.browser.accounts.length === 0) return;
   const key = creating ? randomSecret(32) : context.cookie!;
+  const loadedPersistent = context.loaded.accounts.some((account) => account.rememberMe);
   const result = await deps.store.apply(key, changesBetween(context.loaded, context.browser), {
     tenantId: context.tenant.id,
     create: creating,
@@ -113,8 +114,10 @@ export async function commitBrowserSession(response: Response, deps: { store: Br
     return;
   }
   context.cookie = key;
-  // A persistent cookie only when some account asked to be remembered.
+  // A persistent cookie only when some account asked to be remembered. A session cookie that stays
+  // one is set only when new: a response that overtakes a sign-in's cannot put the replaced value back.
   const persistent = result.accounts.some((account) => account.rememberMe);
+  if (!creating && !persistent && !loadedPersistent) return;
   response.append("Set-Cookie", serializeCookie(deps.cookie.name, key, persistent ? { ...base, maxAge: browserSessionTtlSeconds(result, Date.now()) } : base));
 }
 
