@@ -42,10 +42,15 @@ export interface Operation {
   body?: z.ZodType;
   /** The body may be left out (defaults to required). */
   bodyOptional?: boolean;
-  /** Success responses by status. */
-  responses: Partial<Record<200 | 201 | 204 | 302, ResponseSpec>>;
+  /** Success responses by status, and the rare failure whose body is not a problem (/readyz's 503). */
+  responses: Partial<Record<200 | 201 | 204 | 302 | 503, ResponseSpec>>;
   /** Error statuses, answered as RFC 9457 problems (OpenAI's error body on /v1). */
   errors?: number[];
+  /**
+   * Where the success answer leads (OpenAPI links, which clients and the fuzzer follow): by name,
+   * an operation as "method path" and its path parameters as JSON pointers into the answer's body.
+   */
+  links?: Record<string, { operation: `${Method} /${string}`; parameters: Record<string, `/${string}`> }>;
 }
 
 /** Declares one operation of the public HTTP API (see the note at the top of this file). */

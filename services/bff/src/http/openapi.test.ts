@@ -1,7 +1,9 @@
 import type { Express } from "express";
 import { describe, expect, it } from "vitest";
 import { createApp, type AppDependencies } from "../app.ts";
-import { openApiDocument, operations } from "./openapi.ts";
+import { operation } from "./contract.ts";
+import { buildOpenApiDocument, openApiDocument, operations } from "./openapi.ts";
+import { z } from "./validate.ts";
 
 interface Layer {
   rawPath?: string | RegExp;
@@ -73,5 +75,15 @@ describe("the OpenAPI document", () => {
     expect(events).toEqual(["message", "delta", "done", "error"]);
     const body = send.requestBody.content["application/json"].schema;
     expect(body).toMatchObject({ additionalProperties: false, required: ["content", "clientMessageId"], properties: { content: { minLength: 1, maxLength: 32000 } } });
+  });
+
+  it("links an answer only to operations that exist, filling path parameters they have", () => {
+    const create = (target: `get /${string}`, parameter: string) =>
+      operation({ method: "post", path: "/things", auth: "none", summary: "Create", responses: { 201: z.object({ id: z.string() }) }, links: { read: { operation: target, parameters: { [parameter]: "/id" } } } });
+    const read = operation({ method: "get", path: "/things/{id}", auth: "none", summary: "Read", responses: { 200: z.object({ id: z.string() }) } });
+    const links = (buildOpenApiDocument([create("get /things/{id}", "id"), read]).paths as Record<string, any>)["/things"].post.responses["201"].links;
+    expect(links).toEqual({ read: { operationId: "getThingsById", parameters: { "path.id": "$response.body#/id" } } });
+    expect(() => buildOpenApiDocument([create("get /others/{id}", "id"), read])).toThrow(/not an operation/);
+    expect(() => buildOpenApiDocument([create("get /things/{id}", "thingId"), read])).toThrow(/no path parameter thingId/);
   });
 });

@@ -16,6 +16,8 @@ import { OpenAiError, operation, Problem, type Operation, type ResponseSpec } fr
 import { apiKeyScopesFor } from "./request-context.ts";
 import { z } from "./validate.ts";
 
+const Readiness = z.object({ status: z.enum(["ok", "unavailable", "shutting_down"]), checks: z.record(z.string(), z.enum(["up", "down"])) });
+
 // Served in app.ts.
 const appOperations = [
   operation({ method: "get", path: "/api/v1/openapi.json", auth: "none", summary: "This document", responses: { 200: z.record(z.string(), z.unknown()) } }),
@@ -32,8 +34,8 @@ const appOperations = [
     method: "get",
     path: "/readyz",
     auth: "none",
-    summary: "Dependencies reachable (each named in `checks`); 503 with the same shape when one is down or the process is shutting down",
-    responses: { 200: z.object({ status: z.enum(["ok", "unavailable", "shutting_down"]), checks: z.record(z.string(), z.unknown()) }) },
+    summary: "Dependencies reachable (each named in `checks`, for callers inside the installation only); 503 with the same shape when one is down or the process is shutting down",
+    responses: { 200: Readiness, 503: Readiness },
   }),
 ];
 
@@ -80,6 +82,9 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output", components: Recor
   return rewrite(generated) as Json;
 }
 
+/** Answered by the BFF alone (a 503 here would be the readiness report, not a problem). */
+const SELF_CONTAINED = new Set(["/healthz", "/readyz", "/api/v1/openapi.json"]);
+
 const STATUS_TEXT: Record<number, string> = {
   200: "OK",
   201: "Created",
@@ -116,6 +121,21 @@ function security(spec: Operation): Json[] | undefined {
   }
 }
 
+/** The operationId of an operation: its method and path in camel case (`getApiV1ChatsById`). */
+const operationIdOf = (method: string, path: string): string =>
+  `${method}${path.replace(/\{(\w+)\}/g, "By-$1").replace(/[^A-Za-z0-9]+(.)?/g, (_match, next: string | undefined) => (next ?? "").toUpperCase())}`;
+
+function linksObject(spec: Operation): Json | undefined {
+  if (!spec.links) return undefined;
+  const links: Json = {};
+  for (const [name, link] of Object.entries(spec.links)) {
+    const [method, path] = link.operation.split(" ") as [string, string];
+    const parameters = Object.fromEntries(Object.entries(link.parameters).map(([parameter, pointer]) => [`path.${parameter}`, `$response.body#${pointer}`]));
+    links[name] = { operationId: operationIdOf(method, path), parameters };
+  }
+  return links;
+}
+
 function responseObject(status: number, response: ResponseSpec, components: Record<string, Json>): Json {
   if (response === null) return { description: STATUS_TEXT[status] ?? "OK" };
   if (response instanceof z.ZodType) return { description: STATUS_TEXT[status] ?? "OK", content: { "application/json": { schema: jsonSchema(response, "output", components) } } };
@@ -134,19 +154,24 @@ function operationObject(spec: Operation, components: Record<string, Json>): Jso
   }
   const responses: Json = {};
   for (const [status, response] of Object.entries(spec.responses)) responses[status] = responseObject(Number(status), response as ResponseSpec, components);
+  const links = linksObject(spec);
+  const success = Object.keys(spec.responses)[0];
+  if (links && success) (responses[success] as Json).links = links;
   const openAi = spec.path.startsWith("/v1/");
   // Any request can be malformed (a header Node's parser refuses, a NUL in the URL): 400 everywhere.
   // Where a credential is needed: 401 without one, 403 for a missing CSRF token or foreign Origin,
-  // a key lacking the scope, or a key where keys are refused.
-  const implied = spec.auth === "none" ? [400] : [400, 401, 403];
+  // a key lacking the scope, or a key where keys are refused. Whatever asks Redis or a service
+  // (the tenant of the Host, to begin with) answers 503 while that dependency is down or too slow.
+  const implied = [400, ...(spec.auth === "none" ? [] : [401, 403]), ...(SELF_CONTAINED.has(spec.path) ? [] : [503])];
   for (const status of new Set([...implied, ...(spec.errors ?? [])])) {
+    if (responses[String(status)]) continue;
     responses[String(status)] = openAi
       ? { description: STATUS_TEXT[status] ?? "Error", content: { "application/json": { schema: { $ref: `${COMPONENTS}OpenAiError` } } } }
       : { description: STATUS_TEXT[status] ?? "Error", content: { "application/problem+json": { schema: { $ref: `${COMPONENTS}Problem` } } } };
   }
   const tag = spec.path.startsWith("/v1/") ? "openai" : (spec.path.split("/")[3] ?? "platform");
   return {
-    operationId: `${spec.method}${spec.path.replace(/\{(\w+)\}/g, "By-$1").replace(/[^A-Za-z0-9]+(.)?/g, (_match, next: string | undefined) => (next ?? "").toUpperCase())}`,
+    operationId: operationIdOf(spec.method, spec.path),
     summary: spec.summary,
     ...(spec.description ? { description: spec.description } : {}),
     tags: [tag.startsWith(".") || tag === "" ? "platform" : tag],
@@ -167,6 +192,15 @@ export function buildOpenApiDocument(list: readonly Operation[]): Json {
     const item = (paths[spec.path] ??= {});
     if (item[spec.method]) throw new Error(`openapi: ${spec.method.toUpperCase()} ${spec.path} is declared twice`);
     item[spec.method] = operationObject(spec, components);
+  }
+  // A link must name an operation that exists, and fill path parameters it has.
+  const ids = new Set(list.map((spec) => operationIdOf(spec.method, spec.path)));
+  for (const spec of list) {
+    for (const link of Object.values(spec.links ?? {})) {
+      const [method, path] = link.operation.split(" ") as [string, string];
+      if (!ids.has(operationIdOf(method, path))) throw new Error(`openapi: ${spec.method} ${spec.path} links to ${link.operation}, which is not an operation`);
+      for (const parameter of Object.keys(link.parameters)) if (!path.includes(`{${parameter}}`)) throw new Error(`openapi: ${link.operation} has no path parameter ${parameter}`);
+    }
   }
   const sortedPaths = Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b)));
   const sortedSchemas = Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b)));

@@ -81,6 +81,13 @@ export const chatOperations = [
     bodyOptional: true,
     responses: { 201: z.object({ chat: ChatJson }) },
     errors: [400, 401, 403, 404, 409],
+    links: {
+      read: { operation: "get /api/v1/chats/{id}", parameters: { id: "/chat/id" } },
+      rename: { operation: "patch /api/v1/chats/{id}", parameters: { id: "/chat/id" } },
+      messages: { operation: "get /api/v1/chats/{id}/messages", parameters: { id: "/chat/id" } },
+      send: { operation: "post /api/v1/chats/{id}/messages", parameters: { id: "/chat/id" } },
+      remove: { operation: "delete /api/v1/chats/{id}", parameters: { id: "/chat/id" } },
+    },
   }),
   operation({ method: "get", path: "/api/v1/chats/{id}", auth: "account", summary: "One of my chats", responses: { 200: ChatJson }, errors: [401, 404] }),
   operation({ method: "patch", path: "/api/v1/chats/{id}", auth: "account", summary: "Rename a chat or change its model", body: chatBody, responses: { 200: ChatJson }, errors: [400, 401, 403, 404] }),

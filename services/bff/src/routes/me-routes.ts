@@ -55,7 +55,16 @@ export const meOperations = [
     errors: [401, 403, 404, 409],
   }),
   operation({ method: "get", path: "/api/v1/me/api-keys", auth: "account", summary: "My personal API keys (without their secrets)", responses: { 200: z.array(ApiKeyInfo) }, errors: [401] }),
-  operation({ method: "post", path: "/api/v1/me/api-keys", auth: "account", summary: "Create a personal API key; the secret is in this answer only", body: apiKeyBody, responses: { 201: CreatedApiKey }, errors: [400, 401, 403, 409] }),
+  operation({
+    method: "post",
+    path: "/api/v1/me/api-keys",
+    auth: "account",
+    summary: "Create a personal API key; the secret is in this answer only",
+    body: apiKeyBody,
+    responses: { 201: CreatedApiKey },
+    errors: [400, 401, 403, 409],
+    links: { revoke: { operation: "delete /api/v1/me/api-keys/{id}", parameters: { id: "/id" } } },
+  }),
   operation({ method: "delete", path: `/api/v1/me/api-keys/${idPath}`, auth: "account", summary: "Revoke one of my API keys", responses: { 204: null }, errors: [401, 403, 404] }),
 ];
 

@@ -57,7 +57,19 @@ const listQuery = z.object(pageQuery);
 
 export const operatorOperations = [
   operation({ method: "get", path: "/api/v1/operator/tenants", auth: "account", summary: "Platform operators: every tenant", query: listQuery, responses: { 200: TenantPage }, errors: [400, 401, 403] }),
-  operation({ method: "post", path: "/api/v1/operator/tenants", auth: "account", summary: "Platform operators: create a tenant (audited)", body: createBody, responses: { 201: TenantJson }, errors: [400, 401, 403, 409] }),
+  operation({
+    method: "post",
+    path: "/api/v1/operator/tenants",
+    auth: "account",
+    summary: "Platform operators: create a tenant (audited)",
+    body: createBody,
+    responses: { 201: TenantJson },
+    errors: [400, 401, 403, 409],
+    links: {
+      read: { operation: "get /api/v1/operator/tenants/{id}", parameters: { id: "/id" } },
+      change: { operation: "patch /api/v1/operator/tenants/{id}", parameters: { id: "/id" } },
+    },
+  }),
   operation({ method: "get", path: "/api/v1/operator/tenants/{id}", auth: "account", summary: "Platform operators: one tenant", responses: { 200: TenantJson }, errors: [401, 403, 404] }),
   operation({
     method: "patch",
