@@ -24,6 +24,7 @@ export const config = parseConfig("quota", {
   // Consumer tuning: see services/quota/README.md.
   QUOTA_CONSUMER_PREFETCH: z.coerce.number().int().min(1).max(65_535).default(20_000),
   QUOTA_CONSUMER_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  QUOTA_ROLLUP_WRITE_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(200),
   QUOTA_CONSUMER_BATCH_WAIT_MS: z.coerce.number().int().min(0).max(1_000).default(5),
   QUOTA_RETRY_DELAY_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
   QUOTA_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(10),

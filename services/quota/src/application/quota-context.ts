@@ -18,6 +18,11 @@ export interface QuotaOptions {
   failOpen: boolean;
   /** How long a reservation is held when neither its usage event nor a release arrives. */
   reservationTtlSeconds: number;
+  /**
+   * Least time between two writes of counted usage to the rollups (0: write as soon as counted).
+   * Counters are live at once either way; this only bounds the document writes at low event rates.
+   */
+  rollupWriteIntervalMs?: number;
 }
 
 /** Where a user stands today. */

@@ -121,16 +121,25 @@ export function recordUsageBatch(context: QuotaContext) {
     }
     // A sealed journal Redis no longer lists means Redis lost its data meanwhile (with what was
     // counted into it): the batches in it are counted again from the rollups when retried.
-    giveUp(unavailable("The quota counter store (it lost a journal)"));
+    if (waiting.size > 0) giveUp(unavailable("The quota counter store (it lost a journal)"));
   };
 
   let writer: Promise<void> | null = null;
   let writeAgain = false;
-  /** Seals the filling journal and writes it; while a write runs, the next one follows it. */
+  let lastWriteAt = 0;
+  const writeIntervalMs = context.options.rollupWriteIntervalMs ?? 0;
+  /**
+   * Seals the filling journal and writes it; while a write runs, the next one follows it, and not
+   * sooner than the write interval after it (at 50 events/s one write per event would otherwise
+   * cost a rollup upsert per event).
+   */
   const requestWrite = () => {
     writeAgain = true;
     writer ??= (async () => {
       while (writeAgain) {
+        const wait = lastWriteAt + writeIntervalMs - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        lastWriteAt = Date.now();
         writeAgain = false;
         await counting(seal);
         await writing(writeSealed).catch(() => undefined); // the failure went to the batches waiting for it
