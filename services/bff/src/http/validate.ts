@@ -41,8 +41,21 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infe
   throw validationFailed(errors);
 }
 
+/** Whether a (possibly optional or defaulted) schema takes a number. */
+function takesNumber(schema: z.ZodType | undefined): boolean {
+  let inner: unknown = schema;
+  while (inner instanceof z.ZodOptional || inner instanceof z.ZodDefault || inner instanceof z.ZodNullable) inner = inner.unwrap();
+  return inner instanceof z.ZodNumber;
+}
+
 /** Parses query parameters the same way (unknown parameters are ignored). */
 export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
+  // Numbers come coerced from text, and Number("") is 0: an empty `?after=` is no number at all.
+  if (schema instanceof z.ZodObject && query !== null && typeof query === "object") {
+    const shape = schema.shape as Record<string, z.ZodType>;
+    const empty = Object.entries(query).filter(([name, value]) => typeof value === "string" && value.trim() === "" && takesNumber(shape[name]));
+    if (empty.length > 0) throw validationFailed(empty.map(([name]) => ({ field: name, message: "Expected a number." })));
+  }
   const result = schema.safeParse(query);
   if (result.success) return result.data;
   throw validationFailed(result.error.issues.map((issue) => ({ field: issue.path.join("."), message: issue.message })));
