@@ -429,16 +429,18 @@ describe("usage views", () => {
     const chat = (await json(await browser.post("/api/v1/chats", {}))).chat;
     const sent = await (await browser.post(`/api/v1/chats/${chat.id}/messages`, { content: "count me", clientMessageId: `u-${Date.now()}` })).text();
     expect(sent).toContain("event: done");
+    // The views read the rollups, which follow the live counters by one write: wait for this user's.
     const deadline = Date.now() + 20_000;
     let models: any;
+    let day: any;
     for (;;) {
       models = await json(await adminBrowser.get("/api/v1/admin/usage/models"));
-      if (models.items.some((item: { model: string }) => item.model === chat.model) || Date.now() > deadline) break;
+      day = await json(await adminBrowser.get(`/api/v1/admin/usage?date=${models.to}`));
+      if (day.items.some((item: { userId: string }) => item.userId === user.id) || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(models.items.find((item: { model: string }) => item.model === chat.model)).toMatchObject({ messages: expect.any(Number), tokens: expect.any(Number) });
     expect(models.totals.messages).toBeGreaterThanOrEqual(1);
-    const day = await json(await adminBrowser.get(`/api/v1/admin/usage?date=${models.to}`));
     expect(day.items.find((item: { userId: string }) => item.userId === user.id)).toMatchObject({ username: user.username, messages: 1 });
     const series = await json(await adminBrowser.get(`/api/v1/admin/usage/${user.id}?from=${models.to}&to=${models.to}`));
     expect(series.days).toEqual([expect.objectContaining({ date: models.to, messages: 1 })]);
