@@ -159,7 +159,10 @@ try {
       results.push(
         once(base, auth, stream, headers).catch((error: unknown) => {
           failures += 1;
-          if (failures <= 3) process.stderr.write(`request failed: ${(error as Error).message.slice(0, 200)}\n`);
+          if (failures <= 6) {
+            const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+            process.stderr.write(`${stream ? "stream" : "non-stream"} request to ${base} failed: ${(error as Error).message.slice(0, 200)}${cause ? ` (${cause.code ?? ""} ${cause.message ?? ""})` : ""}\n`);
+          }
           return null;
         }),
       );

@@ -231,9 +231,9 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
         [Symbol.asyncIterator]();
       let next = await events.next();
 
-      const write = startEventStream(response);
-      const writeEvent = ({ event, data }: z.output<typeof StreamEvent>) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      const heartbeat = setInterval(() => write(": keep-alive\n\n"), 15_000);
+      const stream = startEventStream(response);
+      const writeEvent = ({ event, data }: z.output<typeof StreamEvent>) => stream.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      const heartbeat = setInterval(() => stream.write(": keep-alive\n\n"), 15_000);
       try {
         for (; !next.done; next = await events.next()) {
           const event = next.value;
@@ -246,7 +246,7 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
         if (!cancel.signal.aborted) writeEvent({ event: "error", data: toProblem(error, request.originalUrl) });
       } finally {
         clearInterval(heartbeat);
-        response.end();
+        stream.end();
       }
     }),
   );

@@ -242,9 +242,9 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
         return;
       }
 
-      const write = startEventStream(response);
+      const stream = startEventStream(response);
       const chunk = (choices: unknown[], extra: object = {}) =>
-        write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", system_fingerprint: null, choices, ...extra })}\n\n`);
+        stream.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", system_fingerprint: null, choices, ...extra })}\n\n`);
       const includeUsage = body.stream_options?.include_usage === true;
       const withUsage = includeUsage ? { usage: null } : {};
       chunk([{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }], withUsage);
@@ -257,12 +257,12 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
             if (includeUsage) chunk([], { usage: usageJson(event.done.usage) });
           }
         }
-        write("data: [DONE]\n\n");
+        stream.write("data: [DONE]\n\n");
       } catch (error) {
         // Mid-stream failures travel the way OpenAI sends them: an error object in the stream.
-        if (!cancel.signal.aborted) write(`data: ${JSON.stringify(openAiError(error).body)}\n\n`);
+        if (!cancel.signal.aborted) stream.write(`data: ${JSON.stringify(openAiError(error).body)}\n\n`);
       } finally {
-        response.end();
+        stream.end();
       }
     }),
   );
