@@ -1,7 +1,7 @@
 // Fuzzes the BFF from its own OpenAPI document with schemathesis (PyPI), signed out and signed in.
 //   npm run fuzz     (uses MONGO_URL/REDIS_URL/AMQP_URL, or deploy/local/infra.sh)
 //   FUZZ_EXAMPLES    examples per operation and pass (default 10; the coverage phase adds its own); FUZZ_SEED (default 10);
-//   FUZZ_LINKS=1     also follow the document's links from created resources
+//   FUZZ_LINKS=0     do not follow the document's links from created resources
 // Generates valid and invalid requests (schemathesis "positive" and "negative" data, plus its
 // coverage phase: boundary values, missing parameters, methods a path does not have) in five
 // passes: an outsider with no credentials at all, a signed-out browser (CSRF cookie and token), a
@@ -9,7 +9,7 @@
 // browser session. Every response is checked against the document. Prints the requests per pass
 // and the failures per check, and exits non-zero on any server error or any response that
 // contradicts the document. The request log of each pass stays in .data/fuzz-last/.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -23,10 +23,9 @@ const schemathesis = join(venv, "bin/schemathesis");
 const examples = process.env.FUZZ_EXAMPLES ?? "10";
 const seed = process.env.FUZZ_SEED ?? "10";
 const logDir = join(root, ".data/fuzz-last");
-// FUZZ_LINKS=1 also follows the document's links (a created chat's id into reading, renaming,
-// listing, sending and deleting; a new key or tenant likewise). Off by default while sending to a
-// real chat under the fuzzer times out (README, "npm run fuzz").
-const followLinks = process.env.FUZZ_LINKS === "1";
+// Follows the document's links (a created chat's id into reading, renaming, listing, sending and
+// deleting; a new key or tenant likewise) unless FUZZ_LINKS=0.
+const followLinks = process.env.FUZZ_LINKS !== "0";
 if (!existsSync(schemathesis)) {
   console.log("[fuzz] installing schemathesis into .data/fuzz-venv");
   for (const command of [["python3", ["-m", "venv", venv]], [join(venv, "bin/pip"), ["install", "-q", "schemathesis==3.39.16", "hypothesis==6.120.0"]]] as const) {
@@ -175,7 +174,8 @@ try {
   for (const [index, pass] of passes.entries()) {
     const cassette = join(logDir, `${index + 1}-${pass.label.replace(/\W+/g, "-").replace(/-$/, "")}.yaml`);
     console.log(`\n[fuzz] ${pass.label}: up to ${examples} examples per operation`);
-    const run = spawnSync(
+    // Not spawnSync: the demo upstream answers from this process, whose event loop must keep running.
+    const child = spawn(
       schemathesis,
       [
         "run", `${system.baseUrl}/api/v1/openapi.json`, "--experimental=openapi-3.1", "--experimental=coverage-phase", "--base-url", system.baseUrl,
@@ -197,6 +197,7 @@ try {
         },
       },
     );
+    const run = { status: await new Promise<number | null>((resolve) => child.on("exit", resolve)) };
     const counted = tally(cassette);
     tallies.push({ pass, tally: counted, exitCode: run.status });
     if (run.status !== 0 || counted.serverErrors > 0 || counted.failures.size > 0) failed = true;
