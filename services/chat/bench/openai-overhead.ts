@@ -11,10 +11,10 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { percentile } from "@tessera/platform";
-import { startSystem } from "@tessera/platform/launcher";
+import { processCpu, startSystem } from "@tessera/platform/launcher";
 import { HttpClient } from "../../platform/src/testing/http-client.ts";
 import { parseSse } from "../src/adapters/upstream/sse.ts";
 import { startDemoUpstream } from "../src/demo-upstream/demo-upstream.ts";
@@ -37,11 +37,9 @@ async function infrastructureCpuMs(): Promise<Record<string, number>> {
   const names: Record<string, string> = { ferretdb: "FerretDB", postgres: "PostgreSQL", "redis-server": "Redis", "beam.smp": "RabbitMQ" };
   const totals: Record<string, number> = {};
   for (const pid of (await readdir("/proc").catch(() => [])).filter((entry) => /^\d+$/.test(entry))) {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    const name = names[stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))];
-    if (!name) continue;
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    totals[name] = (totals[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+    const usage = await processCpu(pid);
+    const name = usage && names[usage.name];
+    if (name) totals[name] = (totals[name] ?? 0) + usage.cpuMs;
   }
   return totals;
 }

@@ -83,6 +83,15 @@ async function waitReady(url: string, timeoutMs: number, child: ChildProcess, na
 }
 
 /** Starts every service and the BFF as real processes and waits until each is ready. */
+/** A process's command name and the CPU time it has used in ms (Linux /proc), or null where there is none. */
+export async function processCpu(pid: number | string): Promise<{ name: string; cpuMs: number } | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100/s).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (fields.length <= 13) return null;
+  return { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), cpuMs: (Number(fields[11]) + Number(fields[12])) * 10 };
+}
+
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
   const ports = {} as RunningSystem["ports"];
   for (const service of SERVICES) {
@@ -164,10 +173,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     const result: Partial<Record<ServiceName, number>> = {};
     for (const [service, child] of children) {
       if (child.pid === undefined || child.exitCode !== null) continue;
-      const stat = await readFile(`/proc/${child.pid}/stat`, "utf8").catch(() => "");
-      // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100/s).
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (fields.length > 13) result[service] = (Number(fields[11]) + Number(fields[12])) * 10;
+      const usage = await processCpu(child.pid);
+      if (usage) result[service] = usage.cpuMs;
     }
     return result;
   };

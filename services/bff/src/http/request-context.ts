@@ -233,6 +233,18 @@ export async function authenticate(
 }
 
 /**
+ * Notes the browser session as it is now; the function returned stores it (commitBrowserSession)
+ * if the request changed it since: a refreshed token, a dropped account.
+ */
+export function persistWhenChanged(response: Response, deps: { store: BrowserSessionStore; cookie: CookieSettings }): () => Promise<void> {
+  const context = contextOf(response);
+  const before = JSON.stringify(context.browser);
+  return async () => {
+    if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
+  };
+}
+
+/**
  * A route that acts for the active account (or an API key's owner): authenticates once, runs the
  * handler, persists any token refresh (or a dropped account) before the response is sent.
  * `scopes`: the API-key scopes the route accepts, when not the ones `apiKeyScopesFor` names.
@@ -244,10 +256,7 @@ export function withActiveAccount(
 ): RequestHandler {
   return route(async (request, response) => {
     const context = contextOf(response);
-    const before = JSON.stringify(context.browser);
-    const persist = async () => {
-      if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
-    };
+    const persist = persistWhenChanged(response, deps);
     let result: HandlerResult;
     try {
       const { caller, accessToken } = await authenticate(request, context, deps, options.scopes);

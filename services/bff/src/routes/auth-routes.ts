@@ -4,7 +4,7 @@ import { randomSecret, toAppError, validationFailed, type Logger } from "@tesser
 import type { IdentityClient } from "../adapters/service-clients.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import { changesBetween, type BrowserSessionStore } from "../application/browser-session.ts";
-import { commitBrowserSession, contextOf, deviceIdOf, type CookieSettings } from "../http/request-context.ts";
+import { commitBrowserSession, contextOf, deviceIdOf, persistWhenChanged, type CookieSettings } from "../http/request-context.ts";
 import { route } from "../http/problem.ts";
 import type { CsrfTokens } from "../http/csrf-token.ts";
 import { operation } from "../http/contract.ts";
@@ -127,11 +127,6 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
       throw error;
     }
   };
-  /** Saves the browser session when a handler changed it (a refreshed token, a dropped account). */
-  const persistIfChanged = async (response: Response, before: string) => {
-    const context = contextOf(response);
-    if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
-  };
 
   router.get(
     "/csrf",
@@ -211,7 +206,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
       if (!returnTo) throw validationFailed([{ field: "returnTo", message: "Use a path on this site, such as /settings." }]);
       const provider = String(request.params.provider);
       const context = contextOf(response);
-      const before = JSON.stringify(context.browser);
+      const persistIfChanged = persistWhenChanged(response, deps);
       try {
         if (!PROVIDER_ID.test(provider)) throw validationFailed([{ field: "provider", message: "Unknown provider." }]);
         const binding = bindingOf(request) ?? randomSecret(32);
@@ -220,11 +215,11 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
           { tenantId: context.tenant.id, provider, intent: query.intent, returnTo, redirectUri: redirectUriFor(provider), browserBinding: binding, clientIp: context.client.ip },
           { accessToken },
         );
-        await persistIfChanged(response, before);
+        await persistIfChanged();
         response.append("Set-Cookie", serializeCookie(bindingCookie, binding, { httpOnly: true, secure: deps.cookie.secure, sameSite: "lax", path: "/", maxAge: BINDING_MAX_AGE_SECONDS }));
         response.redirect(302, authorizationUrl);
       } catch (error) {
-        await persistIfChanged(response, before);
+        await persistIfChanged();
         backToApp(response, error, query.intent, returnTo);
       }
     }),
@@ -234,7 +229,7 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
     "/oauth/:provider/callback",
     route(async (request, response) => {
       const context = contextOf(response);
-      const before = JSON.stringify(context.browser);
+      const persistIfChanged = persistWhenChanged(response, deps);
       const callbackQuery = request.originalUrl.includes("?") ? request.originalUrl.slice(request.originalUrl.indexOf("?") + 1) : "";
       try {
         const binding = bindingOf(request) ?? "";
@@ -245,10 +240,10 @@ export function authRoutes(deps: { auth: BrowserAuth; store: BrowserSessionStore
         );
         // Signing in issues a new cookie value (against session fixation), as a password sign-in does.
         if (completed.intent === "login") await commitSignIn(response);
-        else await persistIfChanged(response, before);
+        else await persistIfChanged();
         response.redirect(302, safeReturnTo(completed.returnTo) ?? "/");
       } catch (error) {
-        await persistIfChanged(response, before);
+        await persistIfChanged();
         const extensions = toAppError(error).extensions;
         backToApp(response, error, extensions?.intent, extensions?.returnTo);
       }

@@ -7,7 +7,7 @@ import type { BrowserSessionStore } from "../application/browser-session.ts";
 import { startEventStream } from "../http/event-stream.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { route } from "../http/problem.ts";
-import { authenticate, commitBrowserSession, contextOf, withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
+import { authenticate, contextOf, persistWhenChanged, withActiveAccount, type CookieSettings, type ActiveAccountDependencies } from "../http/request-context.ts";
 import { nextCursor, operation, Problem } from "../http/contract.ts";
 import { parseBody, parseQuery, z } from "../http/validate.ts";
 
@@ -212,10 +212,8 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
     route(async (request, response) => {
       const context = contextOf(response);
       const body = parseBody(sendBody, request.body);
-      const before = JSON.stringify(context.browser);
-      const { accessToken } = await authenticate(request, context, deps).finally(async () => {
-        if (context.cookie && JSON.stringify(context.browser) !== before) await commitBrowserSession(response, deps);
-      });
+      const persist = persistWhenChanged(response, deps);
+      const { accessToken } = await authenticate(request, context, deps).finally(persist);
 
       // The client going away cancels the call; the chat service then keeps the partial answer as aborted.
       const cancel = new AbortController();
