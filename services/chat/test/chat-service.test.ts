@@ -34,6 +34,7 @@ const grantedEverywhere = async () => ({ sharedUpstream: true, models: [] });
 let messages: ReturnType<typeof createMongoMessageRepository>;
 let deps: ChatDependencies;
 const quotaCalls: string[] = [];
+const reservedTokens = new Map<string, number>();
 // The local upstream listens on loopback, which an operator must allow explicitly.
 const urlGuard = createUpstreamUrlGuard({ allowedHosts: ["127.0.0.1"] });
 // Usage as the recorder receives it (publishing it is the recorder's own concern, tested apart).
@@ -41,7 +42,10 @@ const recorded: UsageRecord[] = [];
 const recorder: UsageRecorder = { record: async (usage) => void recorded.push(usage) };
 
 const quota: QuotaGate = {
-  reserve: async (_caller, reservationId) => void quotaCalls.push(`reserve ${reservationId}`),
+  reserve: async (_caller, reservationId, estimatedTokens = 0) => {
+    quotaCalls.push(`reserve ${reservationId}`);
+    reservedTokens.set(reservationId, estimatedTokens);
+  },
   release: async (_caller, reservationId) => void quotaCalls.push(`release ${reservationId}`),
 };
 
@@ -276,6 +280,24 @@ describe("usage", () => {
     expect(recorded.filter((usage) => usage.messageId === done.message.id)).toEqual([
       expect.objectContaining({ outcome: "complete", source: "web", usage: expect.objectContaining({ completionTokens: done.usage.completionTokens }) }),
     ]);
+  });
+
+  it("reserves the whole prompt, history included, plus the longest answer", async () => {
+    const owner = await tenantWithKeys(["good"]);
+    const chat = await chatManagement(deps).create(owner, {});
+    const send = createSendMessage(deps, new ActiveStreams());
+    const long = "a fairly long message about quotas and estimates ".repeat(40);
+    for (let index = 0; index < 3; index += 1)
+      await collect(send(owner, { chatId: chat.id, content: `${long} ${index}`, clientMessageId: `history-${index}`, source: "web" }, new AbortController().signal));
+    await collect(send(owner, { chatId: chat.id, content: "short", clientMessageId: "history-last", source: "web" }, new AbortController().signal));
+    const reservation = quotaCalls.filter((call) => call.startsWith("reserve ")).at(-1)!.split(" ")[1]!;
+    const history = await messages.list(owner, chat.id, { limit: 100 });
+    const last = history.find((message) => message.clientMessageId === "history-last")!;
+    const prompt = history.filter((message) => message.seq <= last.seq).map((message) => ({ role: message.role, content: message.content }));
+    expect(prompt).toHaveLength(7);
+    // The new message alone would be a few tokens; the history makes it hundreds.
+    expect(gptTokenCounter.countPrompt(prompt)).toBeGreaterThan(600);
+    expect(reservedTokens.get(reservation)).toBe(gptTokenCounter.countPrompt(prompt) + 4_096);
   });
 
   it("closes answers abandoned by a dead process as aborted and counts what they kept, once", async () => {

@@ -48,10 +48,13 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
   return async function* sendMessage(caller: Caller, input: SendInput, signal: AbortSignal): AsyncGenerator<SendEvent> {
     const owner: Owner = { tenantId: caller.tenantId, userId: caller.userId };
     validateNewMessage(input.content, input.clientMessageId);
-    // Both reads are scoped by owner, so a stored message is found only in the caller's own chat.
-    const [chat, existing] = await Promise.all([
+    // Every read is scoped by owner, so a stored message is found only in the caller's own chat.
+    // The history is read now, not after the reservation: the estimate must hold the whole prompt,
+    // or parallel sends into long chats would overshoot the token cap by more than one answer.
+    const [chat, existing, latest] = await Promise.all([
       deps.chats.find(owner, input.chatId),
       deps.messages.findByClientId(owner, input.chatId, input.clientMessageId),
+      deps.messages.list(owner, input.chatId, { limit: deps.historyMessages }),
     ]);
     if (!chat) throw notFound("chat");
     if (existing) return yield* replay(owner, existing, signal);
@@ -65,15 +68,19 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       answerTokenLimit(deps, owner.tenantId),
     ]);
 
-    // The history is not read yet: the estimate counts the new message and the longest answer.
     const parameters = limitAnswerTokens({}, limit);
-    const estimate = estimateTokens(deps.tokens.countText(input.content), parameters, limit.max);
-    const { reservationId, release } = await admitSend(deps, caller, estimate);
+    const promptOf = (history: ChatMessage[], last: { role: ChatMessage["role"]; content: string }): PromptMessage[] => [
+      ...history
+        .filter((message) => message.content.length > 0 && message.status !== "failed" && message.status !== "streaming")
+        .map((message) => ({ role: message.role, content: message.content })),
+      { role: last.role, content: last.content },
+    ];
+    const estimatedPromptTokens = deps.tokens.countPrompt(promptOf(latest, { role: "user", content: input.content }));
+    const { reservationId, release } = await admitSend(deps, caller, estimateTokens(estimatedPromptTokens, parameters, limit.max));
 
     let userMessage: ChatMessage;
     let reply: ChatMessage;
     let prompt: PromptMessage[];
-    let estimatedPromptTokens: number;
     try {
       const now = deps.clock.now();
       const firstSeq = await deps.chats.takeSequence(owner, chat.id, 2, now);
@@ -92,21 +99,18 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
         completionTokens: 0,
         createdAt: now,
       };
-      // The earlier messages are read while the new one is written (they do not depend on it).
-      const [inserted, history] = await Promise.all([
-        deps.messages.insertUserMessage(userMessage),
-        deps.messages.list(owner, chat.id, { before: firstSeq, limit: deps.historyMessages }),
-      ]);
+      const inserted = await deps.messages.insertUserMessage(userMessage);
       if (inserted === "duplicate") {
         await release();
         const stored = await deps.messages.findByClientId(owner, chat.id, input.clientMessageId);
         if (!stored) throw notFound("message");
         return yield* replay(owner, stored, signal);
       }
-      prompt = [...history.filter((message) => message.content.length > 0 && message.status !== "failed" && message.status !== "streaming"), userMessage].map(
-        (message) => ({ role: message.role, content: message.content }),
+      // A send racing this one into the same chat may have taken sequence numbers since the read.
+      prompt = promptOf(
+        latest.filter((message) => message.seq < firstSeq),
+        userMessage,
       );
-      estimatedPromptTokens = deps.tokens.countPrompt(prompt);
       reply = {
         id: deps.newId(),
         ...owner,
