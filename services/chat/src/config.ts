@@ -29,6 +29,8 @@ const parsed = parseConfig("chat", {
   UPSTREAM_ALLOWED_HOSTS: env.list,
   UPSTREAM_FIRST_TOKEN_TIMEOUT_MS: env.duration(30_000),
   UPSTREAM_IDLE_TIMEOUT_MS: env.duration(60_000),
+  // A non-streamed /v1 answer arrives whole, so its key is judged on the whole answer (OpenAI's clients wait 10 minutes).
+  UPSTREAM_ANSWER_TIMEOUT_MS: env.duration(600_000),
   UPSTREAM_KEY_COOLDOWN_MS: env.duration(30_000),
   UPSTREAM_UNAUTHORIZED_COOLDOWN_MS: env.duration(600_000),
   // The default (a tenant may set its own) of the most tokens one answer may take: reserved before it streams, caps max_tokens.

@@ -147,6 +147,7 @@ const deps: ChatDependencies = {
     pool: new KeyPool(systemClock, { cooldownMs: config.UPSTREAM_KEY_COOLDOWN_MS, unauthorizedCooldownMs: config.UPSTREAM_UNAUTHORIZED_COOLDOWN_MS }),
     firstTokenTimeoutMs: config.UPSTREAM_FIRST_TOKEN_TIMEOUT_MS,
     idleTimeoutMs: config.UPSTREAM_IDLE_TIMEOUT_MS,
+    answerTimeoutMs: config.UPSTREAM_ANSWER_TIMEOUT_MS,
     onKeyFailure: (details) => logger.warn(details, "upstream key set aside"),
     fetch: (url, init) => urlGuard.request(url, init),
   }),

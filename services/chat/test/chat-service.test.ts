@@ -73,6 +73,7 @@ beforeAll(async () => {
       pool: new KeyPool(systemClock, { cooldownMs: 60_000, unauthorizedCooldownMs: 60_000 }),
       firstTokenTimeoutMs: 500,
       idleTimeoutMs: 2_000,
+      answerTimeoutMs: 2_000,
       fetch: (url, init) => urlGuard.request(url, init),
     }),
     tokens: gptTokenCounter,
@@ -189,11 +190,47 @@ describe("upstream providers", () => {
     const owner = await tenantWithKeys(["spread-a", "spread-b"]);
     for (let index = 0; index < 4; index += 1) {
       for await (const _chunk of deps.llm.stream(
-        { tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {} },
+        { tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {}, stream: index % 2 === 0 },
         new AbortController().signal,
       ));
     }
     expect([upstream.requests["spread-a"], upstream.requests["spread-b"]]).toEqual([2, 2]);
+  });
+
+  it("asks for a whole answer when the caller does not stream, with the same chunks as a streamed one", async () => {
+    const owner = await tenantWithKeys(["good"]);
+    const answer = async (stream: boolean) => {
+      const chunks = [];
+      for await (const chunk of deps.llm.stream(
+        { tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "say it whole" }], parameters: { max_tokens: 3 }, stream },
+        new AbortController().signal,
+      ))
+        chunks.push(chunk);
+      return chunks;
+    };
+    const streamed = await answer(true);
+    const whole = await answer(false);
+    const text = (chunks: typeof whole) => chunks.map((chunk) => (chunk.type === "delta" ? chunk.text : "")).join("");
+    expect(text(whole)).toBe(text(streamed));
+    expect(whole.filter((chunk) => chunk.type !== "delta")).toEqual(streamed.filter((chunk) => chunk.type !== "delta"));
+    expect(whole).toContainEqual({ type: "finish", reason: "length" });
+    expect(whole).toContainEqual({ type: "usage", usage: expect.objectContaining({ completionTokens: 3 }) });
+  });
+
+  it("sets aside a key whose whole answer does not come in time and asks the next one", async () => {
+    const owner = await tenantWithKeys(["slow", "good"]);
+    const before = { slow: upstream.requests.slow ?? 0, good: upstream.requests.good ?? 0 };
+    // Keys take turns: of two answers one starts on the slow key, which waits past the 2 s answer timeout.
+    for (let index = 0; index < 2; index += 1) {
+      const chunks = [];
+      for await (const chunk of deps.llm.stream(
+        { tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {}, stream: false },
+        new AbortController().signal,
+      ))
+        chunks.push(chunk);
+      expect(chunks[0]).toEqual({ type: "delta", text: "Echo: hi" });
+    }
+    expect([upstream.requests.slow! - before.slow, upstream.requests.good! - before.good]).toEqual([1, 2]);
   });
 
   it("answers a clean 503 when every key fails, and releases the reservation of a message that got no answer", async () => {
@@ -201,7 +238,7 @@ describe("upstream providers", () => {
     await expect(
       collect(
         deps.llm.stream(
-          { tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {} },
+          { tenantId: owner.tenantId, model: "demo-echo", messages: [{ role: "user", content: "hi" }], parameters: {}, stream: false },
           new AbortController().signal,
         ) as never,
       ),

@@ -105,12 +105,13 @@ describe("upstream URL guard", () => {
         pool: new KeyPool(systemClock, { cooldownMs: 1_000, unauthorizedCooldownMs: 1_000 }),
         firstTokenTimeoutMs: 2_000,
         idleTimeoutMs: 2_000,
+        answerTimeoutMs: 2_000,
         fetch: (url, init) => guard.request(url, init),
       });
     const failure = async (path: string) => {
       try {
         for await (const chunk of gateway(path).stream(
-          { tenantId: "t", model: "m", messages: [{ role: "user", content: "hi" }], parameters: {} },
+          { tenantId: "t", model: "m", messages: [{ role: "user", content: "hi" }], parameters: {}, stream: true },
           new AbortController().signal,
         ))
           void chunk;

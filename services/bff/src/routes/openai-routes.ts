@@ -208,6 +208,7 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
         model: body.model,
         messages: body.messages.map((message) => ({ role: message.role, content: textOf(message.content), ...(message.name ? { name: message.name } : {}) })),
         parametersJson: JSON.stringify(parameters),
+        stream: body.stream === true,
       };
       const cancel = new AbortController();
       // Only a client that left before the end cancels the call (aborting costs an exception object).

@@ -14,6 +14,8 @@ export interface CompletionInput {
   model: string;
   messages: PromptMessage[];
   parameters: Record<string, unknown>;
+  /** false: the caller wants the whole answer at once, so the upstream is asked for it that way. */
+  stream: boolean;
 }
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool"]);
@@ -43,7 +45,7 @@ export function createCompleteForApi(deps: ChatDependencies) {
     signal.addEventListener("abort", onCallerGone, { once: true });
     if (signal.aborted) onCallerGone();
     const iterator = deps.llm
-      .stream({ tenantId: owner.tenantId, model, messages: input.messages, parameters }, controller.signal)
+      .stream({ tenantId: owner.tenantId, model, messages: input.messages, parameters, stream: input.stream }, controller.signal)
       [Symbol.asyncIterator]();
     let next: IteratorResult<UpstreamChunk>;
     try {

@@ -153,7 +153,7 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
         .finally(() => (saving = false));
     }, deps.checkpointIntervalMs);
 
-    const upstream = deps.llm.stream({ tenantId: owner.tenantId, model: chat.model, messages: prompt, parameters }, controller.signal)[Symbol.asyncIterator]();
+    const upstream = deps.llm.stream({ tenantId: owner.tenantId, model: chat.model, messages: prompt, parameters, stream: true }, controller.signal)[Symbol.asyncIterator]();
     const answer = streamAnswer(deps, upstream, { controller, estimatedPromptTokens });
     let step = await answer.next();
     try {

@@ -126,6 +126,8 @@ export interface UpstreamRequest {
   model: string;
   messages: PromptMessage[];
   parameters: Record<string, unknown>;
+  /** Whether the answer is wanted as it comes; false asks the upstream for the whole answer in one response. */
+  stream: boolean;
 }
 
 export type UpstreamChunk = { type: "delta"; text: string } | { type: "usage"; usage: TokenUsage } | { type: "finish"; reason: string };

@@ -132,6 +132,8 @@ export interface CompletionRequest {
   messages: ChatTurn[];
   /** Sampling parameters passed to the upstream as they are (temperature, top_p, max_tokens, stop, seed…), as a JSON object. */
   parametersJson: string;
+  /** Whether the caller streams the answer; when false the upstream is asked for the whole answer at once. */
+  stream: boolean;
 }
 
 export interface CompletionStarted {
@@ -1712,7 +1714,7 @@ export const ChatTurn: MessageFns<ChatTurn> = {
 };
 
 function createBaseCompletionRequest(): CompletionRequest {
-  return { model: "", messages: [], parametersJson: "" };
+  return { model: "", messages: [], parametersJson: "", stream: false };
 }
 
 export const CompletionRequest: MessageFns<CompletionRequest> = {
@@ -1725,6 +1727,9 @@ export const CompletionRequest: MessageFns<CompletionRequest> = {
     }
     if (message.parametersJson !== "") {
       writer.uint32(26).string(message.parametersJson);
+    }
+    if (message.stream !== false) {
+      writer.uint32(32).bool(message.stream);
     }
     return writer;
   },
@@ -1766,6 +1771,14 @@ export const CompletionRequest: MessageFns<CompletionRequest> = {
             message.parametersJson = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.stream = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1787,6 +1800,7 @@ export const CompletionRequest: MessageFns<CompletionRequest> = {
         : isSet(object.parameters_json)
         ? globalThis.String(object.parameters_json)
         : "",
+      stream: isSet(object.stream) ? globalThis.Boolean(object.stream) : false,
     };
   },
 
@@ -1800,6 +1814,9 @@ export const CompletionRequest: MessageFns<CompletionRequest> = {
     }
     if (message.parametersJson !== "") {
       obj.parametersJson = message.parametersJson;
+    }
+    if (message.stream !== false) {
+      obj.stream = message.stream;
     }
     return obj;
   },

@@ -171,6 +171,7 @@ export function chatGrpcHandlers(
         model: request.model,
         messages: request.messages.map((turn) => ({ role: turn.role, content: turn.content, ...(turn.name ? { name: turn.name } : {}) })),
         parameters: parseParameters(request.parametersJson),
+        stream: request.stream,
       };
       const deltas = deltaBatcher((text) => emit({ delta: text }));
       try {

@@ -12,6 +12,8 @@ export interface GatewayOptions {
   firstTokenTimeoutMs: number;
   /** Longest silence between two chunks once the answer is flowing. */
   idleTimeoutMs: number;
+  /** Longest wait for a whole answer asked for at once (not streamed); a key past it is set aside. */
+  answerTimeoutMs: number;
   onKeyFailure?: (details: { providerId: string; keyId: string; failure: KeyFailure; status?: number }) => void;
   /** The guarded HTTP client (no internal addresses, no redirects): see upstream-url-guard.ts. */
   fetch: UpstreamFetch;
@@ -41,6 +43,11 @@ const isAddressRefused = (error: unknown): boolean => {
   return false;
 };
 
+interface OpenAiCompletion {
+  choices?: Array<{ message?: { content?: string | null }; finish_reason?: string | null }>;
+  usage?: OpenAiChunk["usage"];
+}
+
 interface OpenAiChunk {
   choices?: Array<{ delta?: { content?: string | null }; finish_reason?: string | null }>;
   usage?: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null;
@@ -59,10 +66,11 @@ class KeyFailed extends Error {
   }
 }
 
-function chunksOf(parsed: OpenAiChunk): UpstreamChunk[] {
+/** A streamed chunk, or a whole answer (its message read as one delta), as the gateway's chunks. */
+function chunksOf(parsed: OpenAiChunk | OpenAiCompletion): UpstreamChunk[] {
   const out: UpstreamChunk[] = [];
   for (const choice of parsed.choices ?? []) {
-    const text = choice.delta?.content;
+    const text = "delta" in choice ? choice.delta?.content : "message" in choice ? choice.message?.content : undefined;
     if (typeof text === "string" && text.length > 0) out.push({ type: "delta", text });
     if (choice.finish_reason) out.push({ type: "finish", reason: choice.finish_reason });
   }
@@ -78,6 +86,21 @@ function chunksOf(parsed: OpenAiChunk): UpstreamChunk[] {
     });
   }
   return out;
+}
+
+// A whole answer larger than this is not a chat completion (OpenAI's longest are well under 1 MB).
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** A response body as text, refused past `limit` bytes. */
+async function readText(body: AsyncIterable<Uint8Array>, limit: number): Promise<string> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for await (const part of body) {
+    size += part.byteLength;
+    if (size > limit) throw new Error(`the upstream's answer exceeds ${limit} bytes`);
+    parts.push(part);
+  }
+  return Buffer.concat(parts, size).toString("utf8");
 }
 
 const retryAfterMs = (header: string | undefined): number | undefined => {
@@ -100,7 +123,7 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     let timedOut = false;
-    let timer = setTimeout(() => ((timedOut = true), controller.abort("timeout")), options.firstTokenTimeoutMs);
+    let timer = setTimeout(() => ((timedOut = true), controller.abort("timeout")), request.stream ? options.firstTokenTimeoutMs : options.answerTimeoutMs);
     const cleanup = () => {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
@@ -125,8 +148,7 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
           ...request.parameters,
           model: request.model,
           messages: request.messages,
-          stream: true,
-          stream_options: { include_usage: true },
+          ...(request.stream ? { stream: true, stream_options: { include_usage: true } } : { stream: false }),
         }),
         signal: controller.signal,
       });
@@ -146,6 +168,21 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
       if (failure) throw new KeyFailed(failure, `upstream answered ${response.status}`, response.status, retryAfterMs(response.header("retry-after")));
       // The upstream refused the request itself (bad parameters): no other key would do better.
       throw new AppError("upstream_rejected", 400, `The model provider rejected the request (${response.status}).`);
+    }
+    if (!request.stream) {
+      // The whole answer in one body: it is the "first token", so a key failing to give it is set aside.
+      let chunks: UpstreamChunk[];
+      try {
+        const parsed = JSON.parse(await readText(response.body, MAX_ANSWER_BYTES)) as OpenAiCompletion & { error?: unknown };
+        if (parsed.error || !Array.isArray(parsed.choices)) throw new Error("the upstream's answer holds no choices");
+        chunks = chunksOf(parsed);
+      } catch (error) {
+        return keyFailure(error);
+      }
+      cleanup();
+      return (async function* whole(): AsyncGenerator<UpstreamChunk> {
+        yield* chunks;
+      })();
     }
     const events = parseSse(response.body)[Symbol.asyncIterator]();
     const buffered: UpstreamChunk[] = [];
