@@ -2,7 +2,7 @@ import { AppError } from "@tessera/platform";
 import { failureOfStatus, type KeyFailure, type KeyPool } from "../../domain/key-pool.ts";
 import type { LlmGateway, UpstreamChunk, UpstreamRequest } from "../../domain/ports.ts";
 import type { ProviderDirectory, UpstreamProvider } from "../../domain/provider.ts";
-import { parseSse } from "./sse.ts";
+import { parseSseBatches } from "./sse.ts";
 import { UpstreamAddressRefused } from "./upstream-url-guard.ts";
 
 export interface GatewayOptions {
@@ -184,35 +184,49 @@ export function createOpenAiCompatibleGateway(options: GatewayOptions): LlmGatew
         yield* chunks;
       })();
     }
-    const events = parseSse(response.body)[Symbol.asyncIterator]();
-    const buffered: UpstreamChunk[] = [];
+    const batches = parseSseBatches(response.body)[Symbol.asyncIterator]();
+    let ended = false;
+    /** The chunks of the next network read that carried any, consecutive deltas joined; null at the end. */
     const pull = async (): Promise<UpstreamChunk[] | null> => {
-      for (;;) {
-        const next = await events.next();
-        if (next.done || next.value.data === "[DONE]") return null;
-        let parsed: OpenAiChunk;
-        try {
-          parsed = JSON.parse(next.value.data) as OpenAiChunk;
-        } catch {
-          continue;
+      while (!ended) {
+        const next = await batches.next();
+        if (next.done) return null;
+        const out: UpstreamChunk[] = [];
+        for (const event of next.value) {
+          if (event.data === "[DONE]") {
+            ended = true;
+            break;
+          }
+          let parsed: OpenAiChunk;
+          try {
+            parsed = JSON.parse(event.data) as OpenAiChunk;
+          } catch {
+            continue;
+          }
+          if (parsed.error) throw new Error("the upstream reported an error mid-stream");
+          for (const chunk of chunksOf(parsed)) {
+            const last = out.at(-1);
+            if (chunk.type === "delta" && last?.type === "delta") out[out.length - 1] = { type: "delta", text: last.text + chunk.text };
+            else out.push(chunk);
+          }
         }
-        if (parsed.error) throw new Error("the upstream reported an error mid-stream");
-        const chunks = chunksOf(parsed);
-        if (chunks.length > 0) return chunks;
+        if (out.length > 0) return out;
       }
+      return null;
     };
+    let first: UpstreamChunk[] | null;
     try {
-      const first = await pull();
-      if (first) buffered.push(...first);
+      first = await pull();
     } catch (error) {
-      await events.return?.(undefined).catch(() => undefined);
+      await batches.return?.(undefined).catch(() => undefined);
       return keyFailure(error);
     }
     clearTimeout(timer);
 
     async function* rest(): AsyncGenerator<UpstreamChunk> {
       try {
-        yield* buffered;
+        if (!first) return;
+        yield* first;
         for (;;) {
           timer = setTimeout(() => ((timedOut = true), controller.abort("idle timeout")), options.idleTimeoutMs);
           const chunks = await pull();

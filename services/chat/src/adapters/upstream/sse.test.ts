@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSse } from "./sse.ts";
+import { parseSse, parseSseBatches } from "./sse.ts";
 
 async function* chunks(...parts: string[]) {
   for (const part of parts) yield new TextEncoder().encode(part);
@@ -18,6 +18,22 @@ describe("parseSse", () => {
       { event: "message", data: '{"a":1}' },
       { event: "delta", data: "x\ny" },
       { event: "message", data: "[DONE]" },
+    ]);
+  });
+
+  it("reads a CRLF split between two network chunks as one line end", async () => {
+    expect(await collect(parseSse(chunks("data: a\r", "\ndata: b\r\n\r", "\n")))).toEqual([{ event: "message", data: "a\nb" }]);
+  });
+
+  it("hands over the events of each network read together", async () => {
+    const batches = await collect(parseSseBatches(chunks("data: 1\n\ndata: 2\n\ndata: 3", "\n\n", ": only a comment\n\n", "data: 4")));
+    expect(batches).toEqual([
+      [
+        { event: "message", data: "1" },
+        { event: "message", data: "2" },
+      ],
+      [{ event: "message", data: "3" }],
+      [{ event: "message", data: "4" }],
     ]);
   });
 
