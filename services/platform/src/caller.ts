@@ -1,3 +1,4 @@
+import { hash } from "node:crypto";
 import { forbidden, unauthenticated } from "./errors.ts";
 
 /** How a caller proved who they are at the edge. */
@@ -58,6 +59,9 @@ export const knownKeyScopes = (values: unknown): Scope[] => (Array.isArray(value
 
 /** Personal API keys start with this; anything else presented as a bearer token is an access token. */
 export const API_KEY_PREFIX = "tsk_";
+
+/** How an API key is stored, looked up and named in cache broadcasts: its SHA-256, base64url (the secret itself is never kept). */
+export const apiKeyHash = (secret: string): string => hash("sha256", secret, "base64url");
 
 /** The Caller a browser session of this user stands for (every scope its role allows). */
 export function sessionCaller(input: { tenantId: string; userId: string; role: Caller["role"]; sessionId?: string; platformRole?: Caller["platformRole"] }): Caller {

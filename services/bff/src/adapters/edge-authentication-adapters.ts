@@ -1,10 +1,6 @@
-import { createHash } from "node:crypto";
-import { AppError, createCache, roleOfStoredAccessToken, type Caller, type InvalidationBus } from "@tessera/platform";
+import { AppError, apiKeyHash, createCache, roleOfStoredAccessToken, type Caller, type InvalidationBus } from "@tessera/platform";
 import type { EdgeAuthenticationPorts, KnownApiKey } from "../application/edge-authentication.ts";
 import type { IdentityClient, SessionClient } from "./service-clients.ts";
-
-/** How identity stores (and broadcasts) a key: its SHA-256, base64url. */
-const keyHash = (secret: string) => createHash("sha256").update(secret).digest("base64url");
 
 /** A caller token is reused until this long before it expires. */
 const TOKEN_RENEW_MARGIN_MS = 60_000;
@@ -24,7 +20,7 @@ export function edgeAuthenticationAdapters(deps: {
   return {
     apiKeys: {
       find: (secret) =>
-        keys.getOrLoad(keyHash(secret), async () => {
+        keys.getOrLoad(apiKeyHash(secret), async () => {
           try {
             const verified = await deps.identity.verifyApiKey({ tenantId: "", key: secret });
             if (!verified.user) return null;

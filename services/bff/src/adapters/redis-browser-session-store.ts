@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { AppError, unavailable, withRedisLock, type Redis } from "@tessera/platform";
 import { tooManyAccounts, type AccountTokens, type BrowserSession, type BrowserSessionStore, type SignedInAccount } from "../application/browser-session.ts";
 
@@ -188,7 +188,7 @@ export function createRedisBrowserSessionStore(redis: Redis, prefix: string, opt
   redis.defineCommand("browserSessionApply", { numberOfKeys: 2, lua: APPLY });
   redis.defineCommand("browserSessionSaveTokens", { numberOfKeys: 1, lua: SAVE_TOKENS });
   redis.defineCommand("browserSessionReadAccount", { numberOfKeys: 1, lua: READ_ACCOUNT });
-  const keyOf = (cookieValue: string) => `${prefix}bff:browser:${createHash("sha256").update(cookieValue).digest("base64url")}`;
+  const keyOf = (cookieValue: string) => `${prefix}bff:browser:${hash("sha256", cookieValue, "base64url")}`;
   // Redis down means "try again shortly" (503), never "signed out" and never a 500.
   const reachable = async <T>(operation: () => Promise<T>): Promise<T> => {
     try {

@@ -24,18 +24,34 @@ export function malformedRequestReply(rawPacket: Buffer | undefined): string {
  * does not serve at all fall through to 404.
  */
 export function methodNotAllowed(operations: readonly Operation[]): RequestHandler {
-  const routes = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  // Paths without parameters are looked up directly; only templated ones are tried one by one.
+  const exact = new Map<string, Set<string>>();
+  const templated = new Map<string, { pattern: RegExp; methods: Set<string> }>();
   for (const { path, method } of operations) {
-    const entry = routes.get(path) ?? { pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+")}/?$`), methods: new Set<string>() };
-    entry.methods.add(method.toUpperCase());
-    if (method === "get") entry.methods.add("HEAD");
-    routes.set(path, entry);
+    let methods: Set<string>;
+    if (path.includes("{")) {
+      const pattern = new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{[^}]+\}/g, "[^/]+")}/?$`);
+      const entry = templated.get(path) ?? { pattern, methods: new Set<string>() };
+      templated.set(path, entry);
+      methods = entry.methods;
+    } else {
+      methods = exact.get(path) ?? new Set<string>();
+      exact.set(path, methods);
+    }
+    methods.add(method.toUpperCase());
+    if (method === "get") methods.add("HEAD");
   }
   return (request, response, next) => {
     const path = request.originalUrl.split("?")[0] ?? "";
-    const allowed = new Set<string>();
-    for (const { pattern, methods } of routes.values()) if (pattern.test(path)) for (const method of methods) allowed.add(method);
-    if (allowed.size === 0 || allowed.has(request.method)) return next();
+    const direct = exact.get(path) ?? (path.length > 1 && path.endsWith("/") ? exact.get(path.slice(0, -1)) : undefined);
+    if (direct?.has(request.method)) return next();
+    const allowed = new Set(direct);
+    for (const { pattern, methods } of templated.values()) {
+      if (!pattern.test(path)) continue;
+      if (methods.has(request.method)) return next();
+      for (const method of methods) allowed.add(method);
+    }
+    if (allowed.size === 0) return next();
     response.setHeader("Allow", [...allowed].join(", "));
     next(new AppError("method_not_allowed", 405, `${request.method} is not supported here; use ${[...allowed].join(", ")}.`));
   };

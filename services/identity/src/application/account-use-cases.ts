@@ -1,11 +1,9 @@
-import { createHash } from "node:crypto";
-import { API_KEY_PREFIX, API_KEY_SCOPES, DEFAULT_KEY_SCOPES, conflict, forbidden, knownKeyScopes, newId, notFound, randomSecret, tooManyRequests, unauthenticated, validationFailed, type Caller, type Clock } from "@tessera/platform";
+import { API_KEY_PREFIX, API_KEY_SCOPES, apiKeyHash, DEFAULT_KEY_SCOPES, conflict, forbidden, knownKeyScopes, newId, notFound, randomSecret, tooManyRequests, unauthenticated, validationFailed, type Caller, type Clock } from "@tessera/platform";
 import { passwordProblem } from "../domain/password-policy.ts";
 import type { ApiKeyRecord, ApiKeyRepository, AttemptThrottle, ChangeNotifier, CommonPasswords, PasswordHasher, TenantRepository, UserRepository } from "../domain/ports.ts";
 import { normalizeUsername, throwIfProblems, usernameProblem, type User } from "../domain/user.ts";
 import { DuplicateUserError } from "./register-user.ts";
 
-const hashKey = (key: string) => createHash("sha256").update(key).digest("base64url");
 /** lastUsedAt is written at most this often per key, so a busy key does not write on every call. */
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -81,7 +79,7 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
       if (existing.length >= 50) throw conflict("too_many_api_keys", "At most 50 API keys; revoke one first.");
       const prefix = randomSecret(6).replace(/[-_]/g, "x").slice(0, 8);
       const secret = `${API_KEY_PREFIX}${prefix}_${randomSecret(32)}`;
-      const record: ApiKeyRecord = { id: newId(), tenantId: user.tenantId, userId: user.id, name: trimmed, prefix: `${API_KEY_PREFIX}${prefix}`, hash: hashKey(secret), scopes, createdAt: deps.clock.now(), lastUsedAt: null, revokedAt: null };
+      const record: ApiKeyRecord = { id: newId(), tenantId: user.tenantId, userId: user.id, name: trimmed, prefix: `${API_KEY_PREFIX}${prefix}`, hash: apiKeyHash(secret), scopes, createdAt: deps.clock.now(), lastUsedAt: null, revokedAt: null };
       await deps.apiKeys.create(record);
       return { record, secret };
     },
@@ -98,7 +96,7 @@ export function createAccountUseCases(deps: { users: UserRepository; tenants: Te
     async verifyApiKey(tenantId: string, key: string): Promise<{ record: ApiKeyRecord; user: User }> {
       const invalid = () => unauthenticated("The API key is not valid.", "invalid_api_key");
       if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) throw invalid();
-      const record = await deps.apiKeys.findLiveByHash(hashKey(key));
+      const record = await deps.apiKeys.findLiveByHash(apiKeyHash(key));
       if (!record || (tenantId !== "" && record.tenantId !== tenantId)) throw invalid();
       const user = await deps.users.findById(record.tenantId, record.userId);
       if (!user || user.status === "disabled") throw invalid();
