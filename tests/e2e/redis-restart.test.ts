@@ -7,9 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HttpClient, startTestSystem, type TestSystem } from "@tessera/platform/testing";
+import { startDemoUpstream, type DemoUpstream } from "../../services/chat/src/demo-upstream/demo-upstream.ts";
 
 const hasRedisServer = spawnSync("redis-server", ["--version"]).status === 0;
 let system: TestSystem;
+let upstream: DemoUpstream;
 let redis: ChildProcess | undefined;
 let port = 0;
 const directory = mkdtempSync(join(tmpdir(), "tessera-redis-"));
@@ -45,10 +47,12 @@ beforeAll(async () => {
   if (!hasRedisServer) return;
   port = await freePort();
   await startRedis();
-  system = await startTestSystem({ REDIS_URL: `redis://127.0.0.1:${port}` });
+  upstream = await startDemoUpstream({ tokenDelayMs: 0 });
+  system = await startTestSystem({ REDIS_URL: `redis://127.0.0.1:${port}`, DEFAULT_LLM_BASE_URL: upstream.url, DEFAULT_LLM_API_KEYS: "good", DEFAULT_LLM_MODELS: "demo-echo" });
 });
 afterAll(async () => {
   await system?.stopAll();
+  await upstream?.close();
   if (redis && redis.exitCode === null) await stopRedis();
   rmSync(directory, { recursive: true, force: true });
 });
@@ -77,5 +81,39 @@ describe.skipIf(!hasRedisServer)("a Redis restart", () => {
     expect(accounts).toHaveLength(2);
     expect((await browser.post("/api/v1/auth/logout")).status).toBe(204);
     expect((await (await browser.get("/api/v1/me")).json()) as { username: string }).toMatchObject({ username: `r${suffix}` });
+  });
+
+  it("answers /v1 with a prompt 503 in OpenAI's format while it is down, and completions again once it is back", async () => {
+    const browser = new HttpClient(system.baseUrl);
+    const suffix = Date.now().toString(36);
+    expect((await browser.post("/api/v1/auth/register", { email: `k${suffix}@example.com`, username: `k${suffix}`, password: "survives a restart" })).status).toBe(201);
+    const key = ((await (await browser.post("/api/v1/me/api-keys", { name: "outage" })).json()) as { key: string }).key;
+    const complete = () =>
+      fetch(`${system.baseUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "demo-echo", messages: [{ role: "user", content: "[words=3]" }] }),
+      });
+    expect((await complete()).status).toBe(200);
+
+    await stopRedis();
+    try {
+      // The quota cannot be reserved without its counters: refused at once, never let through uncounted, never a hang.
+      const started = performance.now();
+      const refused = await complete();
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(((await refused.json()) as { error: { type: string } }).error.type).toBe("server_error");
+    } finally {
+      await startRedis();
+    }
+    let answered: Response | undefined;
+    for (let attempt = 0; attempt < 40; attempt += 1) {
+      answered = await complete();
+      if (answered.status !== 503) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(answered?.status).toBe(200);
   });
 });
