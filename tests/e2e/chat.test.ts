@@ -142,7 +142,8 @@ describe("chat through every layer", () => {
       event: "message",
       data: { role: "user", content: "Tell me about   tesserae", clientMessageId: "stream-1", seq: 1, status: "complete" },
     });
-    expect(events.filter((event) => event.event === "delta").length).toBeGreaterThan(2);
+    // Words 5 ms apart arrive in several pieces (those one network read carries come as one delta).
+    expect(events.filter((event) => event.event === "delta").length).toBeGreaterThan(1);
     const done = doneOf(events);
     expect(done.message).toMatchObject({
       role: "assistant",

@@ -64,33 +64,6 @@ function parseParameters(json: string): Record<string, unknown> {
   throw validationFailed([{ field: "parameters", message: "Must be a JSON object." }]);
 }
 
-/**
- * Joins the text deltas that arrive together (one network read from the model often carries many
- * tokens) into one stream message: the same text in far fewer frames for the BFF to relay. A
- * delta waits at most until the current I/O turn ends; any other event sends what waits first.
- */
-function deltaBatcher(send: (text: string) => void) {
-  let pending = "";
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    if (pending === "") return;
-    const text = pending;
-    pending = "";
-    send(text);
-  };
-  return {
-    add(text: string) {
-      pending += text;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    },
-    flush,
-  };
-}
-
 /** Translates gRPC calls into use cases; every call acts for the verified caller (access token or API key). */
 export function chatGrpcHandlers(
   useCases: ChatHandlerUseCases,
@@ -125,24 +98,16 @@ export function chatGrpcHandlers(
     sendMessage: async (request, emit, context) => {
       const caller = await callerOf(context.bearerToken);
       const source = request.source === "api" ? "api" : "web";
-      const deltas = deltaBatcher((text) => emit({ delta: text, replyMessageId: "" }));
       // Run to the end even when the caller went away: the answer is then finished as aborted and counted.
-      try {
-        for await (const event of useCases.sendMessage(
-          caller,
-          { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source },
-          context.signal,
-        )) {
-          if (event.type === "delta") {
-            deltas.add(event.text);
-            continue;
-          }
-          deltas.flush();
-          if (event.type === "message") emit({ message: messageProto(event.message), replyMessageId: event.replyMessageId });
-          else emit({ done: { message: messageProto(event.message), usage: usageProto(event.usage) }, replyMessageId: "" });
-        }
-      } finally {
-        deltas.flush();
+      // A delta carries all the text of one network read from the model (the gateway joins them).
+      for await (const event of useCases.sendMessage(
+        caller,
+        { chatId: request.chatId, content: request.content, clientMessageId: request.clientMessageId, source },
+        context.signal,
+      )) {
+        if (event.type === "delta") emit({ delta: event.text, replyMessageId: "" });
+        else if (event.type === "message") emit({ message: messageProto(event.message), replyMessageId: event.replyMessageId });
+        else emit({ done: { message: messageProto(event.message), usage: usageProto(event.usage) }, replyMessageId: "" });
       }
     },
     stopMessage: async (request, context) => {
@@ -173,19 +138,10 @@ export function chatGrpcHandlers(
         parameters: parseParameters(request.parametersJson),
         stream: request.stream,
       };
-      const deltas = deltaBatcher((text) => emit({ delta: text }));
-      try {
-        for await (const event of useCases.complete(caller, input, context.signal)) {
-          if (event.type === "delta") {
-            deltas.add(event.text);
-            continue;
-          }
-          deltas.flush();
-          if (event.type === "started") emit({ started: { id: event.id, model: event.model, created: event.created } });
-          else emit({ done: { finishReason: event.finishReason, usage: usageProto(event.usage) } });
-        }
-      } finally {
-        deltas.flush();
+      for await (const event of useCases.complete(caller, input, context.signal)) {
+        if (event.type === "delta") emit({ delta: event.text });
+        else if (event.type === "started") emit({ started: { id: event.id, model: event.model, created: event.created } });
+        else emit({ done: { finishReason: event.finishReason, usage: usageProto(event.usage) } });
       }
     },
   };
