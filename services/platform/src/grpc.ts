@@ -8,6 +8,7 @@ import {
   makeGenericClientConstructor,
   status as GrpcStatus,
   type Client,
+  type ClientReadableStream,
   type ServerUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
@@ -56,47 +57,71 @@ export interface GrpcServerOptions {
 }
 
 /**
- * The context of one inbound call, and `finish` for when its handler is done. grpc-js reports
- * every ended call as "cancelled" too: only a cancel before the handler finished aborts it.
+ * The context of one inbound call. Its AbortSignal is made only when a handler reads it (most
+ * never do): aborted when the client cancels or the deadline passes — grpc-js ends a call at its
+ * deadline and reports it cancelled — but never once the handler has finished (grpc-js reports
+ * every ended call as "cancelled" too).
  */
-function contextOf(call: { metadata: Metadata; cancelled: boolean; on(event: "cancelled", listener: () => void): unknown; getDeadline(): Date | number }): {
-  context: CallContext;
-  finish(): void;
-} {
-  const controller = new AbortController();
-  let finished = false;
-  let timer: NodeJS.Timeout | undefined;
-  call.on("cancelled", () => {
-    if (!finished) controller.abort();
-  });
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (Number.isFinite(deadlineMs) && deadlineMs > 0) {
-    timer = setTimeout(() => controller.abort(), Math.max(0, deadlineMs - Date.now()));
-    timer.unref();
-    controller.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+class InboundContext implements CallContext {
+  readonly metadata: Metadata;
+  readonly bearerToken: string | undefined;
+  readonly requestId: string | undefined;
+  finished = false;
+  #call: CancellableCall;
+  #controller: AbortController | undefined;
+
+  constructor(call: CancellableCall, bearerToken: string | undefined) {
+    this.#call = call;
+    this.metadata = call.metadata;
+    this.bearerToken = bearerToken;
+    const requestId = call.metadata.get("x-request-id")[0];
+    this.requestId = typeof requestId === "string" && requestId ? requestId : undefined;
   }
-  const authorization = call.metadata.get("authorization")[0];
-  const bearerToken = typeof authorization === "string" && authorization.startsWith("Bearer ") ? authorization.slice(7) : undefined;
-  const requestId = call.metadata.get("x-request-id")[0];
-  return {
-    context: { metadata: call.metadata, signal: controller.signal, bearerToken, requestId: typeof requestId === "string" && requestId ? requestId : undefined },
-    finish() {
-      finished = true;
-      clearTimeout(timer);
-    },
-  };
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      const controller = (this.#controller = new AbortController());
+      if (!this.finished) {
+        if (this.#call.cancelled) controller.abort();
+        else this.#call.once("cancelled", () => !this.finished && controller.abort());
+      }
+    }
+    return this.#controller.signal;
+  }
+}
+
+interface CancellableCall {
+  metadata: Metadata;
+  cancelled: boolean;
+  once(event: "cancelled", listener: () => void): unknown;
 }
 
 /** The bearer token of the gRPC call being served, so calls made on its behalf can forward it (see forwardCaller). */
 const inboundCall = new AsyncLocalStorage<{ bearerToken: string | undefined }>();
 
-function checkInternalToken(metadata: Metadata, expected: string): void {
+function bearerTokenOf(metadata: Metadata): string | undefined {
+  const authorization = metadata.get("authorization")[0];
+  return typeof authorization === "string" && authorization.startsWith("Bearer ") ? authorization.slice(7) : undefined;
+}
+
+/** Whether the call presents the shared internal token (constant-time: it is all that stands between the network and every service). */
+function hasInternalToken(metadata: Metadata, wanted: Buffer): boolean {
   const presented = metadata.get("x-internal-token")[0];
-  // Constant-time comparison: the token is the only thing between the network and every service.
-  const given = Buffer.from(typeof presented === "string" ? presented : "");
-  const wanted = Buffer.from(expected);
-  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw unauthenticated("Unknown caller.", "unknown_caller");
+  const given = typeof presented === "string" ? presented : "";
+  if (Buffer.byteLength(given) !== wanted.length) return false;
+  return timingSafeEqual(Buffer.from(given), wanted);
+}
+
+/** Runs the handler for the caller of this call: calls it makes forward the caller's token. */
+function runFor(context: InboundContext, run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    // Without a token and outside any call there is nothing to forward: no store to enter.
+    const result =
+      context.bearerToken === undefined && inboundCall.getStore() === undefined ? run() : inboundCall.run({ bearerToken: context.bearerToken }, run);
+    return result instanceof Promise ? result : Promise.resolve(result);
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 function logFailure(logger: Logger, path: string, error: AppError): void {
@@ -111,41 +136,50 @@ export function implement<D extends AnyDefinition>(
   options: GrpcServerOptions,
 ): UntypedServiceImplementation {
   const implementation: UntypedServiceImplementation = {};
+  const internalToken = Buffer.from(options.internalToken);
   for (const [name, method] of Object.entries(definition)) {
     const handler = handlers[name as keyof D] as unknown as ((...args: unknown[]) => Promise<unknown>) | undefined;
     // grpc-js answers UNIMPLEMENTED for methods without a handler.
     if (!handler) continue;
+    const failed = (error: unknown) => {
+      const appError = toAppError(error);
+      logFailure(options.logger, method.path, appError);
+      return appError;
+    };
     if (method.responseStream) {
       implementation[name] = (call: ServerWritableStream<unknown, unknown>) => {
-        const { context, finish } = contextOf(call);
-        Promise.resolve()
-          .then(() => checkInternalToken(call.metadata, options.internalToken))
-          .then(() => inboundCall.run({ bearerToken: context.bearerToken }, () => handler(call.request, (message: unknown) => call.write(message), context)))
-          .finally(finish)
-          .then(
-            () => call.end(),
-            (error: unknown) => {
-              const appError = toAppError(error);
-              logFailure(options.logger, method.path, appError);
-              if (!call.cancelled) call.emit("error", toGrpcError(appError));
-            },
-          );
+        const fail = (error: unknown) => {
+          const appError = failed(error);
+          if (!call.cancelled) call.emit("error", toGrpcError(appError));
+        };
+        if (!hasInternalToken(call.metadata, internalToken)) return fail(unauthenticated("Unknown caller.", "unknown_caller"));
+        const context = new InboundContext(call, bearerTokenOf(call.metadata));
+        const emit = (message: unknown) => call.write(message);
+        runFor(context, () => handler(call.request, emit, context)).then(
+          () => {
+            context.finished = true;
+            call.end();
+          },
+          (error: unknown) => {
+            context.finished = true;
+            fail(error);
+          },
+        );
       };
     } else {
       implementation[name] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        const { context, finish } = contextOf(call);
-        Promise.resolve()
-          .then(() => checkInternalToken(call.metadata, options.internalToken))
-          .then(() => inboundCall.run({ bearerToken: context.bearerToken }, () => handler(call.request, context)))
-          .finally(finish)
-          .then(
-            (response) => callback(null, response),
-            (error: unknown) => {
-              const appError = toAppError(error);
-              logFailure(options.logger, method.path, appError);
-              callback(toGrpcError(appError));
-            },
-          );
+        if (!hasInternalToken(call.metadata, internalToken)) return callback(toGrpcError(failed(unauthenticated("Unknown caller.", "unknown_caller"))));
+        const context = new InboundContext(call, bearerTokenOf(call.metadata));
+        runFor(context, () => handler(call.request, context)).then(
+          (response) => {
+            context.finished = true;
+            callback(null, response);
+          },
+          (error: unknown) => {
+            context.finished = true;
+            callback(toGrpcError(failed(error)));
+          },
+        );
       };
     }
   }
@@ -158,7 +192,8 @@ export async function startGrpcServer(
   services: Array<{ definition: ServiceDefinition; implementation: UntypedServiceImplementation }>,
   host = "0.0.0.0",
 ): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
-  const server = new Server({ "grpc.keepalive_permit_without_calls": 1 });
+  // Channelz (call counters for grpc's admin service, which we do not run) costs CPU on every call.
+  const server = new Server({ "grpc.keepalive_permit_without_calls": 1, "grpc.enable_channelz": 0 });
   for (const service of services) server.addService(service.definition, service.implementation);
   const boundPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
@@ -208,58 +243,154 @@ export interface GrpcClientOptions {
   forwardCaller?: boolean;
 }
 
+/**
+ * Channel options of every client. Channelz (call counters for grpc's admin service, which we do
+ * not run) costs CPU on every call.
+ */
+export const CLIENT_CHANNEL_OPTIONS = {
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.max_reconnect_backoff_ms": 2_000,
+  "grpc.initial_reconnect_backoff_ms": 200,
+  "grpc.enable_channelz": 0,
+} as const;
+
+/**
+ * grpc-js records the caller's stack (`new Error()`) on every call to append it to a failure's
+ * stack: ~5–15 µs of CPU per call. Our clients turn failures into AppErrors anyway, so calls are
+ * made without it (the error keeps its own stack).
+ */
+function withoutCallerStack<T>(start: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return start();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * A server stream as an async iterator: messages in order, then the end or the failure (as an
+ * AppError). A reader that stops early cancels the rest; a finished call needs nothing. Reads the
+ * call's events directly (no stream iterator and generator on top of each other, one promise per
+ * message at most) and pauses the call while 16 messages wait unread.
+ */
+function iterate<T>(call: ClientReadableStream<T>, callee: string): AsyncIterableIterator<T> {
+  const queue: T[] = [];
+  let failure: unknown;
+  let failed = false;
+  let finished = false;
+  let ended = false;
+  let paused = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const waiting = wake;
+    wake = undefined;
+    waiting?.();
+  };
+  call.on("data", (message: T) => {
+    queue.push(message);
+    if (queue.length >= 16 && !paused) {
+      paused = true;
+      call.pause();
+    }
+    notify();
+  });
+  call.on("end", () => {
+    finished = true;
+    notify();
+  });
+  call.on("error", (error) => {
+    if (!failed) {
+      failed = true;
+      failure = error;
+    }
+    finished = true;
+    notify();
+  });
+  const iterator: AsyncIterableIterator<T> = {
+    async next(): Promise<IteratorResult<T>> {
+      for (;;) {
+        if (ended) return { done: true, value: undefined };
+        if (queue.length > 0) {
+          const value = queue.shift()!;
+          if (paused && queue.length < 8) {
+            paused = false;
+            call.resume();
+          }
+          return { done: false, value };
+        }
+        if (failed) {
+          ended = true;
+          throw fromGrpcError(failure, callee);
+        }
+        if (finished) {
+          ended = true;
+          return { done: true, value: undefined };
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async return(): Promise<IteratorResult<T>> {
+      if (!ended) {
+        ended = true;
+        call.cancel();
+      }
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
+
 /** A promise-based client for a ts-proto service definition, with a deadline on every call. */
 export function createGrpcClient<D extends AnyDefinition>(definition: D, options: GrpcClientOptions): GrpcClient<D> {
   const Constructor = makeGenericClientConstructor(definition as unknown as ServiceDefinition, options.name);
-  const raw = new Constructor(options.address, credentials.createInsecure(), {
-    "grpc.keepalive_time_ms": 30_000,
-    "grpc.max_reconnect_backoff_ms": 2_000,
-    "grpc.initial_reconnect_backoff_ms": 200,
-  });
+  const raw = new Constructor(options.address, credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
   const defaultDeadlineMs = options.defaultDeadlineMs ?? 5_000;
+  // grpc-js changes the metadata of a call, so each call gets its own copy of a prepared one:
+  // copying skips the validation of every value, and the same token comes with many calls.
+  const anonymous = new Metadata();
+  anonymous.set("x-internal-token", options.internalToken);
+  const withToken = new Map<string, Metadata>();
+  const preparedFor = (token: string) => {
+    let prepared = withToken.get(token);
+    if (!prepared) {
+      if (withToken.size >= 256) withToken.clear();
+      prepared = anonymous.clone();
+      prepared.set("authorization", `Bearer ${token}`);
+      withToken.set(token, prepared);
+    }
+    return prepared;
+  };
   const metadataFor = (callOptions: CallOptions | undefined) => {
-    const metadata = new Metadata();
-    metadata.set("x-internal-token", options.internalToken);
     const token = callOptions?.accessToken ?? (options.forwardCaller ? inboundCall.getStore()?.bearerToken : undefined);
-    if (token) metadata.set("authorization", `Bearer ${token}`);
+    const metadata = (token ? preparedFor(token) : anonymous).clone();
     if (callOptions?.requestId) metadata.set("x-request-id", callOptions.requestId);
     return metadata;
   };
   const client: Record<string, unknown> = { raw, close: () => raw.close() };
   for (const [name, method] of Object.entries(definition)) {
+    const { path, requestSerialize, responseDeserialize } = method;
     if (method.responseStream) {
       client[name] = (request: unknown, callOptions?: CallOptions) => {
-        const deadline = Date.now() + (callOptions?.deadlineMs ?? 10 * 60_000);
-        const call = raw.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, request, metadataFor(callOptions), {
-          deadline,
-        });
+        const callOptionsOfGrpc = { deadline: Date.now() + (callOptions?.deadlineMs ?? 10 * 60_000) };
+        const metadata = metadataFor(callOptions);
+        const call = withoutCallerStack(() => raw.makeServerStreamRequest(path, requestSerialize, responseDeserialize, request, metadata, callOptionsOfGrpc));
         callOptions?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
-        return (async function* () {
-          let ended = false;
-          try {
-            for await (const message of call) yield message;
-            ended = true;
-          } catch (error) {
-            ended = true;
-            throw fromGrpcError(error, options.name);
-          } finally {
-            // A reader that stopped early cancels the rest; a finished call needs nothing.
-            if (!ended) call.cancel();
-          }
-        })();
+        return iterate(call, options.name);
       };
     } else {
       client[name] = (request: unknown, callOptions?: CallOptions) =>
         new Promise((resolve, reject) => {
-          const deadline = Date.now() + (callOptions?.deadlineMs ?? defaultDeadlineMs);
-          const call = raw.makeUnaryRequest(
-            method.path,
-            method.requestSerialize,
-            method.responseDeserialize,
-            request,
-            metadataFor(callOptions),
-            { deadline },
-            (error, response) => (error ? reject(fromGrpcError(error, options.name)) : resolve(response)),
+          const callOptionsOfGrpc = { deadline: Date.now() + (callOptions?.deadlineMs ?? defaultDeadlineMs) };
+          const metadata = metadataFor(callOptions);
+          const call = withoutCallerStack(() =>
+            raw.makeUnaryRequest(path, requestSerialize, responseDeserialize, request, metadata, callOptionsOfGrpc, (error, response) =>
+              error ? reject(fromGrpcError(error, options.name)) : resolve(response),
+            ),
           );
           callOptions?.signal?.addEventListener("abort", () => call.cancel(), { once: true });
         });
