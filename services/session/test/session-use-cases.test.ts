@@ -9,6 +9,7 @@ import { createMongoSessionRepository } from "../src/adapters/mongo/mongo-sessio
 import { createRedisSessionCache } from "../src/adapters/redis/redis-session-cache.ts";
 import { createRedisGrantLedger } from "../src/adapters/redis/redis-grant-ledger.ts";
 import { createRedisRefreshStore } from "../src/adapters/redis/redis-refresh-store.ts";
+import { createRedisSessionEnds } from "../src/adapters/redis/redis-session-ends.ts";
 import { createSessionUseCases } from "../src/application/session-use-cases.ts";
 import { REFRESH_GRACE_SECONDS } from "../src/domain/session.ts";
 
@@ -44,6 +45,7 @@ beforeAll(async () => {
   useCases = createSessionUseCases({
     sessions,
     refresh: createRedisRefreshStore(redis.redis, infrastructure.redisKeyPrefix),
+    ends: createRedisSessionEnds(redis.redis, infrastructure.redisKeyPrefix),
     cache: createRedisSessionCache(redis.redis, infrastructure.redisKeyPrefix),
     grants: createRedisGrantLedger(redis.redis, infrastructure.redisKeyPrefix),
     signer,

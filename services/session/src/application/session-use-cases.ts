@@ -1,10 +1,11 @@
 import { forbidden, newId, notFound, randomSecret, unauthenticated, type Caller, type Clock, type SessionGrant } from "@tessera/platform";
-import type { AccessTokenSigner, CallerTokenClaims, GrantLedger, RefreshStore, SessionCache, SessionEvents, SessionRepository, TokenHasher, UserDirectory } from "../domain/ports.ts";
+import type { AccessTokenSigner, CallerTokenClaims, GrantLedger, RefreshStore, SessionCache, SessionEnds, SessionEvents, SessionRepository, TokenHasher, UserDirectory } from "../domain/ports.ts";
 import { ACCESS_TOKEN_TTL_SECONDS, CALLER_TOKEN_TTL_SECONDS, REFRESH_GRACE_SECONDS, isLive, parseRefreshToken, refreshLifetimeSeconds, type Session } from "../domain/session.ts";
 
 export interface SessionPorts {
   sessions: SessionRepository;
   refresh: RefreshStore;
+  ends: SessionEnds;
   cache: SessionCache;
   grants: GrantLedger;
   signer: AccessTokenSigner;
@@ -46,7 +47,9 @@ export function createSessionUseCases(ports: SessionPorts) {
   // database write behind it does.
   const revoke = async (sessionId: string, reason: string) => {
     await refreshStore.end(sessionId);
-    const session = await sessions.revoke(sessionId, reason, clock.now());
+    const at = clock.now();
+    const session = await sessions.revoke(sessionId, reason, at);
+    await ports.ends.ended([sessionId], at);
     await cache.setLive(sessionId, false).catch(() => undefined);
     await ports.events.ended([sessionId]);
     return session;
@@ -91,7 +94,7 @@ export function createSessionUseCases(ports: SessionPorts) {
         revokedAt: null,
         revokedReason: null,
       };
-      await sessions.create(session);
+      // Redis first (with the session's end, for the purge): a document is never stored unindexed.
       await refreshStore.put(id, {
         tenantId: session.tenantId,
         userId: session.userId,
@@ -100,6 +103,7 @@ export function createSessionUseCases(ports: SessionPorts) {
         expiresAt: session.expiresAt,
         refreshHash: session.refreshHash,
       });
+      await sessions.create(session);
       return issue(session, `${id}.${secret}`);
     },
 
@@ -192,7 +196,9 @@ export function createSessionUseCases(ports: SessionPorts) {
     },
 
     async revokeUserSessions(tenantId: string, userId: string, reason = "user_disabled", exceptId?: string): Promise<void> {
-      const ids = await sessions.revokeAllOfUser(tenantId, userId, reason, clock.now(), exceptId);
+      const at = clock.now();
+      const ids = await sessions.revokeAllOfUser(tenantId, userId, reason, at, exceptId);
+      await ports.ends.ended(ids, at);
       await Promise.all(ids.map((id) => Promise.all([refreshStore.end(id), cache.setLive(id, false).catch(() => undefined)])));
       if (ids.length > 0) await ports.events.ended(ids);
     },
@@ -208,6 +214,33 @@ export function createSessionUseCases(ports: SessionPorts) {
     },
 
     jwks: () => signer.jwks(),
+
+    /**
+     * Deletes the sessions that ended (expired or were revoked) before `before`: asks the index of
+     * ends for what is due and deletes those by id, so an idle purge reads nothing. Stored
+     * sessions the index does not know (first run, wiped Redis) are indexed first, once.
+     */
+    async purgeEnded(before: Date, batch = 500): Promise<number> {
+      if (!(await ports.ends.isComplete())) {
+        let entries: Array<{ id: string; endsAt: Date }> = [];
+        for await (const entry of sessions.endsOfAll()) {
+          entries.push(entry);
+          if (entries.length === batch) {
+            await ports.ends.addMissing(entries);
+            entries = [];
+          }
+        }
+        await ports.ends.addMissing(entries);
+        await ports.ends.markComplete();
+      }
+      let purged = 0;
+      for (;;) {
+        const due = await ports.ends.due(before, batch);
+        if (due.length === 0) return purged;
+        purged += await sessions.deleteByIds(due);
+        await ports.ends.forget(due);
+      }
+    },
 
     /** A short-lived caller token for an API-key caller the edge has just verified. */
     async issueCallerToken(claims: CallerTokenClaims): Promise<{ token: string; expiresAt: Date }> {

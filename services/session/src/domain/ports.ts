@@ -10,8 +10,28 @@ export interface SessionRepository {
   listLive(tenantId: string, userId: string, now: Date): Promise<Session[]>;
   /** Records a rotation for session lists (written behind: not on the refresh path). */
   touch(id: string, changes: { lastUsedAt: Date; expiresAt: Date; ip: string; role: Session["role"] }): Promise<void>;
-  /** Deletes sessions that expired or were revoked long ago. */
-  purgeEndedBefore(before: Date): Promise<number>;
+  /** Deletes these sessions (each by its id: the store's primary key serves it); returns how many there were. */
+  deleteByIds(ids: string[]): Promise<number>;
+  /** When each stored session ends (its expiry, or its revocation if earlier). Reads every session: for indexing them once. */
+  endsOfAll(): AsyncIterable<{ id: string; endsAt: Date }>;
+}
+
+/**
+ * When each session ends, ordered by time (Redis), so that purging costs what is due and never
+ * what is stored: the refresh store keeps a live session's entry at its sliding expiry, a
+ * revocation moves it to the moment of revocation.
+ */
+export interface SessionEnds {
+  /** The sessions ended at `at` (revoked); an earlier end stays. */
+  ended(ids: string[], at: Date): Promise<void>;
+  /** Records ends of sessions the index does not know yet (indexing stored sessions). */
+  addMissing(entries: Array<{ id: string; endsAt: Date }>): Promise<void>;
+  /** Up to `limit` sessions that ended before `before`, earliest first. */
+  due(before: Date, limit: number): Promise<string[]>;
+  forget(ids: string[]): Promise<void>;
+  /** Whether every stored session is known (false on the first run and after a wiped Redis). */
+  isComplete(): Promise<boolean>;
+  markComplete(): Promise<void>;
 }
 
 /** What refreshing a session needs, kept where one atomic operation can rotate it. */

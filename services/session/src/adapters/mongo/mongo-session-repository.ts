@@ -27,7 +27,8 @@ const sessionSchema = new Schema(
   { versionKey: false, collection: "sessions" },
 );
 sessionSchema.index({ tenantId: 1, userId: 1, revokedAt: 1 }, { name: "tenant_user_live" });
-sessionSchema.index({ expiresAt: 1 }, { name: "expires_at" });
+// No index on expiresAt: the purge finds what is due in Redis (see SessionEnds), and every
+// rotation moves expiresAt, which an index would make a costlier write.
 
 type SessionDocument = Omit<Session, "id"> & { _id: string; refreshIn?: string | null };
 const toSession = ({ _id, refreshIn: _refreshIn, ...rest }: SessionDocument): Session => ({ id: _id, ...rest });
@@ -106,9 +107,24 @@ export function createMongoSessionRepository(
         .lean<SessionDocument[]>();
       return docs.map(toSession);
     },
-    async purgeEndedBefore(before) {
-      const result = await Sessions.deleteMany({ $or: [{ expiresAt: { $lt: before } }, { revokedAt: { $lt: before } }] });
-      return result.deletedCount;
+    async deleteByIds(ids) {
+      // One delete per id, a few at a time: FerretDB v1 serves an _id equality from its primary
+      // key (an $in may be a scan), and takes no multi-statement bulk writes.
+      let deleted = 0;
+      for (let index = 0; index < ids.length; index += 8) {
+        const results = await Promise.all(ids.slice(index, index + 8).map((id) => Sessions.deleteOne({ _id: id })));
+        for (const result of results) deleted += result.deletedCount;
+      }
+      return deleted;
+    },
+    async *endsOfAll() {
+      const cursor = Sessions.find({}, { _id: 1, expiresAt: 1, revokedAt: 1 })
+        .lean<Array<Pick<SessionDocument, "_id" | "expiresAt" | "revokedAt">>>()
+        .cursor({ batchSize: 1_000 });
+      for await (const doc of cursor) {
+        const endsAt = doc.revokedAt && doc.revokedAt < doc.expiresAt ? doc.revokedAt : doc.expiresAt;
+        yield { id: doc._id, endsAt };
+      }
     },
   };
 }
