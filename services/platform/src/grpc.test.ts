@@ -30,6 +30,7 @@ let servers: Array<{ close(): Promise<void> }> = [];
 let session: ReturnType<typeof createGrpcClient<typeof SessionServiceService>>;
 let chat: ReturnType<typeof createGrpcClient<typeof ChatServiceService>>;
 let wrongToken: ReturnType<typeof createGrpcClient<typeof SessionServiceService>>;
+let wrongTokenChat: ReturnType<typeof createGrpcClient<typeof ChatServiceService>>;
 let address = "";
 
 beforeAll(async () => {
@@ -143,6 +144,7 @@ beforeAll(async () => {
   session = createGrpcClient(SessionServiceService, { name: "session", address, internalToken });
   chat = createGrpcClient(ChatServiceService, { name: "chat", address, internalToken });
   wrongToken = createGrpcClient(SessionServiceService, { name: "session", address, internalToken: "not-the-token-0123456789" });
+  wrongTokenChat = createGrpcClient(ChatServiceService, { name: "chat", address, internalToken: "short" });
   return () => {
     forwarding.close();
     notForwarding.close();
@@ -153,6 +155,7 @@ afterAll(async () => {
   session?.close();
   chat?.close();
   wrongToken?.close();
+  wrongTokenChat?.close();
   await Promise.all(servers.map((server) => server.close()));
 });
 
@@ -182,6 +185,12 @@ describe("gRPC wrapper", () => {
     expect(error).toBeInstanceOf(AppError);
     expect(error.status).toBe(401);
     expect(error.code).toBe("unknown_caller");
+    const streamError = await failureOf(
+      (async () => {
+        for await (const _event of wrongTokenChat.complete({ model: "ok:3", messages: [], parametersJson: "" }));
+      })(),
+    );
+    expect(streamError).toMatchObject({ status: 401, code: "unknown_caller" });
     expect(seen.length).toBe(before);
   });
 
