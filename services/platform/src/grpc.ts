@@ -320,6 +320,15 @@ function iterate<T>(call: ClientReadableStream<T>, callee: string): AsyncIterabl
           }
           return { done: false, value };
         }
+        // Messages still buffered in the call come before its end or failure.
+        if (call.readableLength > 0) {
+          if (paused) {
+            paused = false;
+            call.resume();
+          }
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
         if (failed) {
           ended = true;
           throw fromGrpcError(failure, callee);
