@@ -143,7 +143,7 @@ async function bench(mode: Mode) {
     results.push(
       await measure(child, `wrapped server stream (${events.length} messages)`, async () => {
         for await (const _event of chat.complete(
-          { model: "demo", messages: [{ role: "user", content: "hello" }], parametersJson: "{}" },
+          { model: "demo", messages: [{ role: "user", content: "hello" }], parametersJson: "{}", stream: true },
           { accessToken, requestId: "req-bench" },
         ));
       }),
@@ -187,7 +187,7 @@ async function bench(mode: Mode) {
           complete.path,
           complete.requestSerialize,
           complete.responseDeserialize,
-          { model: "demo", messages: [{ role: "user", content: "hello" }], parametersJson: "{}" },
+          { model: "demo", messages: [{ role: "user", content: "hello" }], parametersJson: "{}", stream: true },
           metadata(),
           {
             deadline: Date.now() + 600_000,

@@ -187,7 +187,7 @@ describe("gRPC wrapper", () => {
     expect(error.code).toBe("unknown_caller");
     const streamError = await failureOf(
       (async () => {
-        for await (const _event of wrongTokenChat.complete({ model: "ok:3", messages: [], parametersJson: "" }));
+        for await (const _event of wrongTokenChat.complete({ model: "ok:3", messages: [], parametersJson: "", stream: true }));
       })(),
     );
     expect(streamError).toMatchObject({ status: 401, code: "unknown_caller" });
@@ -244,7 +244,10 @@ describe("gRPC wrapper", () => {
 
   it("streams every message in order", async () => {
     const received: string[] = [];
-    for await (const event of chat.complete({ model: "ok:25", messages: [], parametersJson: "" }, { accessToken: "stream-token", requestId: "req-s" }))
+    for await (const event of chat.complete(
+      { model: "ok:25", messages: [], parametersJson: "", stream: true },
+      { accessToken: "stream-token", requestId: "req-s" },
+    ))
       received.push(event.delta!);
     expect(received).toEqual(events(25).map((event) => event.delta));
     expect(seen.at(-1)).toMatchObject({ method: "complete", bearerToken: "stream-token", requestId: "req-s" });
@@ -254,7 +257,7 @@ describe("gRPC wrapper", () => {
     const received: string[] = [];
     const error = await failureOf(
       (async () => {
-        for await (const event of chat.complete({ model: "fail:4", messages: [], parametersJson: "" })) received.push(event.delta!);
+        for await (const event of chat.complete({ model: "fail:4", messages: [], parametersJson: "", stream: true })) received.push(event.delta!);
       })(),
     );
     expect(received).toEqual(events(4).map((event) => event.delta));
@@ -263,7 +266,7 @@ describe("gRPC wrapper", () => {
 
   it("cancels the rest of a stream its reader stopped reading", async () => {
     let count = 0;
-    for await (const _event of chat.complete({ model: "endless", messages: [], parametersJson: "early-stop" })) if (++count === 3) break;
+    for await (const _event of chat.complete({ model: "endless", messages: [], parametersJson: "early-stop", stream: true })) if (++count === 3) break;
     await waitFor(() => signals.get("early-stop")?.aborted === true);
   });
 
@@ -272,7 +275,10 @@ describe("gRPC wrapper", () => {
     let count = 0;
     const error = await failureOf(
       (async () => {
-        for await (const _event of chat.complete({ model: "endless", messages: [], parametersJson: "stream-cancel" }, { signal: controller.signal }))
+        for await (const _event of chat.complete(
+          { model: "endless", messages: [], parametersJson: "stream-cancel", stream: true },
+          { signal: controller.signal },
+        ))
           if (++count === 2) controller.abort();
       })(),
     );
