@@ -2,6 +2,7 @@ import type { ConfirmChannel, ConsumeMessage } from "amqplib";
 import { context as otelContext, type Context } from "@opentelemetry/api";
 import { AppError, EVENTS_EXCHANGE, USAGE_EVENT_TYPE, decodeUsageEvent, type AmqpConnection, type Logger } from "@tessera/platform";
 import { invalidEvent, type UsageOutcome, type UsageRecord, type UsageSource } from "../../domain/usage.ts";
+import { createAckWindow, type AckWindow } from "./ack-window.ts";
 
 export interface UsageTopology {
   exchange: string;
@@ -106,16 +107,7 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
       );
     });
 
-  // Acks on a channel that died are dropped: the broker redelivers, and the stores deduplicate.
-  const ack = (channel: ConfirmChannel, message: ConsumeMessage) => {
-    try {
-      channel.ack(message);
-    } catch {
-      // channel closed
-    }
-  };
-
-  const settleFailure = async (channel: ConfirmChannel, message: ConsumeMessage, error: unknown) => {
+  const settleFailure = async (channel: ConfirmChannel, acks: AckWindow, message: ConsumeMessage, error: unknown) => {
     const attempts = Number(message.properties.headers?.[ATTEMPT_HEADER] ?? 0);
     const appError = error instanceof AppError ? error : undefined;
     const reason = (error as Error)?.message ?? String(error);
@@ -130,17 +122,18 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
       stats.retried += 1;
       logger.warn({ messageId, reason, attempts }, "usage event failed; retrying later");
     }
-    ack(channel, message);
+    acks.settle([message]);
   };
 
-  const park = (channel: ConfirmChannel, message: ConsumeMessage, error: unknown) =>
-    settleFailure(channel, message, error).catch((settleError: unknown) => {
+  const park = (channel: ConfirmChannel, acks: AckWindow, message: ConsumeMessage, error: unknown) =>
+    settleFailure(channel, acks, message, error).catch((settleError: unknown) => {
       // Not parked: handed back to the queue after the retry delay (or redelivered anyway when
       // the channel is gone).
       logger.warn({ err: (settleError as Error).message, messageId: message.properties.messageId }, "could not park a failed usage event");
       setTimeout(() => {
         try {
           channel.nack(message, false, true);
+          acks.forget(message);
         } catch {
           // channel closed
         }
@@ -158,13 +151,13 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
    * after the retry delay for as long as it lasts (nothing acknowledged meanwhile); other failures
    * go to the retry queue.
    */
-  const processBatch = async (channel: ConfirmChannel, closed: () => boolean, batch: Delivery[], counted: () => void) => {
+  const processBatch = async (channel: ConfirmChannel, acks: AckWindow, closed: () => boolean, batch: Delivery[], counted: () => void) => {
     let todo: Array<{ message: ConsumeMessage; record: UsageRecord }> = [];
     for (const { message } of batch) {
       try {
         todo.push({ message, record: decodeUsageRecord(message.content) });
       } catch (error) {
-        await park(channel, message, error);
+        await park(channel, acks, message, error);
       }
     }
     for (;;) {
@@ -180,14 +173,14 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
           continue;
         }
         counted();
-        for (const { message } of todo) await park(channel, message, error);
+        for (const { message } of todo) await park(channel, acks, message, error);
         return;
       }
       counted();
       const kept: Array<{ message: ConsumeMessage; record: UsageRecord; result: "applied" | "duplicate" }> = [];
       for (const [index, result] of outcome.results.entries()) {
         const { message, record } = todo[index]!;
-        if (result instanceof AppError) await park(channel, message, result);
+        if (result instanceof AppError) await park(channel, acks, message, result);
         else kept.push({ message, record, result });
       }
       try {
@@ -201,14 +194,17 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
           todo = kept;
           continue;
         }
-        for (const { message } of kept) await park(channel, message, error);
+        for (const { message } of kept) await park(channel, acks, message, error);
         return;
       }
+      // One ack frame for the batch (and whatever before it is settled too), not one per delivery.
+      const messages: ConsumeMessage[] = [];
       for (const { message, result } of kept) {
         if (result === "applied") stats.applied += 1;
         else stats.duplicates += 1;
-        ack(channel, message);
+        messages.push(message);
       }
+      acks.settle(messages);
       return;
     }
   };
@@ -242,12 +238,13 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
     let busy = false;
     let closed = false;
     channel.once("close", () => (closed = true));
+    const acks = createAckWindow(channel);
     const next = () => {
       clearTimeout(timer);
       timer = undefined;
       if (busy || buffer.length === 0) return;
-      const taken = buffer.slice(0, options.batchSize);
-      buffer = buffer.slice(taken.length);
+      const taken = buffer.length <= options.batchSize ? buffer : buffer.splice(0, options.batchSize);
+      if (taken === buffer) buffer = [];
       busy = true;
       let released = false;
       const counted = () => {
@@ -256,7 +253,7 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
         busy = false;
         schedule();
       };
-      const work = processBatch(channel, () => closed, taken, counted).finally(() => {
+      const work = processBatch(channel, acks, () => closed, taken, counted).finally(() => {
         inFlight.delete(work);
         counted();
       });
@@ -271,6 +268,7 @@ export function createUsageEventConsumer(options: UsageConsumerOptions) {
       topology.queue,
       (message) => {
         if (!message) return; // cancelled by the broker (queue deleted); the reconnect loop re-declares
+        acks.received(message);
         buffer.push({ message, context: otelContext.active() });
         schedule();
       },

@@ -98,20 +98,19 @@ for i = 2, #ARGV, ${APPLY_FIELDS} do
   else
     local settledKey = base .. 'settled'
     local eventsKey = dayKey .. ':events'
-    local duplicate
-    if reservationId ~= '' then duplicate = redis.call('HEXISTS', settledKey, reservationId) == 1
-    else duplicate = redis.call('SISMEMBER', eventsKey, eventId) == 1 end
-    if duplicate then
+    -- Recording the usage key is the duplicate check (one call, not a lookup and a write).
+    local first
+    if reservationId ~= '' then first = redis.call('HSETNX', settledKey, reservationId, day) == 1
+    else first = redis.call('SADD', eventsKey, eventId) == 1 end
+    if not first then
       results[e] = 0
     else
       local messages, tokens = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
       if reservationId ~= '' then
         -- The held message (and estimate) is replaced by what the event counts.
         unhold(base .. 'pending', KEYS[1], reservationId, tenant .. '|' .. user .. '|' .. reservationId, base, dayKey, day)
-        redis.call('HSET', settledKey, reservationId, day)
         lifetimes[settledKey] = ttl
       else
-        redis.call('SADD', eventsKey, eventId)
         lifetimes[eventsKey] = ttl
       end
       redis.call('HINCRBY', dayKey, 'm', messages)
