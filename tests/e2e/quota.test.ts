@@ -178,16 +178,16 @@ describe("quota through the BFF", () => {
           (error: AppError) => error.status,
         );
       expect(await rejection(quota.getQuota({ tenantId: "", userId: "" }))).toBe(401);
-      expect(await rejection(quota.checkAndReserve({ tenantId: "default", userId: other.id, reservationId: "", estimatedTokens: 0 }, { accessToken }))).toBe(403);
+      expect(await rejection(quota.checkAndReserve({ tenantId: "default", userId: other.id, reservationId: "", estimatedTokens: 0, model: "", source: "" }, { accessToken }))).toBe(403);
       expect(await rejection(quota.getUsage({ tenantId: "default", userId: other.id, from: "", to: "", asAdmin: false }, { accessToken }))).toBe(403);
       expect(await rejection(quota.getDayUsage({ tenantId: "", date: "", limit: 10, cursor: "" }, { accessToken }))).toBe(403);
       expect(await rejection(quota.getModelUsage({ from: "", to: "", limit: 10, cursor: "" }, { accessToken }))).toBe(403);
 
       const adminBrowser = await asAdmin();
       expect((await adminBrowser.request("PATCH", `/api/v1/admin/users/${user.id}`, { body: { maxMessagesPerDay: 2 } })).status).toBe(200);
-      await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 0 }, { accessToken });
+      await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 0, model: "", source: "" }, { accessToken });
       const sends = await Promise.allSettled(
-        Array.from({ length: 12 }, () => quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 0 }, { accessToken })),
+        Array.from({ length: 12 }, () => quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 0, model: "", source: "" }, { accessToken })),
       );
       expect(sends.filter((send) => send.status === "fulfilled")).toHaveLength(1);
       const refused = sends.filter((send): send is PromiseRejectedResult => send.status === "rejected").map((send) => send.reason as AppError);

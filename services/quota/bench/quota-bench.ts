@@ -383,7 +383,7 @@ async function benchReservations() {
           const index = next++;
           if (index >= RESERVATIONS) return;
           const begin = performance.now();
-          await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 0 }, { accessToken: tokens[index % tokens.length]! });
+          await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 0, model: "", source: "" }, { accessToken: tokens[index % tokens.length]! });
           latencies.push(performance.now() - begin);
         }
       }),
@@ -428,7 +428,7 @@ async function benchReservations() {
       const begin = performance.now();
       inFlight.push(
         quota
-          .checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 100 }, { accessToken: pacedUsers[index % pacedUsers.length]! })
+          .checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 100, model: "bench-model", source: "api" }, { accessToken: pacedUsers[index % pacedUsers.length]! })
           .then(
             () => void pacedLatencies.push(performance.now() - begin),
             (error: unknown) => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError, sessionCaller } from "@tessera/platform";
+import { expiryShardOf } from "../src/adapters/redis/redis-live-counters.ts";
 import { eventually, startQuotaHarness, usageEvent, userCaller, uniqueUserId, type QuotaHarness } from "./harness.ts";
 
 let harness: QuotaHarness;
@@ -212,6 +213,105 @@ describe("abandoned reservations", () => {
       // Settled reservations are not due any more.
       await new Promise((resolve) => setTimeout(resolve, 1_100));
       expect(await charge()).toBe(0);
+    } finally {
+      await shortLived.close();
+    }
+  });
+});
+
+describe("the expiry sweep", () => {
+  it("charges an expired reservation under the model and source it was made with", async () => {
+    const shortLived = await startQuotaHarness({ reservationTtlSeconds: 1 });
+    try {
+      const userId = uniqueUserId();
+      const published: Parameters<typeof shortLived.publish>[0][] = [];
+      const charge = shortLived.useCases.chargeExpiredReservations({ publish: async (record) => void published.push(record) });
+      await shortLived.useCases.checkAndReserve(userCaller(userId), "with-model", 250, { model: "gpt.4o-mini", source: "web" });
+      // An API-key caller that names no source is charged as "api".
+      const keyCaller = sessionCaller({ userId, tenantId: "t1", role: "user" });
+      await shortLived.useCases.checkAndReserve({ ...keyCaller, kind: "apiKey", sessionId: null, apiKeyId: "k1" }, "without-model", 40);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect(await charge()).toBe(2);
+      const byId = new Map(published.map((record) => [record.reservationId, record]));
+      expect(byId.get("with-model")).toMatchObject({ model: "gpt.4o-mini", source: "web", totalTokens: 250, outcome: "expired" });
+      expect(byId.get("without-model")).toMatchObject({ model: "", source: "api", totalTokens: 40 });
+      for (const record of published) expect(await shortLived.useCases.recordUsage(record)).toBe("applied");
+      const [today] = await shortLived.useCases.getUsage(userCaller(userId), { userId, from: "", to: "", asAdmin: false }).then((days) => days.slice(-1));
+      expect(today!.byModel.map(({ model, messages, tokens }) => ({ model, messages, tokens })).sort((a, b) => a.model.localeCompare(b.model))).toEqual([
+        { model: "gpt.4o-mini", messages: 1, tokens: 250 },
+        { model: "unknown", messages: 1, tokens: 40 },
+      ]);
+    } finally {
+      await shortLived.close();
+    }
+  });
+
+  it("reserves, releases and sweeps with commands whose keys share one hash slot (Redis Cluster)", async () => {
+    const shortLived = await startQuotaHarness({ reservationTtlSeconds: 1 });
+    type Recorded = { name: string; getKeys(): Array<string | Buffer> };
+    const client = shortLived.redis.redis as unknown as { sendCommand(command: Recorded, ...rest: unknown[]): unknown };
+    const original = client.sendCommand.bind(client);
+    const commands: Array<{ name: string; keys: string[] }> = [];
+    client.sendCommand = (command, ...rest) => {
+      commands.push({ name: command.name, keys: command.getKeys().map(String) });
+      return original(command, ...rest);
+    };
+    try {
+      const userId = uniqueUserId();
+      const charge = shortLived.useCases.chargeExpiredReservations({ publish: async () => undefined });
+      await shortLived.useCases.checkAndReserve(userCaller(userId), "kept", 10, { model: "m", source: "web" });
+      const released = await shortLived.useCases.checkAndReserve(userCaller(userId), "given-back", 10);
+      await shortLived.useCases.release(userCaller(userId), released.reservationId);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect(await charge()).toBe(1);
+      const reservationCommands = commands.filter((command) => command.keys.length > 0);
+      expect(reservationCommands.length).toBeGreaterThan(4);
+      // Cluster routes by the hash tag: keys with one tag are in one slot.
+      const tagOf = (key: string) => /\{([^}]+)\}/.exec(key)?.[1] ?? `untagged:${key}`;
+      for (const command of reservationCommands) expect(new Set(command.keys.map(tagOf)), `${command.name} ${command.keys.join(" ")}`).toHaveProperty("size", 1);
+      // Nothing but the move of an earlier version's entries touches the old shared index.
+      const legacyKey = `${shortLived.infrastructure.redisKeyPrefix}quota:expiring`;
+      expect(reservationCommands.filter((command) => command.keys.includes(legacyKey)).map((command) => command.name)).toEqual(["zrange"]);
+    } finally {
+      client.sendCommand = original;
+      await shortLived.close();
+    }
+  });
+
+  it("drops the index entry of a settled reservation, and of a released one once it is due", async () => {
+    const shortLived = await startQuotaHarness({ reservationTtlSeconds: 1 });
+    try {
+      const userId = uniqueUserId();
+      const shardKey = `${shortLived.infrastructure.redisKeyPrefix}quota:expiring:{${expiryShardOf("t1", userId)}}`;
+      const indexed = () => shortLived.redis.redis.zrange(shardKey, "0", "-1");
+      await shortLived.useCases.checkAndReserve(userCaller(userId), "settled", 10);
+      const released = await shortLived.useCases.checkAndReserve(userCaller(userId), "released", 10);
+      expect((await indexed()).sort()).toEqual([`t1|${userId}|released`, `t1|${userId}|settled`]);
+      expect(await shortLived.useCases.recordUsage(usageEvent({ userId, reservationId: "settled" }))).toBe("applied");
+      await eventually(async () => expect(await indexed()).toEqual([`t1|${userId}|released`]));
+      await shortLived.useCases.release(userCaller(userId), released.reservationId);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      expect(await shortLived.useCases.chargeExpiredReservations({ publish: async () => undefined })()).toBe(0);
+      expect(await indexed()).toEqual([]);
+    } finally {
+      await shortLived.close();
+    }
+  });
+
+  it("takes over reservations an earlier version indexed in one shared sorted set", async () => {
+    const shortLived = await startQuotaHarness();
+    try {
+      const userId = uniqueUserId();
+      const prefix = shortLived.infrastructure.redisKeyPrefix;
+      const due = Date.now() - 1_000;
+      const day = new Date().toISOString().slice(0, 10);
+      // As the earlier version stored it: "<day>|<expiresAt>|<estimate>" and one global index.
+      await shortLived.redis.redis.hset(`${prefix}quota:{t1:${userId}}:pending`, "old", `${day}|${due}|123`);
+      await shortLived.redis.redis.zadd(`${prefix}quota:expiring`, due, `t1|${userId}|old`);
+      const published: Parameters<typeof shortLived.publish>[0][] = [];
+      expect(await shortLived.useCases.chargeExpiredReservations({ publish: async (record) => void published.push(record) })()).toBe(1);
+      expect(published[0]).toMatchObject({ reservationId: "old", userId, totalTokens: 123, model: "", source: "api" });
+      expect(await shortLived.redis.redis.exists(`${prefix}quota:expiring`)).toBe(0);
     } finally {
       await shortLived.close();
     }

@@ -39,7 +39,7 @@ export function createCompleteForApi(deps: ChatDependencies) {
     const parameters = limitAnswerTokens(input.parameters, limit);
     const promptTokens = deps.tokens.countPrompt(input.messages);
     const estimate = estimateTokens(promptTokens, parameters, limit.max);
-    const { reservationId, release } = await admitSend(deps, caller, estimate);
+    const { reservationId, release } = await admitSend(deps, caller, estimate, { model, source: "api" });
     const controller = new AbortController();
     const onCallerGone = () => controller.abort("cancelled");
     signal.addEventListener("abort", onCallerGone, { once: true });

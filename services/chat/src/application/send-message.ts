@@ -76,7 +76,10 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       { role: last.role, content: last.content },
     ];
     const estimatedPromptTokens = deps.tokens.countPrompt(promptOf(latest, { role: "user", content: input.content }));
-    const { reservationId, release } = await admitSend(deps, caller, estimateTokens(estimatedPromptTokens, parameters, limit.max));
+    const { reservationId, release } = await admitSend(deps, caller, estimateTokens(estimatedPromptTokens, parameters, limit.max), {
+      model: chat.model,
+      source: input.source,
+    });
 
     let userMessage: ChatMessage;
     let reply: ChatMessage;

@@ -92,7 +92,7 @@ export interface QuotaGate {
    * Reserves one message and the request's estimated tokens (0: none) of today's allowance;
    * throws 429 `quota_exceeded` (limits, used, resetAt) when at a limit.
    */
-  reserve(caller: Caller, reservationId: string, estimatedTokens?: number): Promise<void>;
+  reserve(caller: Caller, reservationId: string, estimatedTokens?: number, send?: { model: string; source: UsageSource }): Promise<void>;
   release(caller: Caller, reservationId: string): Promise<void>;
 }
 

@@ -32,11 +32,12 @@ export function chargeExpiredReservations(context: QuotaContext, sink: UsageEven
             userId: reservation.userId,
             chatId: "",
             messageId: "",
-            model: "",
+            // Charged under the send's own model and source, as its completion would have been.
+            model: reservation.model,
             promptTokens: 0,
             completionTokens: 0,
             totalTokens: reservation.estimatedTokens,
-            source: "api",
+            source: reservation.source === "web" ? "web" : "api",
             outcome: "expired",
             reservationId: reservation.reservationId,
           };

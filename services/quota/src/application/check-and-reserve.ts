@@ -1,5 +1,5 @@
 import { AppError, newUuid } from "@tessera/platform";
-import type { Caller } from "../domain/ports.ts";
+import type { Caller, ReservationRequest } from "../domain/ports.ts";
 import type { QuotaContext, QuotaStatus } from "./quota-context.ts";
 
 /** 429 with what the client needs to tell the user: limits, usage and when the day resets. */
@@ -23,13 +23,20 @@ export function quotaExceeded(status: QuotaStatus, now: Date): AppError {
  * first reservation.
  */
 export function checkAndReserve(context: QuotaContext) {
-  return async (caller: Caller, reservationId: string, estimatedTokens = 0): Promise<{ reservationId: string; status: QuotaStatus }> => {
+  return async (
+    caller: Caller,
+    reservationId: string,
+    estimatedTokens = 0,
+    send: { model?: string; source?: string } = {},
+  ): Promise<{ reservationId: string; status: QuotaStatus }> => {
     const subject = await context.subjectOf(caller.tenantId, caller.userId);
     const id = reservationId || newUuid();
-    const reservation = {
+    const reservation: ReservationRequest = {
       id,
       expiresAt: new Date(subject.now.getTime() + context.options.reservationTtlSeconds * 1000),
       estimatedTokens: Math.max(0, Math.floor(estimatedTokens)),
+      model: send.model ?? "",
+      source: send.source === "web" || send.source === "api" ? send.source : caller.kind === "apiKey" ? "api" : "web",
     };
     const ttl = context.counterTtlSeconds(subject.key.day, subject.settings.timeZone);
     const statusWith = (used: QuotaStatus["used"]): QuotaStatus => ({

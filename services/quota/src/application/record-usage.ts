@@ -2,7 +2,7 @@ import { AppError, unavailable } from "@tessera/platform";
 import type { CounterChange } from "../domain/ports.ts";
 import type { TenantLimitSettings } from "../domain/limits.ts";
 import { dayOf } from "../domain/quota-day.ts";
-import { usageEffect, usageKey, validateUsageRecord, type UsageRecord } from "../domain/usage.ts";
+import { usageEffect, validateUsageRecord, type UsageRecord } from "../domain/usage.ts";
 import type { QuotaContext } from "./quota-context.ts";
 
 export type RecordOutcome = "applied" | "duplicate";
@@ -174,7 +174,7 @@ export function recordUsageBatch(context: QuotaContext) {
         const dayId = `${timeZone}|${key.day}`;
         let ttlSeconds = ttlByDay.get(dayId);
         if (ttlSeconds === undefined) ttlByDay.set(dayId, (ttlSeconds = context.counterTtlSeconds(key.day, timeZone)));
-        const change: CounterChange = { key, effect: usageEffect(record), usageKey: usageKey(record), reservationId: record.reservationId, ttlSeconds };
+        const change: CounterChange = { key, effect: usageEffect(record), reservationId: record.reservationId, ttlSeconds };
         changes.push({ slot, change, timeZone });
         results.push("applied");
       } catch (error) {

@@ -1,7 +1,7 @@
 import type { Caller } from "@tessera/platform";
 import type { Limits, QuotaUser, TenantLimitSettings } from "./limits.ts";
 import type { Day } from "./quota-day.ts";
-import type { DayUsage, ModelUsage, UsageEffect, UsageRecord, UserDay } from "./usage.ts";
+import type { DayUsage, ModelUsage, UsageEffect, UsageRecord, UsageSource, UserDay } from "./usage.ts";
 
 export interface CounterValues {
   messages: number;
@@ -15,14 +15,16 @@ export interface ReservationRequest {
   id: string;
   expiresAt: Date;
   estimatedTokens: number;
+  /** The model and source of the send, kept with the reservation so an expiry charge names them. */
+  model: string;
+  source: UsageSource | "";
 }
 
 /** One event as the live counters apply it. */
 export interface CounterChange {
   key: UserDay;
   effect: UsageEffect;
-  /** `usageKey` of the event: what a second copy is recognised by. */
-  usageKey: string;
+  /** The reservation it settles: with the event id, what makes its `usageKey` (what a second copy is recognised by). */
   reservationId: string | null;
   ttlSeconds: number;
 }
@@ -35,6 +37,9 @@ export interface ExpiredReservation {
   estimatedTokens: number;
   /** The quota day it was made on. */
   day: Day;
+  /** As the reservation named them ("" when it did not, or was made by an earlier version). */
+  model: string;
+  source: string;
 }
 
 /** What one flush adds to one user-day rollup. */

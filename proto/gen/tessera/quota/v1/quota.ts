@@ -37,6 +37,13 @@ export interface CheckAndReserveRequest {
    * held with the message until settled. 0: no estimate (only the message is held).
    */
   estimatedTokens: number;
+  /**
+   * The model and source ("web" | "api") of the send, kept with the reservation: a reservation
+   * nobody settles is charged under them when it expires. Empty: model "unknown", and the source
+   * follows the caller (API key: "api", else "web").
+   */
+  model: string;
+  source: string;
 }
 
 export interface Counter {
@@ -212,7 +219,7 @@ export const QuotaSubject: MessageFns<QuotaSubject> = {
 };
 
 function createBaseCheckAndReserveRequest(): CheckAndReserveRequest {
-  return { tenantId: "", userId: "", reservationId: "", estimatedTokens: 0 };
+  return { tenantId: "", userId: "", reservationId: "", estimatedTokens: 0, model: "", source: "" };
 }
 
 export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
@@ -228,6 +235,12 @@ export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
     }
     if (message.estimatedTokens !== 0) {
       writer.uint32(32).int64(message.estimatedTokens);
+    }
+    if (message.model !== "") {
+      writer.uint32(42).string(message.model);
+    }
+    if (message.source !== "") {
+      writer.uint32(50).string(message.source);
     }
     return writer;
   },
@@ -277,6 +290,22 @@ export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
             message.estimatedTokens = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -311,6 +340,8 @@ export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
         : isSet(object.estimated_tokens)
         ? globalThis.Number(object.estimated_tokens)
         : 0,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
     };
   },
 
@@ -327,6 +358,12 @@ export const CheckAndReserveRequest: MessageFns<CheckAndReserveRequest> = {
     }
     if (message.estimatedTokens !== 0) {
       obj.estimatedTokens = Math.round(message.estimatedTokens);
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
     }
     return obj;
   },

@@ -8,9 +8,9 @@ import type { QuotaGate } from "../../domain/ports.ts";
  */
 export function grpcQuotaGate(quota: GrpcClient<typeof QuotaServiceService>): QuotaGate {
   return {
-    async reserve(caller, reservationId, estimatedTokens = 0) {
+    async reserve(caller, reservationId, estimatedTokens = 0, send) {
       await quota.checkAndReserve(
-        { tenantId: caller.tenantId, userId: caller.userId, reservationId, estimatedTokens },
+        { tenantId: caller.tenantId, userId: caller.userId, reservationId, estimatedTokens, model: send?.model ?? "", source: send?.source ?? "" },
       );
     },
     async release(caller, reservationId) {

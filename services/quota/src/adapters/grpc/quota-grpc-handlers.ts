@@ -28,7 +28,10 @@ export function quotaGrpcHandlers(useCases: QuotaUseCases, callers: CallerVerifi
   return {
     checkAndReserve: async (request, context) => {
       const caller = await callerOf(context.bearerToken, request);
-      const reservation = await useCases.checkAndReserve(caller, request.reservationId, Number(request.estimatedTokens));
+      const reservation = await useCases.checkAndReserve(caller, request.reservationId, Number(request.estimatedTokens), {
+        model: request.model,
+        source: request.source,
+      });
       return { reservationId: reservation.reservationId, status: toStatusMessage(reservation.status) };
     },
     release: async (request, context) => toStatusMessage(await useCases.release(await callerOf(context.bearerToken, request), request.reservationId)),

@@ -7,48 +7,63 @@ import type { DayUsage, UserDay } from "../../domain/usage.ts";
 //                                      tokens), r (estimated tokens of pending reservations),
 //                                      m:<model>, t:<model> (settled per model)
 //   <prefix>quota:{t:u}:<day>:events   set of counted event ids of events without a reservation
-//   <prefix>quota:{t:u}:pending        hash: reservationId -> "<day>|<expiresAtMs>|<estimate>"
+//   <prefix>quota:{t:u}:pending        hash: reservationId -> "<day>|<dueAtMs>|<estimate>|<source>|<model>"
+//                                      (due: its expiry, or the end of a sweep's claim on it)
 //   <prefix>quota:{t:u}:settled        hash: reservationId -> day (settled or charged reservations)
-// Shared by every user:
-//   <prefix>quota:expiring             sorted set "<t>|<u>|<reservationId>" by expiry (or claim lease)
+// The expiry index, in EXPIRY_SHARDS sorted sets with a hash tag each (so a cluster spreads them):
+//   <prefix>quota:expiring:{<n>}       "<t>|<u>|<reservationId>" by due time; n from the user
+//   An entry is added before its reservation is made and removed once a sweep finds the
+//   reservation gone (or the consumer saw it settled), so every pending reservation has one; the
+//   pending entry decides, the index only says when to look. No script touches two slots of it.
+// Shared by every user (one consumer counts and journals together, in one script):
 //   <prefix>quota:journal              sorted set of journal ids (random) by sequence
 //   <prefix>quota:journal:seq          the sequence
-//   <prefix>quota:journal:<id>         hash: "<tenant>/<user>/<day>|<field>" -> what the journal's
-//                                      events add (m, t, m:<model>, t:<model>)
-//   <prefix>quota:journal:<id>:keys    list of "<tenant>/<user>/<day>|<usage key>" of its events
-// Per-user keys carry a TTL; journals live until written to the rollups. The scripts name keys
-// they derive (other days, the pending hash of a claimed reservation): one Redis, not a cluster.
+//   <prefix>quota:journal:<id>:entries list, per counted event, of
+//                                      "<tenant>/<user>/<day>|<messages>|<tokens>|<key length>|<usage key><model>"
+//   <prefix>quota:journal:<id>, <id>:keys   the same as a hash of sums and a list of usage keys
+//                                      (journals of earlier versions; read, never written)
+// Per-user keys carry a TTL; journals live until written to the rollups. The apply script names
+// the user keys it derives and the journal: counting and journaling stay one atomic step, on one
+// Redis (the reservation scripts and the sweep touch one user's slot, or one index shard, each).
 
 const RESERVE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
-local m = tonumber(redis.call('HGET', KEYS[1], 'm') or '0')
-local t = tonumber(redis.call('HGET', KEYS[1], 't') or '0') + tonumber(redis.call('HGET', KEYS[1], 'r') or '0')
+local counts = redis.call('HMGET', KEYS[1], 'm', 't', 'r')
+local m = tonumber(counts[1] or '0')
+local t = tonumber(counts[2] or '0') + tonumber(counts[3] or '0')
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return {2, m, t} end
 if m >= tonumber(ARGV[4]) or t >= tonumber(ARGV[5]) then return {0, m, t} end
 local estimate = tonumber(ARGV[7])
 redis.call('HINCRBY', KEYS[1], 'm', 1)
 if estimate > 0 then redis.call('HINCRBY', KEYS[1], 'r', estimate) end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. '|' .. ARGV[2] .. '|' .. ARGV[7])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[8])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3] .. '|' .. ARGV[2] .. '|' .. ARGV[7] .. '|' .. ARGV[8] .. '|' .. ARGV[9])
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
 return {1, m + 1, t + estimate}
 `;
 
 const READ = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
-return {1, tonumber(redis.call('HGET', KEYS[1], 'm') or '0'), tonumber(redis.call('HGET', KEYS[1], 't') or '0') + tonumber(redis.call('HGET', KEYS[1], 'r') or '0')}
+local counts = redis.call('HMGET', KEYS[1], 'm', 't', 'r')
+return {1, tonumber(counts[1] or '0'), tonumber(counts[2] or '0') + tonumber(counts[3] or '0')}
 `;
 
-// Takes a pending reservation off its day (message and estimate). KEYS[1] pending hash; the
-// function returns the reservation's day, or nil when it was not pending.
+// A pending entry: day, due time, estimate, source, model (entries of earlier versions end after
+// the due time or the estimate).
+const PARSE_PENDING = `
+local function parsePending(entry)
+  return string.match(entry, '^([^|]*)|(%d+)|?([^|]*)|?([^|]*)|?(.*)$')
+end
+`;
+
+// Takes a pending reservation off its day (message and estimate); returns its day, or nil when it
+// was not pending.
 const UNHOLD = `
-local function unhold(pendingKey, expiringKey, reservationId, member, base, sameDayKey, sameDay)
+${PARSE_PENDING}
+local function unhold(pendingKey, reservationId, base, sameDayKey, sameDay)
   local entry = redis.call('HGET', pendingKey, reservationId)
   if not entry then return nil end
   redis.call('HDEL', pendingKey, reservationId)
-  redis.call('ZREM', expiringKey, member)
-  local day, _, estimate = string.match(entry, '^([^|]+)|(%d+)|?(%d*)$')
+  local day, _, estimate = parsePending(entry)
   estimate = tonumber(estimate) or 0
   local dayKey = base .. day
   if day == sameDay then dayKey = sameDayKey end
@@ -60,77 +75,72 @@ local function unhold(pendingKey, expiringKey, reservationId, member, base, same
 end
 `;
 
-// KEYS: pending hash, expiring set. ARGV: reservationId, member, base.
+// KEYS: pending hash. ARGV: reservationId, base.
 const RELEASE = `
 ${UNHOLD}
-if unhold(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], '', '') then return 1 end
+if unhold(KEYS[1], ARGV[1], ARGV[2], '', '') then return 1 end
 return 0
 `;
 
 // Applies a chunk of events in order, each unless its usage key was counted before.
-// KEYS: expiring set, journal hash, journal keys. ARGV: key prefix, then per event the
-// APPLY_FIELDS: tenant, user, day, eventId, model, messages, tokens, reservationId, ttl, usage key.
-// Returns per event 1 (applied), 0 (duplicate) or -1 (the day's counters are missing). What the
-// chunk adds to the journal is summed here and written once per field; lifetimes are set once
-// per key.
-const APPLY_FIELDS = 10;
+// KEYS: the journal's entries list. ARGV: key prefix, then per event the APPLY_FIELDS: tenant,
+// user, day, eventId, model, messages, tokens, reservationId, ttl.
+// Returns per event 1 (applied), 0 (duplicate) or -1 (the day's counters are missing). The
+// journal gets one entry per applied event (summed when it is written, not here: one list push
+// for the chunk instead of four hash increments per event). A day's counters keep the lifetime
+// they were seeded with; the sets of usage keys get theirs once per chunk.
+const APPLY_FIELDS = 9;
 const APPLY_BATCH = `
 ${UNHOLD}
 local prefix = ARGV[1]
 local results = {}
 local present = {}
 local lifetimes = {}
-local journal = {}
-local usageKeys = {}
-local function add(field, amount)
-  journal[field] = (journal[field] or 0) + amount
-end
+local entries = {}
 local e = 0
 for i = 2, #ARGV, ${APPLY_FIELDS} do
   e = e + 1
   local tenant, user, day, eventId, model = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  local reservationId, ttl = ARGV[i + 7], tonumber(ARGV[i + 8])
+  local reservationId = ARGV[i + 7]
   local base = prefix .. 'quota:{' .. tenant .. ':' .. user .. '}:'
   local dayKey = base .. day
   if present[dayKey] == nil then present[dayKey] = redis.call('EXISTS', dayKey) == 1 end
   if not present[dayKey] then
     results[e] = -1
   else
-    local settledKey = base .. 'settled'
-    local eventsKey = dayKey .. ':events'
-    -- Recording the usage key is the duplicate check (one call, not a lookup and a write).
-    local first
-    if reservationId ~= '' then first = redis.call('HSETNX', settledKey, reservationId, day) == 1
-    else first = redis.call('SADD', eventsKey, eventId) == 1 end
+    -- Recording the usage key (usageKey in domain/usage.ts) is the duplicate check: one call,
+    -- not a lookup and a write.
+    local usageKey, first
+    if reservationId ~= '' then
+      local settledKey = base .. 'settled'
+      usageKey = 'r:' .. reservationId
+      first = redis.call('HSETNX', settledKey, reservationId, day) == 1
+      if first then
+        -- The held message (and estimate) is replaced by what the event counts.
+        unhold(base .. 'pending', reservationId, base, dayKey, day)
+        lifetimes[settledKey] = ARGV[i + 8]
+      end
+    else
+      local eventsKey = dayKey .. ':events'
+      usageKey = 'e:' .. eventId
+      first = redis.call('SADD', eventsKey, eventId) == 1
+      if first then lifetimes[eventsKey] = ARGV[i + 8] end
+    end
     if not first then
       results[e] = 0
     else
-      local messages, tokens = tonumber(ARGV[i + 5]), tonumber(ARGV[i + 6])
-      if reservationId ~= '' then
-        -- The held message (and estimate) is replaced by what the event counts.
-        unhold(base .. 'pending', KEYS[1], reservationId, tenant .. '|' .. user .. '|' .. reservationId, base, dayKey, day)
-        lifetimes[settledKey] = ttl
-      else
-        lifetimes[eventsKey] = ttl
-      end
+      local messages, tokens = ARGV[i + 5], ARGV[i + 6]
       redis.call('HINCRBY', dayKey, 'm', messages)
       redis.call('HINCRBY', dayKey, 't', tokens)
       redis.call('HINCRBY', dayKey, 'm:' .. model, messages)
       redis.call('HINCRBY', dayKey, 't:' .. model, tokens)
-      lifetimes[dayKey] = ttl
-      local r = tenant .. '/' .. user .. '/' .. day .. '|'
-      add(r .. 'm', messages)
-      add(r .. 't', tokens)
-      add(r .. 'm:' .. model, messages)
-      add(r .. 't:' .. model, tokens)
-      table.insert(usageKeys, r .. ARGV[i + 9])
+      entries[#entries + 1] = tenant .. '/' .. user .. '/' .. day .. '|' .. messages .. '|' .. tokens .. '|' .. #usageKey .. '|' .. usageKey .. model
       results[e] = 1
     end
   end
 end
 for key, ttl in pairs(lifetimes) do redis.call('EXPIRE', key, ttl) end
-for field, amount in pairs(journal) do redis.call('HINCRBY', KEYS[2], field, amount) end
-if #usageKeys > 0 then redis.call('RPUSH', KEYS[3], unpack(usageKeys)) end
+if #entries > 0 then redis.call('RPUSH', KEYS[1], unpack(entries)) end
 return results
 `;
 
@@ -160,22 +170,29 @@ if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], tonumbe
 return 1
 `;
 
-// KEYS: expiring set. ARGV: now, lease until, limit, key prefix.
-const CLAIM_EXPIRED = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local claimed = {}
-for _, member in ipairs(due) do
-  local tenant, user, reservationId = string.match(member, '^([^|]*)|([^|]*)|(.*)$')
-  local entry = tenant and redis.call('HGET', ARGV[4] .. 'quota:{' .. tenant .. ':' .. user .. '}:pending', reservationId)
-  if entry then
-    redis.call('ZADD', KEYS[1], ARGV[2], member)
-    table.insert(claimed, member)
-    table.insert(claimed, entry)
+// One user's reservations named by the expiry index. KEYS: pending hash. ARGV: now, lease end,
+// reservation ids. Per id: "" when it is not pending any more (drop its index entry), the due time
+// when it is not due yet, or the entry, claimed (its due time moved to the lease end) when due.
+const CLAIM_DUE = `
+${PARSE_PENDING}
+local now = tonumber(ARGV[1])
+local results = {}
+for i = 3, #ARGV do
+  local entry = redis.call('HGET', KEYS[1], ARGV[i])
+  if not entry then
+    results[#results + 1] = ''
   else
-    redis.call('ZREM', KEYS[1], member)
+    local day, due, estimate, source, model = parsePending(entry)
+    if tonumber(due) > now then
+      results[#results + 1] = due
+    else
+      local claimed = day .. '|' .. ARGV[2] .. '|' .. estimate .. '|' .. source .. '|' .. model
+      redis.call('HSET', KEYS[1], ARGV[i], claimed)
+      results[#results + 1] = claimed
+    end
   end
 end
-return claimed
+return results
 `;
 
 // Ordered by the sequence, named by a fresh id (rollups remember the last journal id they took,
@@ -186,12 +203,13 @@ return ARGV[1]
 `;
 
 type Args = Array<string | number>;
+type Pipeline = ReturnType<Redis["pipeline"]>;
 type ScriptRedis = Redis & {
   quotaReserve(...args: Args): Promise<[number, number, number]>;
   quotaRelease(...args: Args): Promise<number>;
   quotaRead(...args: Args): Promise<[number, number, number]>;
   quotaInitialize(...args: Args): Promise<number>;
-  quotaClaimExpired(...args: Args): Promise<string[]>;
+  quotaClaimDue(...args: Args): Promise<string[]>;
   quotaOpenJournal(...args: Args): Promise<string>;
 };
 
@@ -208,8 +226,19 @@ async function guarded<T>(run: () => Promise<T>): Promise<T> {
 // Tenant ids are slugs and user ids hex: "/" and "|" cannot be ambiguous.
 export const rollupIdOf = (key: UserDay) => `${key.tenantId}/${key.userId}/${key.day}`;
 
-/** A journal hash back into per-user-day deltas. */
-function parseJournal(id: string, fields: Record<string, string>, keys: string[]): Journal {
+/** Sorted sets the expiry index is spread over (each its own hash slot). */
+export const EXPIRY_SHARDS = 16;
+
+/** The index shard of a user (FNV-1a of "<tenant>|<user>"). */
+export function expiryShardOf(tenantId: string, userId: string): number {
+  let hash = 0x811c9dc5;
+  const text = `${tenantId}|${userId}`;
+  for (let index = 0; index < text.length; index += 1) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+  return (hash >>> 0) % EXPIRY_SHARDS;
+}
+
+/** Journal entries (and the hash and key list of journals of earlier versions) back into per-user-day deltas. */
+export function parseJournal(id: string, entries: Buffer[], fields: Record<string, string> = {}, keys: string[] = []): Journal {
   const deltas = new Map<string, RollupDelta>();
   const deltaOf = (rollupId: string) => {
     let delta = deltas.get(rollupId);
@@ -220,6 +249,26 @@ function parseJournal(id: string, fields: Record<string, string>, keys: string[]
     }
     return delta;
   };
+  // "<rollup id>|<messages>|<tokens>|<key length>|<usage key><model>": the two free-form strings
+  // last, the key's length in bytes (read as bytes, so any UTF-8 in them is safe).
+  const BAR = 0x7c;
+  for (const entry of entries) {
+    const first = entry.indexOf(BAR);
+    const second = entry.indexOf(BAR, first + 1);
+    const third = entry.indexOf(BAR, second + 1);
+    const fourth = entry.indexOf(BAR, third + 1);
+    const keyEnd = fourth + 1 + Number(entry.toString("latin1", third + 1, fourth));
+    const delta = deltaOf(entry.toString("utf8", 0, first));
+    const messages = Number(entry.toString("latin1", first + 1, second));
+    const tokens = Number(entry.toString("latin1", second + 1, third));
+    const model = entry.toString("utf8", keyEnd);
+    delta.messages += messages;
+    delta.tokens += tokens;
+    const counts = (delta.byModel[model] ??= { messages: 0, tokens: 0 });
+    counts.messages += messages;
+    counts.tokens += tokens;
+    delta.usageKeys.push(entry.toString("utf8", fourth + 1, keyEnd));
+  }
   for (const entry of keys) {
     const bar = entry.indexOf("|");
     deltaOf(entry.slice(0, bar)).usageKeys.push(entry.slice(bar + 1));
@@ -230,37 +279,62 @@ function parseJournal(id: string, fields: Record<string, string>, keys: string[]
     const name = field.slice(bar + 1);
     // Journals of earlier versions kept their usage keys in the hash.
     if (name === "k") delta.usageKeys.push(...value.split(","));
-    else if (name === "m") delta.messages = Number(value);
-    else if (name === "t") delta.tokens = Number(value);
+    else if (name === "m") delta.messages += Number(value);
+    else if (name === "t") delta.tokens += Number(value);
     else {
       const model = name.slice(2);
       const counts = (delta.byModel[model] ??= { messages: 0, tokens: 0 });
-      if (name.startsWith("m:")) counts.messages = Number(value);
-      else counts.tokens = Number(value);
+      if (name.startsWith("m:")) counts.messages += Number(value);
+      else counts.tokens += Number(value);
     }
   }
   return { id, deltas: [...deltas.values()] };
 }
 
+/** A pending entry as the claim script returns it: "<day>|<due>|<estimate>|<source>|<model>". */
+function parsePendingEntry(entry: string) {
+  const parts = entry.split("|");
+  return { day: parts[0] ?? "", estimatedTokens: Number(parts[2]) || 0, source: parts[3] ?? "", model: parts.slice(4).join("|") };
+}
+
 /** Live counters in Redis, each change one Lua script (counters, dedup record and journal together). */
 export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCounters {
   const scripts = redis as ScriptRedis;
-  redis.defineCommand("quotaReserve", { numberOfKeys: 3, lua: RESERVE });
-  redis.defineCommand("quotaRelease", { numberOfKeys: 2, lua: RELEASE });
+  redis.defineCommand("quotaReserve", { numberOfKeys: 2, lua: RESERVE });
+  redis.defineCommand("quotaRelease", { numberOfKeys: 1, lua: RELEASE });
   redis.defineCommand("quotaRead", { numberOfKeys: 1, lua: READ });
-  redis.defineCommand("quotaApplyBatch", { numberOfKeys: 3, lua: APPLY_BATCH });
+  redis.defineCommand("quotaApplyBatch", { numberOfKeys: 1, lua: APPLY_BATCH });
   redis.defineCommand("quotaInitialize", { numberOfKeys: 3, lua: INITIALIZE });
-  redis.defineCommand("quotaClaimExpired", { numberOfKeys: 1, lua: CLAIM_EXPIRED });
+  redis.defineCommand("quotaClaimDue", { numberOfKeys: 1, lua: CLAIM_DUE });
   redis.defineCommand("quotaOpenJournal", { numberOfKeys: 2, lua: OPEN_JOURNAL });
 
   const base = (tenantId: string, userId: string) => `${keyPrefix}quota:{${tenantId}:${userId}}:`;
   const dayKey = (key: UserDay) => `${base(key.tenantId, key.userId)}${key.day}`;
   const pendingKey = (tenantId: string, userId: string) => `${base(tenantId, userId)}pending`;
   const settledKey = (tenantId: string, userId: string) => `${base(tenantId, userId)}settled`;
-  const expiringKey = `${keyPrefix}quota:expiring`;
+  const expiryShardKey = (shard: number) => `${keyPrefix}quota:expiring:{${shard}}`;
+  const expiryKeyOf = (tenantId: string, userId: string) => expiryShardKey(expiryShardOf(tenantId, userId));
+  // Where earlier versions kept the whole index (moved into the shards by the sweep).
+  const legacyExpiringKey = `${keyPrefix}quota:expiring`;
   const journalsKey = `${keyPrefix}quota:journal`;
   const journalKey = (id: string) => `${keyPrefix}quota:journal:${id}`;
   const member = (tenantId: string, userId: string, reservationId: string) => `${tenantId}|${userId}|${reservationId}`;
+
+  /** Entries of the single index of earlier versions go to their shards (a few hundred a sweep). */
+  const moveLegacyIndex = async () => {
+    const flat = await redis.zrange(legacyExpiringKey, "0", "499", "WITHSCORES");
+    if (flat.length === 0) return;
+    const move = redis.pipeline();
+    const moved: string[] = [];
+    for (let index = 0; index < flat.length; index += 2) {
+      const entry = flat[index]!;
+      const [tenantId = "", userId = ""] = entry.split("|");
+      move.zadd(expiryKeyOf(tenantId, userId), "NX", flat[index + 1]!, entry);
+      moved.push(entry);
+    }
+    for (const [error] of (await move.exec()) ?? []) if (error) throw error;
+    await redis.zrem(legacyExpiringKey, ...moved);
+  };
 
   return {
     read: (key) =>
@@ -306,10 +380,13 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
 
     reserve: (key, reservation, limits, _now, ttlSeconds) =>
       guarded(async (): Promise<ReserveOutcome> => {
-        const [kind, messages, tokens] = await scripts.quotaReserve(
+        // The index entry first (one round trip with the script): a reservation never exists
+        // without one. A refused reservation leaves an entry the sweep drops when it is due.
+        const pipeline = redis.pipeline() as unknown as Pipeline & { quotaReserve(...args: Args): void };
+        pipeline.zadd(expiryKeyOf(key.tenantId, key.userId), "NX", reservation.expiresAt.getTime(), member(key.tenantId, key.userId, reservation.id));
+        pipeline.quotaReserve(
           dayKey(key),
           pendingKey(key.tenantId, key.userId),
-          expiringKey,
           reservation.id,
           reservation.expiresAt.getTime(),
           key.day,
@@ -317,41 +394,55 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
           limits.tokens,
           ttlSeconds,
           Math.max(0, Math.floor(reservation.estimatedTokens)),
-          member(key.tenantId, key.userId, reservation.id),
+          reservation.source,
+          reservation.model,
         );
+        const replies = (await pipeline.exec()) ?? [];
+        for (const [error] of replies) if (error) throw error;
+        const [kind, messages, tokens] = replies[1]![1] as [number, number, number];
         if (kind === -1) return { kind: "missing" };
         const used = { messages, tokens };
         return { kind: kind === 1 ? "reserved" : kind === 2 ? "already_reserved" : "refused", used };
       }),
 
     release: (user, reservationId) =>
-      guarded(
-        async () =>
-          (await scripts.quotaRelease(
-            pendingKey(user.tenantId, user.userId),
-            expiringKey,
-            reservationId,
-            member(user.tenantId, user.userId, reservationId),
-            base(user.tenantId, user.userId),
-          )) === 1,
-      ),
+      guarded(async () => (await scripts.quotaRelease(pendingKey(user.tenantId, user.userId), reservationId, base(user.tenantId, user.userId))) === 1),
 
     openJournal: () => guarded(() => scripts.quotaOpenJournal(`${journalsKey}:seq`, journalsKey, newUuid())),
 
     applyBatch: (journalId, changes: CounterChange[]) =>
       guarded(async () => {
         if (changes.length === 0) return [];
-        const pipeline = redis.pipeline() as unknown as { quotaApplyBatch(...args: Args): void; exec(): Promise<Array<[Error | null, unknown]> | null> };
+        const pipeline = redis.pipeline() as unknown as Pipeline & { quotaApplyBatch(...args: Args): void };
+        const entriesKey = `${journalKey(journalId)}:entries`;
         for (let start = 0; start < changes.length; start += APPLY_CHUNK) {
-          const args: Args = [expiringKey, journalKey(journalId), `${journalKey(journalId)}:keys`, keyPrefix];
-          for (const { key, effect, reservationId, ttlSeconds, usageKey } of changes.slice(start, start + APPLY_CHUNK))
-            args.push(key.tenantId, key.userId, key.day, effect.eventId, effect.model, effect.messages, effect.tokens, reservationId ?? "", ttlSeconds, usageKey);
+          const args: Args = [entriesKey, keyPrefix];
+          const end = Math.min(changes.length, start + APPLY_CHUNK);
+          for (let index = start; index < end; index += 1) {
+            const { key, effect, reservationId, ttlSeconds } = changes[index]!;
+            args.push(key.tenantId, key.userId, key.day, effect.eventId, effect.model, effect.messages, effect.tokens, reservationId ?? "", ttlSeconds);
+          }
           pipeline.quotaApplyBatch(...args);
         }
         const outcomes: Array<"applied" | "duplicate" | "missing"> = [];
         for (const [error, results] of (await pipeline.exec()) ?? []) {
           if (error) throw error;
           for (const result of results as number[]) outcomes.push(result === -1 ? "missing" : result === 0 ? "duplicate" : "applied");
+        }
+        // Settled reservations leave the expiry index (best effort: the sweep drops what is left).
+        const settled = new Map<string, string[]>();
+        outcomes.forEach((outcome, index) => {
+          const { key, reservationId } = changes[index]!;
+          if (outcome === "missing" || !reservationId) return;
+          const shard = expiryKeyOf(key.tenantId, key.userId);
+          let members = settled.get(shard);
+          if (!members) settled.set(shard, (members = []));
+          members.push(member(key.tenantId, key.userId, reservationId));
+        });
+        if (settled.size > 0) {
+          const cleanup = redis.pipeline();
+          for (const [shard, members] of settled) cleanup.zrem(shard, ...members);
+          void cleanup.exec().catch(() => undefined);
         }
         return outcomes;
       }),
@@ -360,23 +451,62 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
 
     readJournal: (journalId) =>
       guarded(async () => {
-        const [fields, keys] = await Promise.all([redis.hgetall(journalKey(journalId)), redis.lrange(`${journalKey(journalId)}:keys`, 0, -1)]);
-        return parseJournal(journalId, fields, keys);
+        const replies =
+          (await redis.pipeline().lrangeBuffer(`${journalKey(journalId)}:entries`, 0, -1).hgetall(journalKey(journalId)).lrange(`${journalKey(journalId)}:keys`, 0, -1).exec()) ?? [];
+        for (const [error] of replies) if (error) throw error;
+        return parseJournal(journalId, replies[0]![1] as Buffer[], replies[1]![1] as Record<string, string>, replies[2]![1] as string[]);
       }),
 
     closeJournal: (journalId) =>
       guarded(async () => {
-        await redis.multi().del(journalKey(journalId), `${journalKey(journalId)}:keys`).zrem(journalsKey, journalId).exec();
+        await redis.multi().del(journalKey(journalId), `${journalKey(journalId)}:keys`, `${journalKey(journalId)}:entries`).zrem(journalsKey, journalId).exec();
       }),
 
     claimExpired: (now, leaseMs, limit) =>
       guarded(async () => {
-        const flat = await scripts.quotaClaimExpired(expiringKey, now.getTime(), now.getTime() + leaseMs, limit, keyPrefix);
+        const nowMs = now.getTime();
+        const leaseUntil = nowMs + leaseMs;
+        await moveLegacyIndex();
         const claimed: ExpiredReservation[] = [];
-        for (let index = 0; index < flat.length; index += 2) {
-          const [tenantId = "", userId = "", ...rest] = flat[index]!.split("|");
-          const [day = "", , estimate = "0"] = flat[index + 1]!.split("|");
-          claimed.push({ tenantId, userId, reservationId: rest.join("|"), day, estimatedTokens: Number(estimate) || 0 });
+        for (let shard = 0; shard < EXPIRY_SHARDS && claimed.length < limit; shard += 1) {
+          const shardKey = expiryShardKey(shard);
+          for (;;) {
+            const members = await redis.zrangebyscore(shardKey, "-inf", nowMs, "LIMIT", 0, limit);
+            if (members.length === 0) break;
+            // One script per user (its pending hash is one slot), all in one round trip.
+            const byUser = new Map<string, Array<{ member: string; reservationId: string }>>();
+            for (const entry of members) {
+              const second = entry.indexOf("|", entry.indexOf("|") + 1);
+              const user = entry.slice(0, second);
+              let list = byUser.get(user);
+              if (!list) byUser.set(user, (list = []));
+              list.push({ member: entry, reservationId: entry.slice(second + 1) });
+            }
+            const claims = redis.pipeline() as unknown as Pipeline & { quotaClaimDue(...args: Args): void };
+            for (const [user, list] of byUser) {
+              const [tenantId = "", userId = ""] = user.split("|");
+              claims.quotaClaimDue(pendingKey(tenantId, userId), nowMs, leaseUntil, ...list.map((item) => item.reservationId));
+            }
+            const replies = (await claims.exec()) ?? [];
+            const index = redis.pipeline();
+            let userIndex = 0;
+            for (const [user, list] of byUser) {
+              const [error, results] = replies[userIndex++]!;
+              if (error) throw error;
+              const [tenantId = "", userId = ""] = user.split("|");
+              (results as string[]).forEach((result, position) => {
+                const { member: entry, reservationId } = list[position]!;
+                if (result === "") index.zrem(shardKey, entry);
+                else if (!result.includes("|")) index.zadd(shardKey, "XX", result, entry);
+                else {
+                  index.zadd(shardKey, "XX", leaseUntil, entry);
+                  claimed.push({ tenantId, userId, reservationId, ...parsePendingEntry(result) });
+                }
+              });
+            }
+            for (const [error] of (await index.exec()) ?? []) if (error) throw error;
+            if (members.length < limit) break;
+          }
         }
         return claimed;
       }),
