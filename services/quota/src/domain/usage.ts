@@ -71,10 +71,13 @@ const UNKNOWN_MODEL = "unknown";
 export const invalidEvent = (message: string) => new AppError("invalid_event", 422, message);
 
 const isCount = (value: number) => Number.isSafeInteger(value) && value >= 0;
+const NOT_IN_IDS = /[/|{}]/;
 
 /** Rejects events that would corrupt counters; everything else is counted. */
 export function validateUsageRecord(record: UsageRecord): UsageRecord {
   if (!record.eventId || !record.tenantId || !record.userId) throw invalidEvent("eventId, tenantId and payload.userId are required");
+  // They make up keys and ids ("<tenant>/<user>/<day>", "<tenant>|<user>|…", the {tenant:user} hash tag).
+  if (NOT_IN_IDS.test(record.tenantId) || NOT_IN_IDS.test(record.userId)) throw invalidEvent("tenantId and payload.userId must not contain / | { }");
   if (!SUPPORTED_SCHEMA_VERSIONS.includes(record.schemaVersion)) throw invalidEvent(`unsupported schema version ${record.schemaVersion}`);
   if (Number.isNaN(record.occurredAt.getTime())) throw invalidEvent("occurredAt is not an ISO 8601 time");
   if (![record.promptTokens, record.completionTokens, record.totalTokens].every(isCount))

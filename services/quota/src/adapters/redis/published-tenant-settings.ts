@@ -1,12 +1,10 @@
 import type { TenantSettingsReader } from "@tessera/platform";
 import type { TenantSettingsRepository } from "../../domain/ports.ts";
 
-/** The tenant's limits and time zone as the admin service publishes them (read on every request). */
+/**
+ * The tenant's limits and time zone as the admin service publishes them (read on every request,
+ * from the invalidation bus's cache). The snapshot is handed over as it is, not copied per call.
+ */
 export function publishedTenantSettings(reader: TenantSettingsReader): TenantSettingsRepository {
-  return {
-    async get(tenantId) {
-      const settings = await reader.get(tenantId);
-      return { tenantId, defaultLimits: settings.defaultLimits, premiumLimits: settings.premiumLimits, timeZone: settings.timeZone };
-    },
-  };
+  return { get: (tenantId) => reader.get(tenantId) };
 }
