@@ -82,7 +82,8 @@ async function benchEvents() {
     users: { get: async () => null },
     settings: { get: async (tenantId) => defaultTenantSettings(tenantId) },
     logger,
-    quota: { failOpen: false, reservationTtlSeconds: 900 },
+    // The service's default QUOTA_ROLLUP_WRITE_INTERVAL_MS unless BENCH_ROLLUP_INTERVAL_MS says otherwise.
+    quota: { failOpen: false, reservationTtlSeconds: 900, rollupWriteIntervalMs: Number(process.env.BENCH_ROLLUP_INTERVAL_MS ?? 200) },
   });
   const topology = usageTopology(`${runName}.`);
   const consumerConnection = connectAmqp(amqpUrl, logger, "quota-bench-consumer");
