@@ -268,7 +268,8 @@ describe("the expiry sweep", () => {
       expect(reservationCommands.length).toBeGreaterThan(4);
       // Cluster routes by the hash tag: keys with one tag are in one slot.
       const tagOf = (key: string) => /\{([^}]+)\}/.exec(key)?.[1] ?? `untagged:${key}`;
-      for (const command of reservationCommands) expect(new Set(command.keys.map(tagOf)), `${command.name} ${command.keys.join(" ")}`).toHaveProperty("size", 1);
+      for (const command of reservationCommands)
+        expect(new Set(command.keys.map(tagOf)), `${command.name} ${command.keys.join(" ")}`).toHaveProperty("size", 1);
       // Nothing but the move of an earlier version's entries touches the old shared index.
       const legacyKey = `${shortLived.infrastructure.redisKeyPrefix}quota:expiring`;
       expect(reservationCommands.filter((command) => command.keys.includes(legacyKey)).map((command) => command.name)).toEqual(["zrange"]);

@@ -6,7 +6,10 @@ const delivery = (deliveryTag: number) => ({ fields: { deliveryTag } }) as Consu
 
 function recorder() {
   const acks: Array<{ tag: number; multiple: boolean }> = [];
-  return { acks, channel: { ack: (message: ConsumeMessage, allUpTo?: boolean) => void acks.push({ tag: message.fields.deliveryTag, multiple: allUpTo === true }) } };
+  return {
+    acks,
+    channel: { ack: (message: ConsumeMessage, allUpTo?: boolean) => void acks.push({ tag: message.fields.deliveryTag, multiple: allUpTo === true }) },
+  };
 }
 
 describe("ack window", () => {

@@ -23,7 +23,13 @@ describe("parseJournal", () => {
           byModel: { "gpt.4o": { messages: 2, tokens: 125 }, modèle: { messages: 1, tokens: 50 } },
           usageKeys: ["e:a", "r:ü-1", "e:d"],
         },
-        { key: { tenantId: "t1", userId: "u2", day: "2026-12-03" }, messages: 0, tokens: 7, byModel: { "m|x": { messages: 0, tokens: 7 } }, usageKeys: ["r:b|c"] },
+        {
+          key: { tenantId: "t1", userId: "u2", day: "2026-12-03" },
+          messages: 0,
+          tokens: 7,
+          byModel: { "m|x": { messages: 0, tokens: 7 } },
+          usageKeys: ["r:b|c"],
+        },
       ],
     });
   });
@@ -36,7 +42,13 @@ describe("parseJournal", () => {
       ["t1/u1/2026-12-03|e:old1", "t1/u1/2026-12-03|e:old2"],
     );
     expect(journal.deltas).toEqual([
-      { key: { tenantId: "t1", userId: "u1", day: "2026-12-03" }, messages: 3, tokens: 40, byModel: { m: { messages: 3, tokens: 40 } }, usageKeys: ["e:new", "e:old1", "e:old2"] },
+      {
+        key: { tenantId: "t1", userId: "u1", day: "2026-12-03" },
+        messages: 3,
+        tokens: 40,
+        byModel: { m: { messages: 3, tokens: 40 } },
+        usageKeys: ["e:new", "e:old1", "e:old2"],
+      },
     ]);
   });
 });
