@@ -1,4 +1,4 @@
-import amqp, { type ChannelModel, type ConfirmChannel, type Options } from "amqplib";
+import type { ChannelModel, ConfirmChannel, Options } from "amqplib";
 import type { Dependency } from "./health.ts";
 import type { Logger } from "./logger.ts";
 
@@ -20,6 +20,8 @@ export function connectAmqp(url: string, logger: Logger, name = "rabbitmq") {
   const connect = async (): Promise<void> => {
     while (!closing) {
       try {
+        // Loaded on connect rather than with the platform: only chat and quota use the broker.
+        const { default: amqp } = await import("amqplib");
         const target = new URL(url);
         if (!target.searchParams.has("heartbeat")) target.searchParams.set("heartbeat", "15");
         const conn = await amqp.connect(target.toString(), { clientProperties: { connection_name: name } });

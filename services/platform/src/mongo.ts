@@ -1,10 +1,13 @@
-import mongoose, { type Connection } from "mongoose";
+import type { Connection } from "mongoose";
 export type { Connection } from "mongoose";
 import type { Dependency } from "./health.ts";
 import type { Logger } from "./logger.ts";
 
 /** Opens a mongoose connection that keeps retrying in the background; readiness reports its state. */
 export async function connectMongo(url: string, logger: Logger): Promise<{ connection: Connection; dependency: Dependency; close: () => Promise<void> }> {
+  // Loaded on connect rather than with the platform: the BFF imports the platform but has no
+  // document store, and mongoose with its driver cost ~25 MB resident.
+  const { default: mongoose } = await import("mongoose");
   const connection = mongoose.createConnection(url, {
     serverSelectionTimeoutMS: 5_000,
     maxPoolSize: 20,
