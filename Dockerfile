@@ -23,4 +23,5 @@ USER node
 # SERVICE is one of identity, session, chat, quota, admin, bff.
 ENV SERVICE=bff
 EXPOSE 8080 50051 50052 50053 50054 50055 9101 9102 9103 9104 9105
-CMD ["sh", "-c", "exec node --max-semi-space-size=4 --import @tessera/platform/telemetry/register services/${SERVICE}/src/main.ts"]
+# deploy/service.sh sets every service's runtime (V8 heap sizes, malloc arenas) and execs node.
+CMD ["sh", "-c", "exec sh deploy/service.sh \"$SERVICE\""]

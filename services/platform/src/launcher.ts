@@ -15,6 +15,7 @@ const repositoryRoot = fileURLToPath(new URL("../../../", import.meta.url));
 // The project's pinned Node (the `node` devDependency), whatever node started this process.
 const pinnedNode = join(repositoryRoot, "node_modules/.bin/node");
 const nodeBinary = existsSync(pinnedNode) ? pinnedNode : process.execPath;
+const serviceScript = join(repositoryRoot, "deploy/service.sh");
 
 export interface SystemOptions {
   /** Variables for every process (infrastructure URLs, secrets, PUBLIC_BASE_URL…). */
@@ -127,11 +128,11 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const output = options.onOutput ?? ((service, line) => process.stdout.write(`${service.padEnd(8)} | ${line}\n`));
 
   const spawnService = async (service: ServiceName) => {
-    // A 4 MB young generation (V8's default grows to 16-32 MB) keeps an idle service well under
-    // 150 MB resident; the same flag is in the Dockerfile and each service's start script.
-    const child = spawn(nodeBinary, ["--max-semi-space-size=4", "--import", "@tessera/platform/telemetry/register", `services/${service}/src/main.ts`], {
+    // deploy/service.sh holds the runtime settings of every service process (V8 heap sizes, malloc
+    // arenas) for the launcher, the container image and Tilt alike; it execs node in this process.
+    const child = spawn("sh", [serviceScript, service], {
       cwd: repositoryRoot,
-      env: { ...withoutPrivateSecrets(process.env, service), ...withoutPrivateSecrets(env, service), OTEL_SERVICE_NAME: service },
+      env: { ...withoutPrivateSecrets(process.env, service), ...withoutPrivateSecrets(env, service), OTEL_SERVICE_NAME: service, NODE_BINARY: nodeBinary },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.set(service, child);
