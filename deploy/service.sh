@@ -8,10 +8,10 @@
 #                             keeps what it freed, which left RSS growing after load. 2 bound it.
 #   --max-semi-space-size=4   a 4 MB young generation (V8 grows it to 16-32 MB) keeps idle
 #                             services well under 150 MB resident.
-#   --max-old-space-size=256  under 1-2 GB V8 grows the old generation by at most ~1.3x its live
-#                             size after a full GC, instead of up to 4x with the default limit
-#                             (a quarter of the machine's memory); 256 MB is half the containers'
-#                             512 MiB limit, so a leak stops with a heap error, not an OOM kill.
+#   --max-old-space-size=384  with a limit under 2 GB V8 lets the old generation grow to ~1.35x
+#                             its live size after a full GC, where the default limit (a quarter
+#                             of the machine's memory) lets it grow up to 4x; 384 MB leaves an
+#                             overload's queued requests room within the containers' 512 MiB.
 set -eu
 case "${1:-}" in
   identity | session | quota | chat | admin | bff) ;;
@@ -22,4 +22,4 @@ case "${1:-}" in
 esac
 cd "$(dirname "$0")/.."
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
-exec "${NODE_BINARY:-node}" --max-semi-space-size=4 --max-old-space-size=256 --import @tessera/platform/telemetry/register "services/$1/src/main.ts"
+exec "${NODE_BINARY:-node}" --max-semi-space-size=4 --max-old-space-size=384 --import @tessera/platform/telemetry/register "services/$1/src/main.ts"
