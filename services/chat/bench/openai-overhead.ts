@@ -248,7 +248,10 @@ try {
     ...Object.entries(infraAfter).map(([name, ms]) => [name, ms - (infraBefore[name] ?? 0)] as const),
   ];
   lines.push(`  idle CPU after the load (% of one core over 10 s): ${idle.map(([name, ms]) => `${name} ${(ms / 100).toFixed(1)}`).join(", ")}`);
-  lines.push(`  RSS MB idle → after the load: ${Object.entries(rssIdle).map(([service, mb]) => `${service} ${mb} → ${rssAfter[service as keyof typeof rssAfter] ?? "?"}`).join(", ")}`);
+  // Again once quiet for 15 s: what the load left pooled in V8's heap is given back only then.
+  const rssSettled = await system.rssMb();
+  const rssOf = (figures: typeof rssAfter, service: string) => figures[service as keyof typeof figures] ?? "?";
+  lines.push(`  RSS MB idle → after the load → 15 s later: ${Object.entries(rssIdle).map(([service, mb]) => `${service} ${mb} → ${rssOf(rssAfter, service)} → ${rssOf(rssSettled, service)}`).join(", ")}`);
 
   // Time to first token of a web chat message (sequential sends into fresh chats, each answer 20 words).
   const firstTokens: number[] = [];
