@@ -1,5 +1,3 @@
-import { performance } from "node:perf_hooks";
-
 /**
  * Gives the system back the memory a busy period left behind.
  *
@@ -13,13 +11,13 @@ import { performance } from "node:perf_hooks";
 export interface MemoryTrimPolicy {
   /** Growth of the resident size over the last trim (or start) that is worth a collection. */
   growthBytes: number;
-  /** Event-loop utilisation (0-1) under which an interval counts as quiet. */
-  quietUtilization: number;
+  /** Share of one core (0-1) the process used in an interval under which the interval is quiet. */
+  quietCpuShare: number;
   /** Consecutive quiet intervals before trimming. */
   quietIntervals: number;
 }
 
-export const defaultMemoryTrimPolicy: MemoryTrimPolicy = { growthBytes: 16 * 1024 * 1024, quietUtilization: 0.1, quietIntervals: 2 };
+export const defaultMemoryTrimPolicy: MemoryTrimPolicy = { growthBytes: 16 * 1024 * 1024, quietCpuShare: 0.1, quietIntervals: 2 };
 
 export interface MemoryTrimState {
   baselineRss: number;
@@ -30,10 +28,10 @@ export interface MemoryTrimState {
 export function memoryTrimStep(
   state: MemoryTrimState,
   rss: number,
-  utilization: number,
+  cpuShare: number,
   policy: MemoryTrimPolicy,
 ): { state: MemoryTrimState; collect: boolean } {
-  const quietFor = utilization < policy.quietUtilization ? state.quietFor + 1 : 0;
+  const quietFor = cpuShare < policy.quietCpuShare ? state.quietFor + 1 : 0;
   const baselineRss = Math.min(state.baselineRss, rss);
   const collect = quietFor >= policy.quietIntervals && rss - baselineRss >= policy.growthBytes;
   return { state: { baselineRss, quietFor: collect ? 0 : quietFor }, collect };
@@ -44,19 +42,21 @@ export type FullCollection = (options: { type: "major"; execution: "sync"; flavo
 /**
  * Checks every intervalMs (on an unref'd timer) and, when the process is quiet after growing, runs
  * a memory-reducing collection, which also releases V8's pooled pages; the resident size after it
- * is the next baseline. Returns a stop function.
+ * is the next baseline. Quiet is judged by CPU time, which a machine busy with other work does not
+ * inflate as it does the event loop's wall-clock utilisation. Returns a stop function.
  */
 export function startMemoryTrim(
   collect: FullCollection,
   options: { intervalMs?: number; policy?: MemoryTrimPolicy; onTrim?: (before: number, after: number) => void } = {},
 ): () => void {
   const policy = options.policy ?? defaultMemoryTrimPolicy;
+  const intervalMs = options.intervalMs ?? 3_000;
   let state: MemoryTrimState = { baselineRss: process.memoryUsage.rss(), quietFor: 0 };
-  let lastUtilization = performance.eventLoopUtilization();
+  let lastCpu = process.cpuUsage();
   const timer = setInterval(() => {
-    const now = performance.eventLoopUtilization();
-    const step = memoryTrimStep(state, process.memoryUsage.rss(), performance.eventLoopUtilization(now, lastUtilization).utilization, policy);
-    lastUtilization = now;
+    const used = process.cpuUsage(lastCpu);
+    lastCpu = process.cpuUsage();
+    const step = memoryTrimStep(state, process.memoryUsage.rss(), (used.user + used.system) / 1000 / intervalMs, policy);
     state = step.state;
     if (!step.collect) return;
     const before = process.memoryUsage.rss();
@@ -64,7 +64,7 @@ export function startMemoryTrim(
     const after = process.memoryUsage.rss();
     state = { ...state, baselineRss: after };
     options.onTrim?.(before, after);
-  }, options.intervalMs ?? 5_000);
+  }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
 }
