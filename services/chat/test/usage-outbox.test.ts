@@ -173,10 +173,10 @@ describe("background work costs what is pending, never what is stored", () => {
     expect(await relay.drain()).toBe(0);
     expect(await messages.findAbandoned(new Date(Date.now() - 60_000), 100)).toEqual([expect.objectContaining({ reservationId: expect.any(String) })]);
     const touched = new Set(commands.map((command) => command.collection));
-    // The idle polls read the outbox (empty) and the in-flight registry (2 records): nothing of
-    // the 20,000 stored messages. Only an answer found stale is then read by its id.
+    // The idle polls read the outbox (empty), the in-flight registry (2 records) and the stop
+    // requests (none): nothing of the 20,000 stored messages. Only an answer found stale is then read by its id.
     expect(commands.filter((command) => command.collection === "messages")).toHaveLength(1);
-    expect([...touched].sort()).toEqual(["messages", "streaming_replies", "usage_outbox"]);
+    expect([...touched].sort()).toEqual(["messages", "stop_requests", "streaming_replies", "usage_outbox"]);
     expect(await connection.db!.collection("streaming_replies").countDocuments()).toBe(2);
 
     commands.length = 0;
@@ -184,6 +184,6 @@ describe("background work costs what is pending, never what is stored", () => {
       await relay.drain();
       await messages.findAbandoned(new Date(Date.now() - 24 * 3600_000), 100);
     }
-    expect(new Set(commands.map((command) => command.collection))).toEqual(new Set(["usage_outbox", "streaming_replies"]));
+    expect(new Set(commands.map((command) => command.collection))).toEqual(new Set(["usage_outbox", "streaming_replies", "stop_requests"]));
   }, 120_000);
 });

@@ -145,15 +145,14 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
     if (signal.aborted) onCallerGone();
     const unregister = active.add([reply.id, userMessage.id], controller);
     let content = "";
-    let saving = false;
+    let saving: Promise<void> | undefined;
     const checkpoints = setInterval(() => {
       if (saving) return;
-      saving = true;
-      deps.messages
+      saving = deps.messages
         .checkpoint(reply.id, content, deps.clock.now())
-        .then(({ stopRequested }) => stopRequested && controller.abort("stopped"))
+        .then(({ stopRequested }) => void (stopRequested && controller.abort("stopped")))
         .catch(() => undefined)
-        .finally(() => (saving = false));
+        .finally(() => (saving = undefined));
     }, deps.checkpointIntervalMs);
 
     const upstream = deps.llm.stream({ tenantId: owner.tenantId, model: chat.model, messages: prompt, parameters, stream: true }, controller.signal)[Symbol.asyncIterator]();
@@ -168,6 +167,8 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       clearInterval(checkpoints);
       unregister();
       signal.removeEventListener("abort", onCallerGone);
+      // A save still under way must land before the answer is finished, never after it.
+      await saving;
     }
 
     const { status, usage, failure } = step.value;

@@ -19,8 +19,7 @@ const messageSchema = new Schema(
     completionTokens: { type: Number, default: 0 },
     createdAt: { type: Date, required: true },
     replyTo: { type: String, default: null },
-    // While streaming: the stop flag (set by any replica), the last save, what recovery needs.
-    stopRequested: { type: Boolean, default: false },
+    // While streaming: the last save, what recovery needs.
     checkpointedAt: { type: Date, default: null },
     reservationId: { type: String, default: null },
     source: { type: String, default: null },
@@ -51,6 +50,20 @@ const streamingSchema = new Schema(
 );
 const HEARTBEAT_MS = 10_000;
 
+/**
+ * Stop requests for answers being written, one record each, set by whichever replica took the
+ * stop and read by the one streaming at its checkpoints. Not a flag on the message: FerretDB v1
+ * applies an update by reading and rewriting the whole document, so a checkpoint saving the
+ * answer at that moment would write the flag away. An insert cannot be lost that way.
+ */
+const stopRequestSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    requestedAt: { type: Date, required: true },
+  },
+  { versionKey: false, collection: "stop_requests" },
+);
+
 interface MessageDocument {
   _id: string;
   tenantId: string;
@@ -66,7 +79,6 @@ interface MessageDocument {
   completionTokens: number;
   createdAt: Date;
   replyTo: string | null;
-  stopRequested: boolean;
   checkpointedAt: Date | null;
   reservationId: string | null;
   source: PendingReply["source"] | null;
@@ -121,10 +133,11 @@ export function createMongoMessageRepository(
 } {
   const Messages = connection.model<MessageDocument>("Message", messageSchema);
   const Streaming = connection.model<{ _id: string; heartbeatAt: Date }>("StreamingReply", streamingSchema);
+  const StopRequests = connection.model<{ _id: string; requestedAt: Date }>("StopRequest", stopRequestSchema);
   const heartbeats = new Map<string, number>();
   const scoped = (owner: Owner, chatId: string) => ({ tenantId: owner.tenantId, userId: owner.userId, chatId });
   return {
-    ready: () => Promise.all([Messages.init(), Streaming.init()]),
+    ready: () => Promise.all([Messages.init(), Streaming.init(), StopRequests.init()]),
     async findByClientId(owner, chatId, clientMessageId) {
       const doc = await Messages.findOne({ ...scoped(owner, chatId), clientMessageId }, PUBLIC_FIELDS).lean<MessageDocument>();
       return doc ? toMessage(doc) : null;
@@ -173,12 +186,11 @@ export function createMongoMessageRepository(
         heartbeats.set(id, now.getTime());
         await Streaming.updateOne({ _id: id }, { $set: { heartbeatAt: now } });
       }
-      const doc = await Messages.findOneAndUpdate(
-        { _id: id, status: "streaming" },
-        { $set: { content, checkpointedAt: now } },
-        { returnDocument: "after" },
-      ).lean<{ stopRequested: boolean }>();
-      return { stopRequested: doc?.stopRequested ?? false };
+      const [, stop] = await Promise.all([
+        Messages.updateOne({ _id: id, status: "streaming" }, { $set: { content, checkpointedAt: now } }),
+        StopRequests.exists({ _id: id }),
+      ]);
+      return { stopRequested: stop !== null };
     },
     async requestStop(owner, chatId, messageId) {
       const doc = await Messages.findOne(
@@ -189,7 +201,10 @@ export function createMongoMessageRepository(
         // A user message whose answer is already gone is still "found" (nothing to stop).
         return (await Messages.countDocuments({ ...scoped(owner, chatId), _id: messageId })) > 0;
       }
-      if (doc.status === "streaming") await Messages.updateOne({ _id: doc._id, status: "streaming" }, { $set: { stopRequested: true } });
+      if (doc.status === "streaming")
+        await StopRequests.create({ _id: doc._id, requestedAt: new Date() }).catch((error: unknown) => {
+          if (!isDuplicateKey(error)) throw error;
+        });
       return true;
     },
     async finish(id, reply, usageRecord) {
@@ -208,10 +223,14 @@ export function createMongoMessageRepository(
       if (usageRecord) await usage.record(usageRecord);
       heartbeats.delete(id);
       await Streaming.deleteOne({ _id: id });
+      // A stopped answer ends aborted; a stop that came as it completed is swept with the abandoned answers.
+      if (reply.status !== "complete") await StopRequests.deleteOne({ _id: id });
       if (before.chatDeleted) await Messages.deleteOne({ _id: id });
       return true;
     },
     async findAbandoned(before, limit) {
+      // Stop requests outliving their answer (it completed as the stop came): as few as such races.
+      await StopRequests.deleteMany({ requestedAt: { $lt: before } });
       const stale = (await Streaming.find({}).lean<Array<{ _id: string; heartbeatAt: Date }>>()).filter((entry) => entry.heartbeatAt < before).slice(0, limit);
       if (stale.length === 0) return [];
       const docs = await Messages.find({ _id: { $in: stale.map((entry) => entry._id) } }).lean<MessageDocument[]>();
