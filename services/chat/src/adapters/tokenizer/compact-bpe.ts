@@ -23,6 +23,21 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
 // With the `u` flag a range of surrogates matches only unpaired ones.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
+/** Calls `line` for each `base64-bytes rank` line of a `.tiktoken` file: where the base64 starts, the space after it, the rank. */
+function forEachRank(file: Uint8Array, line: (index: number, space: number, rank: number) => void): void {
+  for (let index = 0; index < file.length; ) {
+    let end = file.indexOf(10, index);
+    if (end === -1) end = file.length;
+    const space = file.lastIndexOf(32, end);
+    if (space > index) {
+      let rank = 0;
+      for (let digit = space + 1; digit < end; digit += 1) rank = rank * 10 + (file[digit]! - 48);
+      line(index, space, rank);
+    }
+    index = end + 1;
+  }
+}
+
 export class CompactBpe {
   /** Every token's bytes, back to back. */
   private readonly tokenBytes: Uint8Array;
@@ -62,48 +77,32 @@ export class CompactBpe {
   static fromTiktoken(file: Uint8Array, split: RegExp): CompactBpe {
     let lines = 0;
     let maxRank = -1;
-    for (let index = 0; index < file.length;) {
-      let end = file.indexOf(10, index);
-      if (end === -1) end = file.length;
-      const space = file.lastIndexOf(32, end);
-      if (space > index) {
-        let rank = 0;
-        for (let digit = space + 1; digit < end; digit += 1) rank = rank * 10 + (file[digit]! - 48);
-        maxRank = Math.max(maxRank, rank);
-        lines += 1;
-      }
-      index = end + 1;
-    }
+    forEachRank(file, (_index, _space, rank) => {
+      maxRank = Math.max(maxRank, rank);
+      lines += 1;
+    });
     if (lines === 0) throw new Error("the .tiktoken file has no ranks");
     const starts = new Uint32Array(maxRank + 1);
     const lengths = new Uint16Array(maxRank + 1);
     const bytes = new Uint8Array(file.length);
     let used = 0;
-    for (let index = 0; index < file.length;) {
-      let end = file.indexOf(10, index);
-      if (end === -1) end = file.length;
-      const space = file.lastIndexOf(32, end);
-      if (space > index) {
-        let rank = 0;
-        for (let digit = space + 1; digit < end; digit += 1) rank = rank * 10 + (file[digit]! - 48);
-        const start = used;
-        let bits = 0;
-        let buffered = 0;
-        for (let char = index; char < space; char += 1) {
-          const value = BASE64[file[char]!]!;
-          if (value === -1) continue; // padding
-          buffered = (buffered << 6) | value;
-          bits += 6;
-          if (bits >= 8) {
-            bits -= 8;
-            bytes[used++] = (buffered >> bits) & 0xff;
-          }
+    forEachRank(file, (index, space, rank) => {
+      const start = used;
+      let bits = 0;
+      let buffered = 0;
+      for (let char = index; char < space; char += 1) {
+        const value = BASE64[file[char]!]!;
+        if (value === -1) continue; // padding
+        buffered = (buffered << 6) | value;
+        bits += 6;
+        if (bits >= 8) {
+          bits -= 8;
+          bytes[used++] = (buffered >> bits) & 0xff;
         }
-        starts[rank] = start;
-        lengths[rank] = used - start;
       }
-      index = end + 1;
-    }
+      starts[rank] = start;
+      lengths[rank] = used - start;
+    });
     return new CompactBpe(bytes.slice(0, used), starts, lengths, split);
   }
 
