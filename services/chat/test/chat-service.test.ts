@@ -269,7 +269,7 @@ describe("upstream providers", () => {
 });
 
 describe("stopping", () => {
-  it("stops an answer streamed by another process through the flag on the message", async () => {
+  it("stops an answer streamed by another process through a stop request of its own", async () => {
     const owner = await tenantWithKeys(["good"]);
     const chat = await chatManagement(deps).create(owner, {});
     // Two replicas: one streams, the other takes the stop call and knows nothing of the stream.

@@ -25,8 +25,6 @@ const messageSchema = new Schema(
     source: { type: String, default: null },
     estimatedPromptTokens: { type: Number, default: 0 },
     finishedAt: { type: Date, default: null },
-    // The chat was deleted while this answer was streaming: removed once it is finished.
-    chatDeleted: { type: Boolean, default: false },
   },
   { versionKey: false, collection: "messages" },
 );
@@ -52,17 +50,25 @@ const HEARTBEAT_MS = 10_000;
 
 /**
  * Stop requests for answers being written, one record each, set by whichever replica took the
- * stop and read by the one streaming at its checkpoints. Not a flag on the message: FerretDB v1
- * applies an update by reading and rewriting the whole document, so a checkpoint saving the
- * answer at that moment would write the flag away. An insert cannot be lost that way.
+ * stop (or deleted the chat) and read by the one streaming at its checkpoints and when it
+ * finishes. Not a flag on the message: FerretDB v1 applies an update by reading and rewriting the
+ * whole document, so a checkpoint saving the answer at that moment would write the flag away.
  */
 const stopRequestSchema = new Schema(
   {
     _id: { type: String, required: true },
     requestedAt: { type: Date, required: true },
+    // The answer's chat was deleted: the answer goes once it is finished (and counted).
+    chatDeleted: { type: Boolean, default: false },
   },
   { versionKey: false, collection: "stop_requests" },
 );
+
+interface StopRequestDocument {
+  _id: string;
+  requestedAt: Date;
+  chatDeleted: boolean;
+}
 
 interface MessageDocument {
   _id: string;
@@ -84,7 +90,6 @@ interface MessageDocument {
   source: PendingReply["source"] | null;
   estimatedPromptTokens: number;
   finishedAt: Date | null;
-  chatDeleted: boolean;
 }
 
 const PUBLIC_FIELDS = {
@@ -133,7 +138,7 @@ export function createMongoMessageRepository(
 } {
   const Messages = connection.model<MessageDocument>("Message", messageSchema);
   const Streaming = connection.model<{ _id: string; heartbeatAt: Date }>("StreamingReply", streamingSchema);
-  const StopRequests = connection.model<{ _id: string; requestedAt: Date }>("StopRequest", stopRequestSchema);
+  const StopRequests = connection.model<StopRequestDocument>("StopRequest", stopRequestSchema);
   const heartbeats = new Map<string, number>();
   const scoped = (owner: Owner, chatId: string) => ({ tenantId: owner.tenantId, userId: owner.userId, chatId });
   return {
@@ -216,21 +221,27 @@ export function createMongoMessageRepository(
         finishedAt: reply.finishedAt,
         checkpointedAt: reply.finishedAt,
       };
-      // (FerretDB v1 takes no projection on findAndModify.)
-      const before = await Messages.findOneAndUpdate({ _id: id, status: "streaming" }, { $set: set }).lean<{ chatDeleted: boolean }>();
-      if (!before) return false;
+      const updated = await Messages.updateOne({ _id: id, status: "streaming" }, { $set: set });
+      if (updated.matchedCount === 0) return false;
       // Only the process that finished the answer records its usage: it is counted once.
       if (usageRecord) await usage.record(usageRecord);
       heartbeats.delete(id);
-      await Streaming.deleteOne({ _id: id });
-      // A stopped answer ends aborted; a stop that came as it completed is swept with the abandoned answers.
-      if (reply.status !== "complete") await StopRequests.deleteOne({ _id: id });
-      if (before.chatDeleted) await Messages.deleteOne({ _id: id });
+      const [stop] = await Promise.all([StopRequests.findOneAndDelete({ _id: id }).lean<StopRequestDocument>(), Streaming.deleteOne({ _id: id })]);
+      if (stop?.chatDeleted) await Messages.deleteOne({ _id: id });
       return true;
     },
     async findAbandoned(before, limit) {
-      // Stop requests outliving their answer (it completed as the stop came): as few as such races.
-      await StopRequests.deleteMany({ requestedAt: { $lt: before } });
+      // Stop requests outliving their answer (it finished as the stop came): as few as such races.
+      // An answer finished in a chat deleted at that moment goes with its request.
+      const leftover = await StopRequests.find({ requestedAt: { $lt: before } }).lean<StopRequestDocument[]>();
+      if (leftover.length > 0) {
+        const ids = leftover.map((request) => request._id);
+        const writing = await Messages.find({ _id: { $in: ids }, status: "streaming" }, { _id: 1 }).lean<Array<{ _id: string }>>();
+        const settled = leftover.filter((request) => !writing.some((doc) => doc._id === request._id));
+        const orphaned = settled.filter((request) => request.chatDeleted).map((request) => request._id);
+        if (orphaned.length > 0) await Messages.deleteMany({ _id: { $in: orphaned } });
+        if (settled.length > 0) await StopRequests.deleteMany({ _id: { $in: settled.map((request) => request._id) } });
+      }
       const stale = (await Streaming.find({}).lean<Array<{ _id: string; heartbeatAt: Date }>>()).filter((entry) => entry.heartbeatAt < before).slice(0, limit);
       if (stale.length === 0) return [];
       const docs = await Messages.find({ _id: { $in: stale.map((entry) => entry._id) } }).lean<MessageDocument[]>();
@@ -247,9 +258,19 @@ export function createMongoMessageRepository(
       }));
     },
     async deleteChat(owner, chatId) {
-      // Answers still being written stay, hidden, until they are finished (and counted).
       await Messages.deleteMany({ ...scoped(owner, chatId), status: { $ne: "streaming" } });
-      await Messages.updateMany(scoped(owner, chatId), { $set: { chatDeleted: true, content: "" } });
+      // Answers still being written are told to stop, and go once they are finished (and counted).
+      const streaming = await Messages.find(scoped(owner, chatId), { _id: 1 }).lean<Array<{ _id: string }>>();
+      const requestedAt = new Date();
+      await Promise.all(
+        streaming.map(({ _id }) =>
+          StopRequests.updateOne({ _id }, { $set: { chatDeleted: true }, $setOnInsert: { requestedAt } }, { upsert: true }).catch((error: unknown) => {
+            // A stop request inserted at the same moment: mark it instead.
+            if (!isDuplicateKey(error)) throw error;
+            return StopRequests.updateOne({ _id }, { $set: { chatDeleted: true } });
+          }),
+        ),
+      );
     },
   };
 }
