@@ -337,6 +337,30 @@ describe("usage", () => {
     expect(reservedTokens.get(reservation)).toBe(gptTokenCounter.countPrompt(prompt) + 4_096);
   });
 
+  it("finishes an answer through a short data-store outage: the client gets its done event, the usage is counted once", async () => {
+    const owner = await tenantWithKeys(["good"]);
+    const chat = await chatManagement(deps).create(owner, {});
+    let refusals = 2;
+    // The store refuses the first two attempts to finish, as the driver words a restarting server.
+    const flaky = {
+      ...messages,
+      finish: (...args: Parameters<typeof messages.finish>) =>
+        refusals-- > 0 ? Promise.reject(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:27027"), { name: "MongoNetworkError" })) : messages.finish(...args),
+    };
+    const events: SendEvent[] = [];
+    for await (const event of createSendMessage({ ...deps, messages: flaky }, new ActiveStreams())(
+      owner,
+      { chatId: chat.id, content: "[words=5]", clientMessageId: "outage-1", source: "web" },
+      new AbortController().signal,
+    ))
+      events.push(event);
+    const done = events.at(-1) as Extract<SendEvent, { type: "done" }>;
+    expect(done).toMatchObject({ type: "done", message: { status: "complete" } });
+    expect(refusals).toBe(-1);
+    expect(recorded.filter((record) => record.messageId === done.message.id)).toHaveLength(1);
+    expect(await messages.find(owner, chat.id, done.message.id)).toMatchObject({ status: "complete", content: done.message.content });
+  });
+
   it("closes answers abandoned by a dead process as aborted and counts what they kept, once", async () => {
     const owner = await tenantWithKeys(["good"]);
     const chat = await chatManagement(deps).create(owner, {});

@@ -1,4 +1,4 @@
-import { AppError, notFound } from "@tessera/platform";
+import { AppError, notFound, toAppError } from "@tessera/platform";
 import { DEFAULT_CHAT_TITLE, replyClientMessageId, titleFromMessage, validateNewMessage, type Caller, type ChatMessage, type Owner } from "../domain/chat.ts";
 import type { PromptMessage } from "../domain/ports.ts";
 import { usageOf, type TokenUsage, type UsageRecord, type UsageSource } from "../domain/usage.ts";
@@ -25,6 +25,22 @@ const sleep = (ms: number, signal: AbortSignal) =>
     const timer = setTimeout(resolve, ms);
     signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
   });
+
+/** How long finishing an answer waits out a data-store outage: the client already has the whole answer. */
+const FINISH_THROUGH_OUTAGE_MS = 15_000;
+
+/** Runs a save again while the data store is briefly unreachable (a restart), then gives up. */
+async function throughOutage<T>(save: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + FINISH_THROUGH_OUTAGE_MS;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await save();
+    } catch (error) {
+      if (toAppError(error).status !== 503 || Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
 
 /**
  * Sends a user message and streams the answer. Errors thrown before the first event (not found,
@@ -175,7 +191,7 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
     const finishedAt = deps.clock.now();
     if (failure !== undefined && content.length === 0) {
       // Nothing was generated: the message is not counted.
-      await deps.messages.finish(reply.id, { status: "failed", content: "", usage: usageOf(0, 0), finishedAt }, null);
+      await throughOutage(() => deps.messages.finish(reply.id, { status: "failed", content: "", usage: usageOf(0, 0), finishedAt }, null));
       await release();
       throw failure;
     }
@@ -191,7 +207,9 @@ export function createSendMessage(deps: ChatDependencies, active: ActiveStreams)
       outcome: status,
       reservationId,
     };
-    const finished = await deps.messages.finish(reply.id, { status, content, usage, finishedAt }, record);
+    // A finish that reached the store but whose reply was lost reads as finished elsewhere: the
+    // reservation is then charged at its estimate when it expires, never given back.
+    const finished = await throughOutage(() => deps.messages.finish(reply.id, { status, content, usage, finishedAt }, record));
     if (finished) deps.usageRecorded();
     const stored: ChatMessage = finished
       ? { ...reply, status, content, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens }
