@@ -21,7 +21,6 @@ import { startDemoUpstream } from "../../services/chat/src/demo-upstream/demo-up
 
 const root = new URL("../..", import.meta.url).pathname;
 const SERVERS = ["rabbitmq", "redis", "ferretdb", "postgres"] as const;
-type Server = (typeof SERVERS)[number];
 const only = process.env.FAULTS_ONLY?.split(",").filter(Boolean);
 const faults = SERVERS.filter((server) => !only || only.includes(server));
 const clients = Number(process.env.FAULTS_CLIENTS ?? 6);
