@@ -54,9 +54,10 @@ if (!existsSync(ferretdb) && existsSync(join(root, ".data/bin/ferretdb"))) {
   linkSync(join(root, ".data/bin/ferretdb"), ferretdb);
 }
 console.log("[faults] starting a private Redis, RabbitMQ, PostgreSQL and FerretDB under .data/faults");
-const urls = Object.fromEntries(
-  [...(await infra("up")).matchAll(/export (\w+)=(\S+)/g)].map((match) => [match[1]!, match[2]!]),
-) as Record<"MONGO_URL" | "REDIS_URL" | "AMQP_URL", string>;
+const urls = Object.fromEntries([...(await infra("up")).matchAll(/export (\w+)=(\S+)/g)].map((match) => [match[1]!, match[2]!])) as Record<
+  "MONGO_URL" | "REDIS_URL" | "AMQP_URL",
+  string
+>;
 
 const upstream = await startDemoUpstream({ tokenDelayMs: 5 });
 const admin = { email: "faults-admin@example.com", username: "faultsadmin", password: "restarting all day long" };
@@ -98,7 +99,10 @@ interface Result {
 }
 
 const withTimeout = <T>(work: Promise<T>, what: string): Promise<T> =>
-  Promise.race([work, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${what} within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS))]);
+  Promise.race([
+    work,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer to ${what} within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS)),
+  ]);
 
 /** A refusal the way the contract has it: 503/429 with Retry-After, in the route's error format. */
 async function refusal(kind: Kind, response: Response): Promise<Result> {
@@ -148,7 +152,12 @@ async function once(kind: Kind, browser: HttpClient, key: string, chatId: string
   const response = await fetch(`${system.baseUrl}/v1/chat/completions`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "demo-echo", messages: [{ role: "user", content: `[words=12] fault ${n}` }], stream, ...(stream ? { stream_options: { include_usage: true } } : {}) }),
+    body: JSON.stringify({
+      model: "demo-echo",
+      messages: [{ role: "user", content: `[words=12] fault ${n}` }],
+      stream,
+      ...(stream ? { stream_options: { include_usage: true } } : {}),
+    }),
   });
   if (response.status !== 200) return refusal(kind, response);
   const text = await response.text();
@@ -171,11 +180,19 @@ const check = async (response: Response, status: number, what: string) => {
 let exitCode = 0;
 try {
   const browser = new HttpClient(system.baseUrl);
-  const registered = await check(await browser.post("/api/v1/auth/register", { email: "faults@example.com", username: "faultsuser", password: "a perfectly fine passphrase" }), 201, "register");
+  const registered = await check(
+    await browser.post("/api/v1/auth/register", { email: "faults@example.com", username: "faultsuser", password: "a perfectly fine passphrase" }),
+    201,
+    "register",
+  );
   const userId = ((await registered.json()) as { user: { id: string } }).user.id;
   const operator = new HttpClient(system.baseUrl);
   await check(await operator.post("/api/v1/auth/login", { login: admin.username, password: admin.password }), 200, "admin login");
-  await check(await operator.patch(`/api/v1/admin/users/${userId}`, { maxMessagesPerDay: 1_000_000, maxTokensPerDay: 1_000_000_000, maxChats: 1_000 }), 200, "raise limits");
+  await check(
+    await operator.patch(`/api/v1/admin/users/${userId}`, { maxMessagesPerDay: 1_000_000, maxTokensPerDay: 1_000_000_000, maxChats: 1_000 }),
+    200,
+    "raise limits",
+  );
   const key = ((await (await check(await browser.post("/api/v1/me/api-keys", { name: "faults" }), 201, "api key")).json()) as { key: string }).key;
   const chats: string[] = [];
   for (let client = 0; client < clients; client += 1)
@@ -192,7 +209,12 @@ try {
       const kind = KINDS[turn % KINDS.length]!;
       const n = (sent += 1);
       const filed = phase;
-      const result = await withTimeout(once(kind, browser, key, chatId, n), `${kind} #${n}`).catch((error: unknown) => ({ kind, outcome: "failed" as const, tokens: 0, detail: String(error) }));
+      const result = await withTimeout(once(kind, browser, key, chatId, n), `${kind} #${n}`).catch((error: unknown) => ({
+        kind,
+        outcome: "failed" as const,
+        tokens: 0,
+        detail: String(error),
+      }));
       (results.get(filed) ?? results.set(filed, []).get(filed)!).push(result);
       if (result.outcome === "refused") await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -218,14 +240,19 @@ try {
     const count = (outcome: Outcome) => list.filter((result) => result.outcome === outcome).length;
     const server = name.replace("restart ", "");
     const down = downtimes[server] === undefined ? "" : ` (stopped and started again in ${(downtimes[server] / 1000).toFixed(1)} s)`;
-    console.log(`  ${name.padEnd(18)} served ${String(count("served")).padStart(5)}, refused with Retry-After ${String(count("refused")).padStart(4)}, failed ${count("failed")}${down}`);
+    console.log(
+      `  ${name.padEnd(18)} served ${String(count("served")).padStart(5)}, refused with Retry-After ${String(count("refused")).padStart(4)}, failed ${count("failed")}${down}`,
+    );
     const failures = new Map(list.filter((result) => result.outcome === "failed").map((result) => [`${result.kind}: ${result.detail}`, 0]));
-    for (const result of list) if (result.outcome === "failed") failures.set(`${result.kind}: ${result.detail}`, failures.get(`${result.kind}: ${result.detail}`)! + 1);
+    for (const result of list)
+      if (result.outcome === "failed") failures.set(`${result.kind}: ${result.detail}`, failures.get(`${result.kind}: ${result.detail}`)! + 1);
     for (const [failure, times] of failures) console.log(`      ${times}× ${failure}`);
     const midStream = list.filter((result) => result.detail?.startsWith("stream error"));
-    if (midStream.length > 0) console.log(`      of the refused, ${midStream.length} ended mid-stream with their error event, e.g. ${midStream[0]!.kind}: ${midStream[0]!.detail}`);
+    if (midStream.length > 0)
+      console.log(`      of the refused, ${midStream.length} ended mid-stream with their error event, e.g. ${midStream[0]!.kind}: ${midStream[0]!.detail}`);
     if (count("failed") > 0) exitCode = 1;
-    for (const result of list) if (result.outcome === "served" && result.kind !== "me") served = { messages: served.messages + 1, tokens: served.tokens + result.tokens };
+    for (const result of list)
+      if (result.outcome === "served" && result.kind !== "me") served = { messages: served.messages + 1, tokens: served.tokens + result.tokens };
   }
 
   // Exactly once: what was served is what is counted, live and in the rollups, once usage settled.
@@ -239,10 +266,19 @@ try {
     live = { messages: quota.messages.used, tokens: quota.tokens.used };
     const usage = (await (await browser.get(`/api/v1/me/usage?from=${yesterday}&to=${today}`)).json()) as { days: Array<{ messages: number; tokens: number }> };
     rolled = usage.days.reduce((sum, day) => ({ messages: sum.messages + day.messages, tokens: sum.tokens + day.tokens }), { messages: 0, tokens: 0 });
-    if (midStreamAnswers === 0 && live.messages === served.messages && live.tokens === served.tokens && rolled.messages === served.messages && rolled.tokens === served.tokens) break;
+    if (
+      midStreamAnswers === 0 &&
+      live.messages === served.messages &&
+      live.tokens === served.tokens &&
+      rolled.messages === served.messages &&
+      rolled.tokens === served.tokens
+    )
+      break;
     await sleep(1_000);
   }
-  console.log(`  served answers ${served.messages} with ${served.tokens} tokens; counted live ${live.messages} / ${live.tokens}, in the daily rollups ${rolled.messages} / ${rolled.tokens}`);
+  console.log(
+    `  served answers ${served.messages} with ${served.tokens} tokens; counted live ${live.messages} / ${live.tokens}, in the daily rollups ${rolled.messages} / ${rolled.tokens}`,
+  );
   if (midStreamAnswers > 0) {
     // An answer cut mid-stream is charged for what it produced, which the client does not learn: only a bound holds.
     const bound = live.messages >= served.messages && live.messages <= served.messages + midStreamAnswers && live.tokens >= served.tokens;

@@ -24,7 +24,21 @@ async function streamingAnswer(repository: ReturnType<typeof createMongoMessageR
   const id = newId();
   const createdAt = new Date(Date.now() - 60_000);
   await repository.insertReply({
-    message: { id, ...owner, chatId, clientMessageId: `${id}-reply`, seq: 2, role: "assistant", content: "", model: "demo", status: "streaming", promptTokens: 0, completionTokens: 0, createdAt, replyTo: newId() },
+    message: {
+      id,
+      ...owner,
+      chatId,
+      clientMessageId: `${id}-reply`,
+      seq: 2,
+      role: "assistant",
+      content: "",
+      model: "demo",
+      status: "streaming",
+      promptTokens: 0,
+      completionTokens: 0,
+      createdAt,
+      replyTo: newId(),
+    },
     reservationId: newUuid(),
     source: "web",
     estimatedPromptTokens: 3,
