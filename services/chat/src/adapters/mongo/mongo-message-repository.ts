@@ -234,14 +234,14 @@ export function createMongoMessageRepository(
       // Stop requests outliving their answer (it finished as the stop came): as few as such races.
       // An answer finished in a chat deleted at that moment goes with its request.
       const leftover = await StopRequests.find({ requestedAt: { $lt: before } }).lean<StopRequestDocument[]>();
-      if (leftover.length > 0) {
-        const ids = leftover.map((request) => request._id);
-        const writing = await Messages.find({ _id: { $in: ids }, status: "streaming" }, { _id: 1 }).lean<Array<{ _id: string }>>();
-        const settled = leftover.filter((request) => !writing.some((doc) => doc._id === request._id));
-        const orphaned = settled.filter((request) => request.chatDeleted).map((request) => request._id);
-        if (orphaned.length > 0) await Messages.deleteMany({ _id: { $in: orphaned } });
-        if (settled.length > 0) await StopRequests.deleteMany({ _id: { $in: settled.map((request) => request._id) } });
-      }
+      // One _id equality each: FerretDB v1 pushes no $in down, and would read every message.
+      await Promise.all(
+        leftover.map(async (request) => {
+          if (await Messages.exists({ _id: request._id, status: "streaming" })) return;
+          if (request.chatDeleted) await Messages.deleteOne({ _id: request._id });
+          await StopRequests.deleteOne({ _id: request._id });
+        }),
+      );
       const stale = (await Streaming.find({}).lean<Array<{ _id: string; heartbeatAt: Date }>>()).filter((entry) => entry.heartbeatAt < before).slice(0, limit);
       if (stale.length === 0) return [];
       const docs = await Messages.find({ _id: { $in: stale.map((entry) => entry._id) } }).lean<MessageDocument[]>();
