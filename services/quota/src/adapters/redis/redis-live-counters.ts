@@ -1,3 +1,4 @@
+import { isAscii } from "node:buffer";
 import { newUuid, unavailable, type Redis } from "@tessera/platform";
 import type { CounterChange, CounterValues, ExpiredReservation, Journal, LiveCounters, ReserveOutcome, RollupDelta } from "../../domain/ports.ts";
 import type { DayUsage, UserDay } from "../../domain/usage.ts";
@@ -213,18 +214,28 @@ type ScriptRedis = Redis & {
   quotaOpenJournal(...args: Args): Promise<string>;
 };
 
+/** The socket held corked until the current tick's microtasks are done (see inOneWrite). */
+let corkedSocket: Redis["stream"] | undefined;
+
 /**
- * Sends the commands `send` issues in one socket write: a second write per reservation cost
- * about a third of the call's CPU here, and a pipeline object as much again.
+ * Sends the commands `send` issues, and those of every other call reaching this point before the
+ * current tick's microtasks are done, in one socket write: reservations that arrived together (one
+ * read of gRPC frames) go to Redis in one system call, not one each. A second write per
+ * reservation cost about a third of the call's CPU here, and a pipeline object as much again.
+ * Redis runs the commands of one connection in order, so nothing changes but the number of writes.
  */
 function inOneWrite<T>(redis: Redis, send: () => T): T {
   const socket = redis.status === "ready" ? redis.stream : undefined;
-  socket?.cork();
-  try {
-    return send();
-  } finally {
-    socket?.uncork();
+  if (socket && corkedSocket !== socket) {
+    corkedSocket = socket;
+    socket.cork();
+    // nextTick runs once the microtask queue is drained, i.e. after every handler of this tick.
+    process.nextTick(() => {
+      if (corkedSocket === socket) corkedSocket = undefined;
+      socket.uncork();
+    });
   }
+  return send();
 }
 
 /** Connection failures become 503 so use cases can apply the configured outage policy. */
@@ -266,22 +277,39 @@ export function parseJournal(id: string, entries: Buffer[], fields: Record<strin
   // "<rollup id>|<messages>|<tokens>|<key length>|<usage key><model>": the two free-form strings
   // last, the key's length in bytes (read as bytes, so any UTF-8 in them is safe).
   const BAR = 0x7c;
-  for (const entry of entries) {
-    const first = entry.indexOf(BAR);
-    const second = entry.indexOf(BAR, first + 1);
-    const third = entry.indexOf(BAR, second + 1);
-    const fourth = entry.indexOf(BAR, third + 1);
-    const keyEnd = fourth + 1 + Number(entry.toString("latin1", third + 1, fourth));
-    const delta = deltaOf(entry.toString("utf8", 0, first));
-    const messages = Number(entry.toString("latin1", first + 1, second));
-    const tokens = Number(entry.toString("latin1", second + 1, third));
-    const model = entry.toString("utf8", keyEnd);
+  const add = (rollupId: string, messages: number, tokens: number, usageKey: string, model: string) => {
+    const delta = deltaOf(rollupId);
     delta.messages += messages;
     delta.tokens += tokens;
     const counts = (delta.byModel[model] ??= { messages: 0, tokens: 0 });
     counts.messages += messages;
     counts.tokens += tokens;
-    delta.usageKeys.push(entry.toString("utf8", fourth + 1, keyEnd));
+    delta.usageKeys.push(usageKey);
+  };
+  for (const entry of entries) {
+    if (isAscii(entry)) {
+      // Nearly every entry: one string, bytes and characters alike, cut in JavaScript.
+      const text = entry.toString("latin1");
+      const first = text.indexOf("|");
+      const second = text.indexOf("|", first + 1);
+      const third = text.indexOf("|", second + 1);
+      const fourth = text.indexOf("|", third + 1);
+      const keyEnd = fourth + 1 + Number(text.slice(third + 1, fourth));
+      add(text.slice(0, first), Number(text.slice(first + 1, second)), Number(text.slice(second + 1, third)), text.slice(fourth + 1, keyEnd), text.slice(keyEnd));
+      continue;
+    }
+    const first = entry.indexOf(BAR);
+    const second = entry.indexOf(BAR, first + 1);
+    const third = entry.indexOf(BAR, second + 1);
+    const fourth = entry.indexOf(BAR, third + 1);
+    const keyEnd = fourth + 1 + Number(entry.toString("latin1", third + 1, fourth));
+    add(
+      entry.toString("utf8", 0, first),
+      Number(entry.toString("latin1", first + 1, second)),
+      Number(entry.toString("latin1", second + 1, third)),
+      entry.toString("utf8", fourth + 1, keyEnd),
+      entry.toString("utf8", keyEnd),
+    );
   }
   for (const entry of keys) {
     const bar = entry.indexOf("|");
