@@ -160,27 +160,39 @@ export function recordUsageBatch(context: QuotaContext) {
 
   const count = async (records: UsageRecord[]): Promise<CountedBatch> => {
     const results: Array<RecordOutcome | AppError> = [];
-    const changes: Array<{ slot: number; change: CounterChange; timeZone: string }> = [];
-    // Settings and counter lifetimes once per tenant and day of the batch, not per event.
+    const valid: Array<{ slot: number; record: UsageRecord }> = [];
+    // Settings once per tenant of the batch, all awaited together (not one await per event).
     const settingsByTenant = new Map<string, Promise<TenantLimitSettings>>();
-    const ttlByDay = new Map<string, number>();
-    for (const [slot, input] of records.entries()) {
+    for (let slot = 0; slot < records.length; slot += 1) {
       try {
-        const record = validateUsageRecord(input);
-        let settings = settingsByTenant.get(record.tenantId);
-        if (!settings) settingsByTenant.set(record.tenantId, (settings = context.settingsOf(record.tenantId)));
-        const { timeZone } = await settings;
-        const key = { tenantId: record.tenantId, userId: record.userId, day: dayOf(record.occurredAt, timeZone) };
-        const dayId = `${timeZone}|${key.day}`;
-        let ttlSeconds = ttlByDay.get(dayId);
-        if (ttlSeconds === undefined) ttlByDay.set(dayId, (ttlSeconds = context.counterTtlSeconds(key.day, timeZone)));
-        const change: CounterChange = { key, effect: usageEffect(record), reservationId: record.reservationId, ttlSeconds };
-        changes.push({ slot, change, timeZone });
+        const record = validateUsageRecord(records[slot]!);
+        if (!settingsByTenant.has(record.tenantId)) settingsByTenant.set(record.tenantId, context.settingsOf(record.tenantId));
+        valid.push({ slot, record });
         results.push("applied");
       } catch (error) {
         if (!(error instanceof AppError) || error.code !== "invalid_event") throw error;
         results.push(error);
       }
+    }
+    const tenants = [...settingsByTenant.keys()];
+    const settingsList = await Promise.all(settingsByTenant.values());
+    const timeZoneOf = new Map(tenants.map((tenantId, index) => [tenantId, settingsList[index]!.timeZone]));
+    // Counter lifetimes once per time zone and day of the batch, not per event.
+    const ttlByDay = new Map<string, number>();
+    let [lastZone, lastDay, lastTtl] = ["", "", 0];
+    const changes: Array<{ slot: number; change: CounterChange; timeZone: string }> = [];
+    for (const { slot, record } of valid) {
+      const timeZone = timeZoneOf.get(record.tenantId)!;
+      const key = { tenantId: record.tenantId, userId: record.userId, day: dayOf(record.occurredAt, timeZone) };
+      let ttlSeconds = lastTtl;
+      if (timeZone !== lastZone || key.day !== lastDay) {
+        const dayId = `${timeZone}|${key.day}`;
+        ttlSeconds = ttlByDay.get(dayId) ?? context.counterTtlSeconds(key.day, timeZone);
+        ttlByDay.set(dayId, ttlSeconds);
+        [lastZone, lastDay, lastTtl] = [timeZone, key.day, ttlSeconds];
+      }
+      const change: CounterChange = { key, effect: usageEffect(record), reservationId: record.reservationId, ttlSeconds };
+      changes.push({ slot, change, timeZone });
     }
 
     const journals: OwnJournal[] = [];
