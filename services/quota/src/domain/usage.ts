@@ -72,6 +72,9 @@ export const invalidEvent = (message: string) => new AppError("invalid_event", 4
 
 const isCount = (value: number) => Number.isSafeInteger(value) && value >= 0;
 const NOT_IN_IDS = /[/|{}]/;
+// Checked for every event: sets made once, not arrays per call.
+const SOURCES = new Set<string>(["web", "api"] satisfies UsageSource[]);
+const OUTCOMES = new Set<string>(["complete", "aborted", "failed", "expired"] satisfies UsageOutcome[]);
 
 /** Rejects events that would corrupt counters; everything else is counted. */
 export function validateUsageRecord(record: UsageRecord): UsageRecord {
@@ -80,10 +83,10 @@ export function validateUsageRecord(record: UsageRecord): UsageRecord {
   if (NOT_IN_IDS.test(record.tenantId) || NOT_IN_IDS.test(record.userId)) throw invalidEvent("tenantId and payload.userId must not contain / | { }");
   if (!SUPPORTED_SCHEMA_VERSIONS.includes(record.schemaVersion)) throw invalidEvent(`unsupported schema version ${record.schemaVersion}`);
   if (Number.isNaN(record.occurredAt.getTime())) throw invalidEvent("occurredAt is not an ISO 8601 time");
-  if (![record.promptTokens, record.completionTokens, record.totalTokens].every(isCount))
+  if (!isCount(record.promptTokens) || !isCount(record.completionTokens) || !isCount(record.totalTokens))
     throw invalidEvent("token counts must be whole numbers from 0 upwards");
-  if (!["web", "api"].includes(record.source)) throw invalidEvent(`unknown source "${record.source}"`);
-  if (!["complete", "aborted", "failed", "expired"].includes(record.outcome)) throw invalidEvent(`unknown outcome "${record.outcome}"`);
+  if (!SOURCES.has(record.source)) throw invalidEvent(`unknown source "${record.source}"`);
+  if (!OUTCOMES.has(record.outcome)) throw invalidEvent(`unknown outcome "${record.outcome}"`);
   return record;
 }
 
