@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import express, { type Express } from "express";
-import { checkReadiness, notFound, type Dependency, type Logger } from "@tessera/platform";
+import { checkReadiness, notFound, type AdmissionLimit, type Dependency, type Logger } from "@tessera/platform";
 import type { IdentityClient, SessionClient } from "./adapters/service-clients.ts";
 import type { BrowserAuth } from "./application/browser-auth.ts";
 import type { BrowserSessionStore } from "./application/browser-session.ts";
@@ -45,6 +45,8 @@ export interface AppDependencies {
   admin: AdminClient;
   /** Authenticates a request once: browser session or API key into a verified caller. */
   edge: EdgeAuthentication;
+  /** The bound on completions in flight in this process (/v1/chat/completions and the web send, together). */
+  completions: AdmissionLimit;
   /** The tenant whose domain is the Host (unknown hosts: default), from the platform cache. */
   tenantOf(host: string): Promise<Tenant>;
 }

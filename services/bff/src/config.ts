@@ -15,4 +15,7 @@ export const config = parseConfig("bff", {
   TRUSTED_PROXIES: z.string().default(""),
   WEB_BUILD_DIR: z.string().default(new URL("../../../web/build", import.meta.url).pathname),
   MAX_ACCOUNTS_PER_BROWSER: z.coerce.number().int().min(1).max(20).default(5),
+  // Completions (/v1/chat/completions and the web send) in flight in this process; past it they are
+  // answered 503 with Retry-After at once instead of queueing (README "Admission at the edge").
+  BFF_MAX_COMPLETIONS_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(256),
 });

@@ -1,4 +1,4 @@
-import { connectRedis, createIdentityUserLookup, createInvalidationBus, createLogger, createShutdown } from "@tessera/platform";
+import { connectRedis, createAdmissionLimit, createIdentityUserLookup, createInvalidationBus, createLogger, createShutdown } from "@tessera/platform";
 import type { Tenant } from "@tessera/proto/tessera/identity/v1/identity";
 import { config } from "./config.ts";
 import { createApp } from "./app.ts";
@@ -65,6 +65,7 @@ const app = createApp({
   quota,
   admin,
   edge,
+  completions: createAdmissionLimit(config.BFF_MAX_COMPLETIONS_IN_FLIGHT, "bff.completions"),
   tenantOf: (host) => tenants.getOrLoad(host, () => clients.identity.resolveTenant({ host })),
 });
 

@@ -23,5 +23,6 @@ export * from "./cache.ts";
 export * from "./invalidation-bus.ts";
 export * from "./tenant-settings.ts";
 export * from "./network.ts";
+export * from "./admission.ts";
 export * from "./session-caller-verifier.ts";
 export * from "./session-grant.ts";

@@ -47,6 +47,11 @@ export interface Operation {
   /** Error statuses, answered as RFC 9457 problems (OpenAI's error body on /v1). */
   errors?: number[];
   /**
+   * Admitted within the BFF's bound on completions in flight (http/admission.ts): past it the
+   * answer is 503 `overloaded` with `Retry-After`, which the document then describes.
+   */
+  admission?: true;
+  /**
    * Where the success answer leads (OpenAPI links, which clients and the fuzzer follow): by name,
    * an operation as "method path" and its path parameters as JSON pointers into the answer's body.
    */

@@ -1,5 +1,6 @@
 import type { Express } from "express";
 import { describe, expect, it } from "vitest";
+import { createAdmissionLimit } from "@tessera/platform";
 import { createApp, type AppDependencies } from "../app.ts";
 import { operation } from "./contract.ts";
 import { buildOpenApiDocument, openApiDocument, operations } from "./openapi.ts";
@@ -48,6 +49,7 @@ const app = createApp({
   quota: stubs,
   admin: stubs,
   edge: stubs,
+  completions: createAdmissionLimit(1),
   tenantOf: async () => {
     throw new Error("unused");
   },

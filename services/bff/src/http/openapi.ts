@@ -169,6 +169,11 @@ function operationObject(spec: Operation, components: Record<string, Json>): Jso
       ? { description: STATUS_TEXT[status] ?? "Error", content: { "application/json": { schema: { $ref: `${COMPONENTS}OpenAiError` } } } }
       : { description: STATUS_TEXT[status] ?? "Error", content: { "application/problem+json": { schema: { $ref: `${COMPONENTS}Problem` } } } };
   }
+  if (spec.admission) {
+    const unavailable = responses["503"] as Json;
+    unavailable.description = `${STATUS_TEXT[503]}, or this server has as many completions in flight as it admits (\`overloaded\`, retry after \`Retry-After\`)`;
+    unavailable.headers = { "Retry-After": { description: "Seconds to wait before retrying (always sent with `overloaded`)", schema: { type: "integer", minimum: 1 } } };
+  }
   const tag = spec.path.startsWith("/v1/") ? "openai" : (spec.path.split("/")[3] ?? "platform");
   return {
     operationId: operationIdOf(spec.method, spec.path),

@@ -1,9 +1,10 @@
 import { Router } from "express";
 import type { Chat, Message, Usage } from "@tessera/proto/tessera/chat/v1/chat";
-import { toProblem } from "@tessera/platform";
+import { toProblem, type AdmissionLimit } from "@tessera/platform";
 import type { ChatClient } from "../adapters/chat-client.ts";
 import type { BrowserAuth } from "../application/browser-auth.ts";
 import type { BrowserSessionStore } from "../application/browser-session.ts";
+import { admit } from "../http/admission.ts";
 import { startEventStream } from "../http/event-stream.ts";
 import { pageQuery } from "../http/pagination.ts";
 import { route } from "../http/problem.ts";
@@ -107,10 +108,11 @@ export const chatOperations = [
     auth: "account",
     summary: "Send a message and stream the answer",
     description:
-      "Server-Sent Events (`ChatStreamEvent`): `message` (the stored user message, plus `replyMessageId` of the answer being written), `delta` (`{text}`), then `done` (`{message, usage}`) or `error` (a problem). Refusals come before the stream as problems: 429 `quota_exceeded` with `limits`, `used`, `resetAt`; 403 `user_silenced`; 404; 409 `model_unavailable`. A repeated `clientMessageId` replays the stored exchange without calling the model or counting it again.",
+      "Server-Sent Events (`ChatStreamEvent`): `message` (the stored user message, plus `replyMessageId` of the answer being written), `delta` (`{text}`), then `done` (`{message, usage}`) or `error` (a problem). Refusals come before the stream as problems: 429 `quota_exceeded` with `limits`, `used`, `resetAt`; 403 `user_silenced`; 404; 409 `model_unavailable`; 503 `overloaded` with `Retry-After` when this server has as many answers in flight as it admits. A repeated `clientMessageId` replays the stored exchange without calling the model or counting it again.",
     body: sendBody,
     responses: { 200: { description: "The answer as Server-Sent Events (one `ChatStreamEvent` per event)", content: { "text/event-stream": z.array(StreamEvent) } } },
     errors: [400, 401, 403, 404, 409, 429, 503],
+    admission: true,
   }),
   operation({
     method: "post",
@@ -127,6 +129,7 @@ interface ChatRouteDependencies extends ActiveAccountDependencies {
   store: BrowserSessionStore;
   cookie: CookieSettings;
   chat: ChatClient;
+  completions: AdmissionLimit;
 }
 
 
@@ -209,6 +212,7 @@ export function chatRoutes(deps: ChatRouteDependencies): Router {
   // found, silenced, quota) happens before the first event, so it still answers with a plain problem.
   router.post(
     "/:id/messages",
+    admit(deps.completions),
     route(async (request, response) => {
       const context = contextOf(response);
       const body = parseBody(sendBody, request.body);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AppError, internal, tooManyRequests, unauthenticated, validationFailed } from "@tessera/platform";
+import { AppError, fromGrpcError, internal, overloaded, toGrpcError, tooManyRequests, unauthenticated, validationFailed } from "@tessera/platform";
 import { openAiError } from "./openai-routes.ts";
 
 describe("openAiError", () => {
@@ -22,6 +22,17 @@ describe("openAiError", () => {
       type: "invalid_request_error",
       code: "model_not_found",
     });
+  });
+
+  it("answers work refused at a bound (here, or by the chat service over gRPC) as OpenAI's overloaded 503", () => {
+    const expected = {
+      status: 503,
+      body: { error: { message: "The server is busy with other requests; try again shortly.", type: "server_error", param: null, code: "overloaded" } },
+    };
+    expect(openAiError(overloaded())).toEqual(expected);
+    const fromChat = fromGrpcError(toGrpcError(overloaded()), "chat");
+    expect(openAiError(fromChat)).toEqual(expected);
+    expect(fromChat.retryAfterSeconds).toBe(1);
   });
 
   it("never shows internal details", () => {

@@ -1,10 +1,11 @@
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from "express";
 import type { CompletionRequest, Usage } from "@tessera/proto/tessera/chat/v1/chat";
-import { API_KEY_PREFIX, AppError, toAppError, unauthenticated, validationFailed, type Logger } from "@tessera/platform";
+import { API_KEY_PREFIX, AppError, type AdmissionLimit, toAppError, unauthenticated, validationFailed, type Logger } from "@tessera/platform";
 import type { ChatClient } from "../adapters/chat-client.ts";
 import { route } from "../http/problem.ts";
 import { authenticate, bearerCredential, contextOf, type ActiveAccountDependencies } from "../http/request-context.ts";
 import { operation } from "../http/contract.ts";
+import { admit } from "../http/admission.ts";
 import { startEventStream } from "../http/event-stream.ts";
 import { z } from "../http/validate.ts";
 
@@ -116,7 +117,7 @@ export const openAiOperations = [
     auth: "apiKey",
     summary: "OpenAI-compatible chat completion (`stream` true or false, `stream_options.include_usage`), under the same daily quota",
     description:
-      "Unknown request fields are ignored. With `stream: true` the answer is Server-Sent Events: `data: <ChatCompletionChunk>` events ending with `data: [DONE]`; a failure mid-stream arrives as `data: <OpenAiError>`. 429 `insufficient_quota` carries `x-should-retry: false`.",
+      "Unknown request fields are ignored. With `stream: true` the answer is Server-Sent Events: `data: <ChatCompletionChunk>` events ending with `data: [DONE]`; a failure mid-stream arrives as `data: <OpenAiError>`. 429 `insufficient_quota` carries `x-should-retry: false`. 503 `overloaded` with `Retry-After` when this server has as many completions in flight as it admits (`BFF_MAX_COMPLETIONS_IN_FLIGHT`): retry then, as OpenAI's clients do.",
     body: completionSchema,
     responses: {
       200: {
@@ -125,6 +126,7 @@ export const openAiOperations = [
       },
     },
     errors: [400, 401, 403, 404, 409, 429, 503],
+    admission: true,
   }),
 ];
 
@@ -164,6 +166,7 @@ interface OpenAiRouteDependencies {
   /** The edge's one authentication (API keys here). */
   edge: ActiveAccountDependencies["edge"];
   auth: ActiveAccountDependencies["auth"];
+  completions: AdmissionLimit;
 }
 
 /**
@@ -199,6 +202,8 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
 
   router.post(
     "/chat/completions",
+    // Before authentication: over the bound costs no call to another service.
+    admit(deps.completions),
     route(async (request, response) => {
       const key = await apiKeyOf(request, response, deps);
       const body = parseCompletion(request.body);

@@ -382,7 +382,7 @@ export interface paths {
         put?: never;
         /**
          * Send a message and stream the answer
-         * @description Server-Sent Events (`ChatStreamEvent`): `message` (the stored user message, plus `replyMessageId` of the answer being written), `delta` (`{text}`), then `done` (`{message, usage}`) or `error` (a problem). Refusals come before the stream as problems: 429 `quota_exceeded` with `limits`, `used`, `resetAt`; 403 `user_silenced`; 404; 409 `model_unavailable`. A repeated `clientMessageId` replays the stored exchange without calling the model or counting it again.
+         * @description Server-Sent Events (`ChatStreamEvent`): `message` (the stored user message, plus `replyMessageId` of the answer being written), `delta` (`{text}`), then `done` (`{message, usage}`) or `error` (a problem). Refusals come before the stream as problems: 429 `quota_exceeded` with `limits`, `used`, `resetAt`; 403 `user_silenced`; 404; 409 `model_unavailable`; 503 `overloaded` with `Retry-After` when this server has as many answers in flight as it admits. A repeated `clientMessageId` replays the stored exchange without calling the model or counting it again.
          */
         post: operations["postApiV1ChatsByIdMessages"];
         delete?: never;
@@ -724,7 +724,7 @@ export interface paths {
         put?: never;
         /**
          * OpenAI-compatible chat completion (`stream` true or false, `stream_options.include_usage`), under the same daily quota
-         * @description Unknown request fields are ignored. With `stream: true` the answer is Server-Sent Events: `data: <ChatCompletionChunk>` events ending with `data: [DONE]`; a failure mid-stream arrives as `data: <OpenAiError>`. 429 `insufficient_quota` carries `x-should-retry: false`.
+         * @description Unknown request fields are ignored. With `stream: true` the answer is Server-Sent Events: `data: <ChatCompletionChunk>` events ending with `data: [DONE]`; a failure mid-stream arrives as `data: <OpenAiError>`. 429 `insufficient_quota` carries `x-should-retry: false`. 503 `overloaded` with `Retry-After` when this server has as many completions in flight as it admits (`BFF_MAX_COMPLETIONS_IN_FLIGHT`): retry then, as OpenAI's clients do.
          */
         post: operations["postV1ChatCompletions"];
         delete?: never;
@@ -2825,9 +2825,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency is unavailable, or this server has as many completions in flight as it admits (`overloaded`, retry after `Retry-After`) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying (always sent with `overloaded`) */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4332,9 +4334,11 @@ export interface operations {
                     "application/json": components["schemas"]["OpenAiError"];
                 };
             };
-            /** @description A dependency is unavailable */
+            /** @description A dependency is unavailable, or this server has as many completions in flight as it admits (`overloaded`, retry after `Retry-After`) */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying (always sent with `overloaded`) */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
