@@ -36,6 +36,9 @@ const parsed = parseConfig("chat", {
   // The default (a tenant may set its own) of the most tokens one answer may take: reserved before it streams, caps max_tokens.
   CHAT_MAX_COMPLETION_TOKENS: z.coerce.number().int().min(1).max(1_000_000).default(4_096),
   CHAT_HISTORY_MESSAGES: z.coerce.number().int().min(0).max(200).default(20),
+  // Completions (web sends and /v1) streaming in this process, from every BFF replica
+  // together; past it they are refused at once with 503 and Retry-After (README "Admission").
+  CHAT_MAX_COMPLETIONS_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(512),
   CHAT_CHECKPOINT_INTERVAL_MS: env.duration(300),
   USAGE_RELAY_INTERVAL_MS: env.duration(1_000),
   // How long a usage event may wait for the broker's confirm before it is kept in the outbox.

@@ -1,4 +1,4 @@
-import { ownerOf as ownerOfCaller, validationFailed, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
+import { overloaded, ownerOf as ownerOfCaller, validationFailed, type AdmissionLimit, type CallerVerifier, type ServiceHandlers } from "@tessera/platform";
 import type { ChatServiceService, Message as MessageProto, Chat as ChatProto } from "@tessera/proto/tessera/chat/v1/chat";
 import type { CompleteForApi } from "../../application/complete-for-api.ts";
 import type { ChatManagement } from "../../application/manage-chats.ts";
@@ -64,10 +64,27 @@ function parseParameters(json: string): Record<string, unknown> {
   throw validationFailed([{ field: "parameters", message: "Must be a JSON object." }]);
 }
 
+/**
+ * Runs one answer (sendMessage, complete) within the bound on answers in flight in this process,
+ * or refuses it before any work with 503 `overloaded` and Retry-After, which the BFF passes on as
+ * its own over-bound answer. The slot is held until the handler is done: a web answer whose
+ * caller left still runs to its end (it is finished as aborted and counted).
+ */
+async function withinBound(answers: AdmissionLimit, run: () => Promise<void>): Promise<void> {
+  const release = answers.tryAcquire();
+  if (!release) throw overloaded();
+  try {
+    await run();
+  } finally {
+    release();
+  }
+}
+
 /** Translates gRPC calls into use cases; every call acts for the verified caller (access token or API key). */
 export function chatGrpcHandlers(
   useCases: ChatHandlerUseCases,
   verifyCaller: CallerVerifier,
+  answers: AdmissionLimit,
 ): ServiceHandlers<typeof ChatServiceService> {
   const ownerOf = async (token: string | undefined): Promise<Owner> => ownerOfCaller(await verifyCaller(token));
   const callerOf = verifyCaller;
@@ -95,7 +112,7 @@ export function chatGrpcHandlers(
       });
       return { items: items.map(messageProto) };
     },
-    sendMessage: async (request, emit, context) => {
+    sendMessage: (request, emit, context) => withinBound(answers, async () => {
       const caller = await callerOf(context.bearerToken);
       const source = request.source === "api" ? "api" : "web";
       // Run to the end even when the caller went away: the answer is then finished as aborted and counted.
@@ -109,7 +126,7 @@ export function chatGrpcHandlers(
         else if (event.type === "message") emit({ message: messageProto(event.message), replyMessageId: event.replyMessageId });
         else emit({ done: { message: messageProto(event.message), usage: usageProto(event.usage) }, replyMessageId: "" });
       }
-    },
+    }),
     stopMessage: async (request, context) => {
       await useCases.stopMessage(await ownerOf(context.bearerToken), request.chatId, request.messageId);
       return {};
@@ -130,7 +147,7 @@ export function chatGrpcHandlers(
       await useCases.providers.delete(await verifyCaller(context.bearerToken), request.id);
       return {};
     },
-    complete: async (request, emit, context) => {
+    complete: (request, emit, context) => withinBound(answers, async () => {
       const caller = await callerOf(context.bearerToken);
       const input = {
         model: request.model,
@@ -143,6 +160,6 @@ export function chatGrpcHandlers(
         else if (event.type === "started") emit({ started: { id: event.id, model: event.model, created: event.created } });
         else emit({ done: { finishReason: event.finishReason, usage: usageProto(event.usage) } });
       }
-    },
+    }),
   };
 }
