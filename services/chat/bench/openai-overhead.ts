@@ -50,6 +50,17 @@ async function startUpstreamProcess(): Promise<{ url: string; close(): Promise<v
   };
 }
 const upstream = await startUpstreamProcess();
+
+/** A completion refused at the bound on completions in flight (503 `overloaded`). */
+class Refused extends Error {
+  readonly ms: number;
+  readonly retryAfter: string | string[] | undefined;
+  constructor(ms: number, retryAfter: string | string[] | undefined) {
+    super("refused at the bound");
+    this.ms = ms;
+    this.retryAfter = retryAfter;
+  }
+}
 // The load generator's HTTP client: undici's request API on keep-alive connections (fetch's WHATWG
 // streams cost it more CPU than the gateway under test spends).
 const client = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 30_000 });
@@ -157,7 +168,12 @@ try {
       headers: { authorization: `Bearer ${auth}`, "content-type": "application/json", ...headers },
       body: body(stream),
     });
-    if (response.statusCode !== 200) throw new Error(`completion: ${response.statusCode} ${await response.body.text()}`);
+    if (response.statusCode !== 200) {
+      const text = await response.body.text();
+      // Refused at a bound (BFF_MAX_COMPLETIONS_IN_FLIGHT, CHAT_MAX_COMPLETIONS_IN_FLIGHT): counted and timed apart.
+      if (response.statusCode === 503 && text.includes('"overloaded"')) throw new Refused(performance.now() - started, response.headers["retry-after"]);
+      throw new Error(`completion: ${response.statusCode} ${text}`);
+    }
     if (!stream) {
       await response.body.json();
       const total = performance.now() - started;
@@ -171,6 +187,8 @@ try {
   };
   /** Open-loop load: requests start on schedule whatever the latency; failures are counted, not timed. */
   let failures = 0;
+  // Refusals at the bound: how many per phase and how fast they were answered.
+  let refusals: number[] = [];
   const steady = async (base: string, auth: string, stream: boolean, headers: Record<string, string> = {}) => {
     const count = Math.round(rate * seconds);
     const results: Array<Promise<[number, number] | null>> = [];
@@ -181,6 +199,11 @@ try {
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       results.push(
         once(base, auth, stream, headers).catch((error: unknown) => {
+          if (error instanceof Refused) {
+            refusals.push(error.ms);
+            if (error.retryAfter !== "1") process.stderr.write(`refused without Retry-After: 1 (${String(error.retryAfter)})\n`);
+            return null;
+          }
           failures += 1;
           if (failures <= 6) {
             const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
@@ -215,8 +238,11 @@ try {
     const kind = stream ? "stream" : "non-stream";
     const direct = await steady(upstream.url, "bench-1", stream);
     const cpuBefore = await system.cpuMs();
+    refusals = [];
     const via = await steady(`${system.baseUrl}/v1`, key, stream);
     const cpuAfter = await system.cpuMs();
+    const shed = refusals;
+    refusals = [];
     const peer = portkey && (!stream || portkeyStreams) ? await steady(portkey.url, "bench-1", stream, portkey.headers) : undefined;
     if (portkey && !peer) lines.push(`  ${kind}: Portkey not raced: it answered a streamed request with an error`);
     phases += peer ? 3 : 2;
@@ -229,14 +255,19 @@ try {
       if (peer) lines.push(row(`  ${kind}: through Portkey (first token)`, peer.map((result) => result[0])));
     }
     lines.push(added(`${kind} /v1`, totals(via), totals(direct)));
+    lines.push(
+      shed.length === 0
+        ? `  ${kind} /v1: none refused at the bound (503 overloaded)`
+        : `${row(`  ${kind} /v1: ${shed.length} refused (503 overloaded), in`, shed)}`,
+    );
     if (peer) lines.push(added(`${kind} Portkey`, totals(peer), totals(direct)));
     const perRequest = Object.entries(cpuAfter)
-      .map(([service, ms]) => [service, (ms - (cpuBefore[service as keyof typeof cpuBefore] ?? 0)) / Math.max(1, via.length)] as const)
+      .map(([service, ms]) => [service, (ms - (cpuBefore[service as keyof typeof cpuBefore] ?? 0)) / Math.max(1, via.length + shed.length)] as const)
       .filter(([, ms]) => ms > 0.05)
       .map(([service, ms]) => `${service} ${ms.toFixed(2)}`);
-    lines.push(`  ${kind} /v1: CPU ms per request: ${perRequest.join(", ")}`);
+    lines.push(`  ${kind} /v1: CPU ms per request (answered or refused): ${perRequest.join(", ")}`);
   }
-  lines.push(`  failed requests: ${failures} of ${Math.round(rate * seconds) * phases}`);
+  lines.push(`  failed requests (other than refusals at the bound): ${failures} of ${Math.round(rate * seconds) * phases}`);
   const rssAfter = await system.rssMb();
   // Once the load is over the system should cost nothing: CPU over 10 idle seconds, after 5 to settle.
   await new Promise((resolve) => setTimeout(resolve, 5_000));
