@@ -189,7 +189,7 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
     response.setHeader("Cache-Control", "no-store");
     next();
   });
-  router.use(express.json({ limit: "4mb", type: ["application/json", "application/*+json"] }));
+  const jsonBody = express.json({ limit: "4mb", type: ["application/json", "application/*+json"] });
 
   router.get(
     "/models",
@@ -202,8 +202,9 @@ export function openAiRoutes(deps: OpenAiRouteDependencies): Router {
 
   router.post(
     "/chat/completions",
-    // Before authentication: over the bound costs no call to another service.
+    // Before the body is read and the key checked: a refusal costs no parse and no call to another service.
     admit(deps.completions),
+    jsonBody,
     route(async (request, response) => {
       const key = await apiKeyOf(request, response, deps);
       const body = parseCompletion(request.body);
