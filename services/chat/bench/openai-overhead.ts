@@ -5,7 +5,8 @@
 // Needs MONGO_URL, REDIS_URL and AMQP_URL (eval "$(bash deploy/local/infra.sh env)") and starts the
 // whole system on free ports with its own database. Run: npm run bench -w services/chat
 // Options (environment): BENCH_RATE (requests/s, default 20), BENCH_SECONDS (default 10),
-// BENCH_WORDS (answer length, default 20), BENCH_CHAT_MESSAGES (default 40), BENCH_PORTKEY=1 to
+// BENCH_WORDS (answer length, default 20), BENCH_CHAT_MESSAGES (default 40), BENCH_CONNECTIONS (the
+// load generator's, default 512), BENCH_PORTKEY=1 to
 // race Portkey's open-source gateway (npm @portkey-ai/gateway, installed into .data/portkey on
 // first use) against the same upstream in the same run, as the reference.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -63,7 +64,9 @@ class Refused extends Error {
 }
 // The load generator's HTTP client: undici's request API on keep-alive connections (fetch's WHATWG
 // streams cost it more CPU than the gateway under test spends).
-const client = new Agent({ connections: 512, pipelining: 1, keepAliveTimeout: 30_000 });
+// Its connections (BENCH_CONNECTIONS, default 512) bound what it has in flight: past them requests
+// wait in the client, and that wait is part of their times.
+const client = new Agent({ connections: Number(process.env.BENCH_CONNECTIONS ?? 512), pipelining: 1, keepAliveTimeout: 30_000 });
 
 /** CPU ms used so far by the local servers (FerretDB, PostgreSQL, Redis, RabbitMQ), by name (Linux /proc). */
 async function infrastructureCpuMs(): Promise<Record<string, number>> {
