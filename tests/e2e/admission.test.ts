@@ -82,7 +82,11 @@ describe("bounded admission of completions at the edge", () => {
 
   beforeAll(async () => {
     browser = new HttpClient(system.baseUrl);
-    const registered = await browser.post("/api/v1/auth/register", { email: "admission@example.com", username: "admission", password: "a perfectly fine passphrase" });
+    const registered = await browser.post("/api/v1/auth/register", {
+      email: "admission@example.com",
+      username: "admission",
+      password: "a perfectly fine passphrase",
+    });
     expect(registered.status).toBe(201);
     const root = new HttpClient(system.baseUrl);
     expect((await root.post("/api/v1/auth/login", { login: admin.username, password: admin.password })).status).toBe(200);

@@ -23,7 +23,9 @@ export function createAdmissionLimit(limit: number, name?: string): AdmissionLim
   let refused: { add(value: number): void } | undefined;
   if (name) {
     const meter = metrics.getMeter("tessera-admission");
-    meter.createObservableGauge(`${name}.in_flight`, { description: `Admitted and not yet finished (bound ${limit})` }).addCallback((result) => result.observe(inFlight));
+    meter
+      .createObservableGauge(`${name}.in_flight`, { description: `Admitted and not yet finished (bound ${limit})` })
+      .addCallback((result) => result.observe(inFlight));
     refused = meter.createCounter(`${name}.refused`, { description: "Refused at the bound (answered 503 with Retry-After)" });
   }
   return {
