@@ -37,7 +37,7 @@ const parsed = parseConfig("chat", {
   CHAT_MAX_COMPLETION_TOKENS: z.coerce.number().int().min(1).max(1_000_000).default(4_096),
   CHAT_HISTORY_MESSAGES: z.coerce.number().int().min(0).max(200).default(20),
   // Completions (web sends and /v1) streaming in this process, from every BFF replica
-  // together; past it they are refused at once with 503 and Retry-After (README "Admission").
+  // together; past it they are refused at once with 503 and Retry-After (README "Admission at the edge").
   CHAT_MAX_COMPLETIONS_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(512),
   CHAT_CHECKPOINT_INTERVAL_MS: env.duration(300),
   USAGE_RELAY_INTERVAL_MS: env.duration(1_000),
