@@ -47,6 +47,22 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 15_000
   }
 }
 
+let apiKey = "";
+/**
+ * Waits until all slots are free again: a probe with an invalid body is answered 400 once
+ * admitted, 503 while the bound is full; BOUND probes at once must all be admitted.
+ */
+async function settled(): Promise<void> {
+  const probe = () => completion(apiKey, undefined, { model: "demo-echo", messages: [] }).then((response) => response.status);
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const statuses = await Promise.all(Array.from({ length: BOUND }, probe));
+    if (statuses.every((status) => status === 400)) return;
+    if (Date.now() > deadline) throw new Error(`the bound was not free again 10 s after the aborts: ${statuses.join(", ")}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /**
  * Starts requests that the upstream holds and waits until all have reached it (so all were
  * admitted). A /v1 answer has not even begun then; a web send has (its stream opens with the
@@ -68,9 +84,11 @@ async function hold(start: Array<(signal: AbortSignal) => Promise<Response>>) {
   await eventually(() => reachedUpstream() >= before + start.length || refusals.length > 0, `${start.length} requests reached the upstream`);
   expect(refusals).toEqual([]);
   return {
+    /** Aborts them all, then waits until the BFF has seen them go (a socket's close reaches it a little after the client's abort). */
     async abort() {
       controller.abort();
       for (const answer of await Promise.all(answers)) expect(["aborted", 200]).toContain(answer);
+      await settled();
     },
   };
 }
@@ -93,6 +111,7 @@ describe("bounded admission of completions at the edge", () => {
     const userId = (await json(registered)).user.id as string;
     expect((await root.patch(`/api/v1/admin/users/${userId}`, { maxMessagesPerDay: 10_000, maxTokensPerDay: 10_000_000 })).status).toBe(200);
     key = (await json(await browser.post("/api/v1/me/api-keys", { name: "admission" }))).key as string;
+    apiKey = key;
     chatId = (await json(await browser.post("/api/v1/chats", {}))).chat.id as string;
   });
 
