@@ -3,7 +3,7 @@ import mongoose, { type Connection } from "mongoose";
 import { newId, newUuid, systemClock } from "@tessera/platform";
 import { testInfrastructure } from "@tessera/platform/testing";
 import { createMongoMessageRepository } from "../src/adapters/mongo/mongo-message-repository.ts";
-import { createMongoUsageOutbox } from "../src/adapters/mongo/mongo-usage-outbox.ts";
+import { createMongoUsageOutbox, moveLegacyOutboxEntries } from "../src/adapters/mongo/mongo-usage-outbox.ts";
 import { createOutboxRelay } from "../src/application/outbox-relay.ts";
 import { createUsageRecorder } from "../src/application/usage-recorder.ts";
 import type { UsagePublisher } from "../src/domain/ports.ts";
@@ -12,13 +12,14 @@ import type { UsageRecord } from "../src/domain/usage.ts";
 // Real MongoDB (FerretDB here), with every command the driver sends observed: background work
 // must read what is pending, never what is stored.
 let connection: Connection;
-const commands: Array<{ name: string; collection: string }> = [];
+const commands: Array<{ name: string; collection: string; filter?: Record<string, unknown> }> = [];
 
 beforeAll(async () => {
   connection = await mongoose.createConnection(testInfrastructure("chat-outbox").mongoUrl, { monitorCommands: true }).asPromise();
   connection.getClient().on("commandStarted", (event) => {
     const collection = event.command[event.commandName];
-    commands.push({ name: event.commandName, collection: typeof collection === "string" ? collection : "" });
+    const filter = (event.command.filter ?? event.command.query) as Record<string, unknown> | undefined;
+    commands.push({ name: event.commandName, collection: typeof collection === "string" ? collection : "", ...(filter && { filter }) });
   });
 });
 afterAll(async () => {
@@ -108,20 +109,10 @@ describe("usage publishing", () => {
   });
 });
 
-describe("background work costs what is pending, never what is stored", () => {
-  it("with 20,000 stored answers, the relay and the abandoned-answer sweep read only their small collections", async () => {
-    const outbox = createMongoUsageOutbox(connection);
-    const recorder = createUsageRecorder({
-      publisher: switchablePublisher().publisher,
-      outbox,
-      publishTimeoutMs: 500,
-      stored: () => undefined,
-      onLost: () => undefined,
-    });
-    const messages = createMongoMessageRepository(connection, recorder);
-    await Promise.all([messages.ready(), outbox.ready()]);
-
-    // 20,000 finished answers (written directly: the repository would take minutes on FerretDB).
+let stored: Promise<void> | undefined;
+/** 20,000 finished answers, once per file (written directly: the repository would take minutes on FerretDB). */
+function storeAnswers(): Promise<void> {
+  stored ??= (async () => {
     const finishedAt = new Date();
     for (let page = 0; page < 20; page += 1) {
       await connection.db!.collection<{ _id: string }>("messages").insertMany(
@@ -144,6 +135,34 @@ describe("background work costs what is pending, never what is stored", () => {
         })),
       );
     }
+  })();
+  return stored;
+}
+
+/**
+ * Whether the store filters in its own scan or index rather than handing every document over:
+ * FerretDB v1 reports whether it pushed the filter down to PostgreSQL; MongoDB, its winning plan.
+ */
+async function filteredByTheStore(collection: string, filter: Record<string, unknown>): Promise<boolean> {
+  const explained = await connection.db!.command({ explain: { find: collection, filter }, verbosity: "queryPlanner" });
+  if ("filterPushdown" in explained) return explained.filterPushdown === true;
+  return JSON.stringify(explained.queryPlanner?.winningPlan ?? {}).includes("COLLSCAN") === false;
+}
+
+describe("background work costs what is pending, never what is stored", () => {
+  it("with 20,000 stored answers, the relay and the abandoned-answer sweep read only their small collections", async () => {
+    const outbox = createMongoUsageOutbox(connection);
+    const recorder = createUsageRecorder({
+      publisher: switchablePublisher().publisher,
+      outbox,
+      publishTimeoutMs: 500,
+      stored: () => undefined,
+      onLost: () => undefined,
+    });
+    const messages = createMongoMessageRepository(connection, recorder);
+    await Promise.all([messages.ready(), outbox.ready()]);
+
+    await storeAnswers();
     // One answer in flight (fresh) and one abandoned by a dead process.
     const reply = (id: string, seq: number, createdAt: Date) => ({
       message: {
@@ -175,7 +194,9 @@ describe("background work costs what is pending, never what is stored", () => {
     const touched = new Set(commands.map((command) => command.collection));
     // The idle polls read the outbox (empty), the in-flight registry (2 records) and the stop
     // requests (none): nothing of the 20,000 stored messages. Only an answer found stale is then read by its id.
-    expect(commands.filter((command) => command.collection === "messages")).toHaveLength(1);
+    const messageReads = commands.filter((command) => command.collection === "messages");
+    expect(messageReads).toHaveLength(1);
+    expect(await filteredByTheStore("messages", messageReads[0]!.filter!)).toBe(true);
     expect([...touched].sort()).toEqual(["messages", "stop_requests", "streaming_replies", "usage_outbox"]);
     expect(await connection.db!.collection("streaming_replies").countDocuments()).toBe(2);
 
@@ -185,5 +206,47 @@ describe("background work costs what is pending, never what is stored", () => {
       await messages.findAbandoned(new Date(Date.now() - 24 * 3600_000), 100);
     }
     expect(new Set(commands.map((command) => command.collection))).toEqual(new Set(["usage_outbox", "streaming_replies", "stop_requests"]));
+  }, 120_000);
+
+  it("start-up moves legacy outbox entries until a start finds none; later starts read nothing of the 20,000 stored answers", async () => {
+    const outbox = createMongoUsageOutbox(connection);
+    await outbox.ready();
+    await storeAnswers();
+    await connection.db!.collection("chat_migrations").deleteMany({});
+    // Unsent events of earlier versions, kept on their message or API completion record.
+    const legacy = (messageId: string) => {
+      const { usage, ...rest } = usageRecord(messageId);
+      return { ...rest, ...usage, pending: true };
+    };
+    const legacyMessages = [newId(), newId()];
+    await connection.db!.collection<{ _id: string }>("messages").insertMany(
+      legacyMessages.map((id, index) => ({
+        _id: id,
+        tenantId: "t1",
+        userId: "u1",
+        chatId: "chat-old",
+        clientMessageId: `old-${index}#reply`,
+        seq: index + 1,
+        role: "assistant",
+        status: "complete",
+        outbox: legacy(id),
+      })),
+    );
+    const completion = newId();
+    await connection.db!.collection<{ _id: string; outbox: object }>("api_completions").insertOne({ _id: completion, outbox: legacy(completion) });
+
+    expect(await moveLegacyOutboxEntries(connection, outbox)).toBe(3);
+    expect(await outbox.model.countDocuments()).toBe(3);
+    expect(await connection.db!.collection<{ _id: string }>("messages").countDocuments({ _id: { $in: legacyMessages }, outbox: { $exists: true } })).toBe(0);
+
+    // The next start finds none and remembers it; the one after reads only that record.
+    expect(await moveLegacyOutboxEntries(connection, outbox)).toBe(0);
+    commands.length = 0;
+    expect(await moveLegacyOutboxEntries(connection, outbox)).toBe(0);
+    expect(commands.map((command) => command.collection)).toEqual(["chat_migrations"]);
+    await outbox.markSent(
+      (await outbox.model.find().lean()).map((doc) => doc._id),
+      new Date(),
+    );
   }, 120_000);
 });

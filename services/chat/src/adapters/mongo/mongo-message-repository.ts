@@ -244,8 +244,10 @@ export function createMongoMessageRepository(
       );
       const stale = (await Streaming.find({}).lean<Array<{ _id: string; heartbeatAt: Date }>>()).filter((entry) => entry.heartbeatAt < before).slice(0, limit);
       if (stale.length === 0) return [];
-      const docs = await Messages.find({ _id: { $in: stale.map((entry) => entry._id) } }).lean<MessageDocument[]>();
-      const streaming = docs.filter((doc) => doc.status === "streaming");
+      // One equality per id, not an $in: FerretDB v1 hands PostgreSQL no $in, so it would be
+      // given every stored message to filter; an equality is filtered in PostgreSQL's scan.
+      const docs = await Promise.all(stale.map((entry) => Messages.findOne({ _id: entry._id }).lean<MessageDocument>()));
+      const streaming = docs.filter((doc): doc is MessageDocument => doc !== null && doc.status === "streaming");
       // Records of answers finished meanwhile (or never stored) are dropped.
       const done = stale.map((entry) => entry._id).filter((id) => !streaming.some((doc) => doc._id === id));
       if (done.length > 0) await Streaming.deleteMany({ _id: { $in: done } });

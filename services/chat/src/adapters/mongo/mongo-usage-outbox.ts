@@ -121,12 +121,21 @@ interface LegacyOutbox {
   reservationId: string;
 }
 
+/** Chat's record of one-off data moves already done (one small document each). */
+const MIGRATIONS = "chat_migrations";
+const LEGACY_OUTBOX_MOVED = "legacy-outbox-moved";
+
 /**
  * Earlier versions kept each usage event in an `outbox` field of its message or API completion
- * record. Events still unsent there are moved into the outbox collection once, at start (one
- * read of each collection; nothing polls them afterwards).
+ * record. Events still unsent there are moved into the outbox collection at start, until a start
+ * finds none; that is remembered, so later starts read nothing of the stored messages. (FerretDB
+ * v1 pushes no filter on a nested field down to PostgreSQL: the search hands it every message,
+ * minutes of work at a million.) Not remembered while it still finds some: replicas of the earlier
+ * version still running in a rolling upgrade may add entries until they stop.
  */
 export async function moveLegacyOutboxEntries(connection: Connection, outbox: UsageOutbox): Promise<number> {
+  const migrations = connection.db!.collection<{ _id: string; at: Date }>(MIGRATIONS);
+  if (await migrations.findOne({ _id: LEGACY_OUTBOX_MOVED })) return 0;
   let moved = 0;
   for (const name of ["messages", "api_completions"]) {
     const collection = connection.db!.collection<{ _id: string; outbox?: LegacyOutbox }>(name);
@@ -150,5 +159,6 @@ export async function moveLegacyOutboxEntries(connection: Connection, outbox: Us
       moved += 1;
     }
   }
+  if (moved === 0) await migrations.updateOne({ _id: LEGACY_OUTBOX_MOVED }, { $setOnInsert: { at: new Date() } }, { upsert: true });
   return moved;
 }
