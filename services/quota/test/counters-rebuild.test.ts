@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import mongoose from "mongoose";
+import { createMongoUsageRollups } from "../src/adapters/mongo/mongo-usage-rollups.ts";
 import { eventually, startQuotaHarness, usageEvent, userCaller, uniqueUserId, type QuotaHarness } from "./harness.ts";
 
 let harness: QuotaHarness;
@@ -59,4 +61,59 @@ describe("Redis loses its data", () => {
     const reservation = await harness.useCases.checkAndReserve(userCaller(userId), "");
     expect(reservation.status.used).toEqual({ messages: 5, tokens: 100 });
   });
+});
+
+describe("the start-up rebuild costs today's rollups, never every stored one", () => {
+  it("with 20,000 stored rollups, finds today's rows with filters the document store applies itself", async () => {
+    // Its own database and a connection that observes every command sent.
+    const url = new URL(harness.infrastructure.mongoUrl);
+    url.pathname = `${url.pathname}_rollups`;
+    const connection = await mongoose.createConnection(url.toString(), { monitorCommands: true }).asPromise();
+    const filters: Array<Record<string, unknown>> = [];
+    connection.getClient().on("commandStarted", (event) => {
+      if (event.commandName === "find" && event.command.find === "quota_usage_rollups") filters.push(event.command.filter as Record<string, unknown>);
+    });
+    try {
+      const rollups = createMongoUsageRollups(connection);
+      await rollups.ready();
+      // 100 users over 200 days (written directly: 20,000 upserts would take minutes on FerretDB).
+      const today = new Date();
+      const dayOf = (offset: number) => new Date(today.getTime() - offset * 86_400_000).toISOString().slice(0, 10);
+      for (let offset = 0; offset < 200; offset += 20) {
+        await connection.db!.collection<{ _id: string }>("quota_usage_rollups").insertMany(
+          Array.from({ length: 2_000 }, (_, index) => {
+            const [userId, day] = [`u${index % 100}`, dayOf(offset + Math.floor(index / 100))];
+            return {
+              _id: `t1/${userId}/${day}`,
+              tenantId: "t1",
+              userId,
+              day,
+              messages: 1,
+              tokens: 10,
+              models: {},
+              journal: "",
+              recentKeys: [],
+              updatedAt: today,
+            };
+          }),
+        );
+      }
+      const days = [dayOf(1), dayOf(0), dayOf(-1)];
+      const rows = [];
+      for await (const row of rollups.rowsOfDays(days)) rows.push(row);
+      expect(rows).toHaveLength(200);
+      expect(new Set(rows.map((row) => row.day))).toEqual(new Set([dayOf(1), dayOf(0)]));
+
+      expect(filters.length).toBeGreaterThan(0);
+      const info = await connection.db!.admin().command({ buildInfo: 1 });
+      for (const filter of filters) {
+        const explained = await connection.db!.command({ explain: { find: "quota_usage_rollups", filter }, verbosity: "queryPlanner" });
+        // FerretDB v1 says whether PostgreSQL applies the filter; otherwise it is handed every rollup.
+        if ("ferretdbVersion" in info) expect(explained.filterPushdown).toBe(true);
+      }
+    } finally {
+      await connection.dropDatabase().catch(() => undefined);
+      await connection.close();
+    }
+  }, 120_000);
 });

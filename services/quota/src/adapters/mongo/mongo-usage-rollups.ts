@@ -164,14 +164,15 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
         return totals;
       }),
 
+    // One equality per day, not an $in: FerretDB v1 hands PostgreSQL no $in, so it would be given
+    // every rollup ever written to filter itself; an equality is filtered in PostgreSQL's scan.
     rowsOfDays: async function* (days) {
-      const cursor = Rollup.find({ day: { $in: days } }, { tenantId: 1, userId: 1, day: 1, messages: 1, tokens: 1 })
-        .sort({ _id: 1 })
-        .lean<RollupDocument[]>()
-        .cursor();
-      for await (const document of cursor) {
-        const row = document as unknown as RollupDocument;
-        yield { tenantId: row.tenantId, userId: row.userId, day: row.day, messages: row.messages ?? 0, tokens: row.tokens ?? 0 };
+      for (const day of days) {
+        const cursor = Rollup.find({ day }, { tenantId: 1, userId: 1, day: 1, messages: 1, tokens: 1 }).sort({ _id: 1 }).lean<RollupDocument[]>().cursor();
+        for await (const document of cursor) {
+          const row = document as unknown as RollupDocument;
+          yield { tenantId: row.tenantId, userId: row.userId, day: row.day, messages: row.messages ?? 0, tokens: row.tokens ?? 0 };
+        }
       }
     },
   };
