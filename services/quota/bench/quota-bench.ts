@@ -100,45 +100,53 @@ async function benchEvents() {
   const done = new Promise<void>((resolve) => {
     resolveDone = resolve;
   });
-  const makeConsumer = () => createUsageEventConsumer({
-    amqp: consumerConnection,
-    topology,
-    logger,
-    // The service's defaults (QUOTA_CONSUMER_*) unless BENCH_PREFETCH / BENCH_BATCH say otherwise.
-    prefetch: Number(process.env.BENCH_PREFETCH ?? 20_000),
-    batchSize: Number(process.env.BENCH_BATCH ?? 1_000),
-    batchWaitMs: Number(process.env.BENCH_BATCH_WAIT_MS ?? 5),
-    retryDelayMs: 5_000,
-    maxAttempts: 10,
-    deliveryLimit: 20,
-    handleBatch: async (records) => {
-      const countStart = performance.now();
-      const counted = await useCases.recordUsageBatch(records);
-      if (process.env.BENCH_TRACE) {
-        const countMs = performance.now() - countStart;
-        void counted.written.then(() => process.stderr.write(`batch ${records.length} at ${(countStart - firstPublish).toFixed(0)} count ${countMs.toFixed(0)} ms, durable after ${(performance.now() - countStart).toFixed(0)} ms\n`));
-      }
-      // Publish-to-counter: the live counters (what quota checks read) include the event.
-      const now = performance.now();
-      const inPacedPhase = paced;
-      counted.results.forEach((result, index) => {
-        if (result !== "applied") return;
-        (inPacedPhase ? pacedLatencies : latencies).push(now - publishedAt.get(records[index]!.eventId)!);
-      });
-      // Publish-to-durable: in the MongoDB rollups too, and so acknowledged.
-      void counted.written.then(() => {
-        const durableAt = performance.now();
+  const makeConsumer = () =>
+    createUsageEventConsumer({
+      amqp: consumerConnection,
+      topology,
+      logger,
+      // The service's defaults (QUOTA_CONSUMER_*) unless BENCH_PREFETCH / BENCH_BATCH say otherwise.
+      prefetch: Number(process.env.BENCH_PREFETCH ?? 20_000),
+      batchSize: Number(process.env.BENCH_BATCH ?? 1_000),
+      batchWaitMs: Number(process.env.BENCH_BATCH_WAIT_MS ?? 5),
+      retryDelayMs: 5_000,
+      maxAttempts: 10,
+      deliveryLimit: 20,
+      handleBatch: async (records) => {
+        const countStart = performance.now();
+        const counted = await useCases.recordUsageBatch(records);
+        if (process.env.BENCH_TRACE) {
+          const countMs = performance.now() - countStart;
+          void counted.written.then(() =>
+            process.stderr.write(
+              `batch ${records.length} at ${(countStart - firstPublish).toFixed(0)} count ${countMs.toFixed(0)} ms, durable after ${(performance.now() - countStart).toFixed(0)} ms\n`,
+            ),
+          );
+        }
+        // Publish-to-counter: the live counters (what quota checks read) include the event.
+        const now = performance.now();
+        const inPacedPhase = paced;
         counted.results.forEach((result, index) => {
           if (result !== "applied") return;
-          (inPacedPhase ? pacedDurableLatencies : durableLatencies).push(durableAt - publishedAt.get(records[index]!.eventId)!);
-          lastEffect = durableAt;
-          applied += 1;
-          if (applied === EVENTS || applied === EVENTS + PACED_EVENTS) resolveDone();
+          (inPacedPhase ? pacedLatencies : latencies).push(now - publishedAt.get(records[index]!.eventId)!);
         });
-      }, () => undefined);
-      return counted;
-    },
-  });
+        // Publish-to-durable: in the MongoDB rollups too, and so acknowledged.
+        void counted.written.then(
+          () => {
+            const durableAt = performance.now();
+            counted.results.forEach((result, index) => {
+              if (result !== "applied") return;
+              (inPacedPhase ? pacedDurableLatencies : durableLatencies).push(durableAt - publishedAt.get(records[index]!.eventId)!);
+              lastEffect = durableAt;
+              applied += 1;
+              if (applied === EVENTS || applied === EVENTS + PACED_EVENTS) resolveDone();
+            });
+          },
+          () => undefined,
+        );
+        return counted;
+      },
+    });
   // BENCH_BACKLOG=1: the events are all queued first and the consumer starts afterwards, so the
   // rate is the consumer's alone (not bounded by this process publishing them meanwhile).
   const backlog = process.env.BENCH_BACKLOG === "1";
@@ -247,7 +255,11 @@ async function benchEvents() {
     liveMessages += Number(messages ?? 0);
     liveTokens += Number(tokens ?? 0);
   }
-  const rollupTotals = await useCases.getDayUsage(sessionCaller({ userId: "bench-admin", tenantId: "bench", role: "admin" }), { date: today, limit: 1, cursor: "" });
+  const rollupTotals = await useCases.getDayUsage(sessionCaller({ userId: "bench-admin", tenantId: "bench", role: "admin" }), {
+    date: today,
+    limit: 1,
+    cursor: "",
+  });
 
   await consumer.stop();
   await consumerConnection.whenReady();
@@ -384,14 +396,17 @@ async function benchReservations() {
           const index = next++;
           if (index >= RESERVATIONS) return;
           const begin = performance.now();
-          await quota.checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 0, model: "", source: "" }, { accessToken: tokens[index % tokens.length]! });
+          await quota.checkAndReserve(
+            { tenantId: "", userId: "", reservationId: "", estimatedTokens: 0, model: "", source: "" },
+            { accessToken: tokens[index % tokens.length]! },
+          );
           latencies.push(performance.now() - begin);
         }
       }),
     );
     const seconds = (performance.now() - started) / 1000;
     // CPU of the quota process per call (steadier than latency on a shared machine; /proc ticks are 10 ms).
-    const closedLoopCpuMicroseconds = Math.round((((await system.cpuMs()).quota ?? 0) - quotaCpuBefore) * 1000 / RESERVATIONS);
+    const closedLoopCpuMicroseconds = Math.round(((((await system.cpuMs()).quota ?? 0) - quotaCpuBefore) * 1000) / RESERVATIONS);
     const rssIdle = await system.rssMb();
 
     // Paced: RESERVE_RATE calls a second for RESERVE_SECONDS (open loop: a call starts on time
@@ -429,7 +444,10 @@ async function benchReservations() {
       const begin = performance.now();
       inFlight.push(
         quota
-          .checkAndReserve({ tenantId: "", userId: "", reservationId: "", estimatedTokens: 100, model: "bench-model", source: "api" }, { accessToken: pacedUsers[index % pacedUsers.length]! })
+          .checkAndReserve(
+            { tenantId: "", userId: "", reservationId: "", estimatedTokens: 100, model: "bench-model", source: "api" },
+            { accessToken: pacedUsers[index % pacedUsers.length]! },
+          )
           .then(
             () => void pacedLatencies.push(performance.now() - begin),
             (error: unknown) => {
@@ -441,7 +459,7 @@ async function benchReservations() {
     }
     await Promise.all(inFlight);
     const pacedSeconds = (performance.now() - pacedStarted) / 1000;
-    const pacedCpuMicroseconds = Math.round((((await system.cpuMs()).quota ?? 0) - pacedCpuBefore) * 1000 / pacedCalls);
+    const pacedCpuMicroseconds = Math.round(((((await system.cpuMs()).quota ?? 0) - pacedCpuBefore) * 1000) / pacedCalls);
     const rssAfter = await system.rssMb();
     identity.close();
     session.close();

@@ -53,7 +53,9 @@ const useCases = await createQuotaCore({
   users: directory.users,
   settings: publishedTenantSettings(settings),
   logger,
-  quota: { failOpen: config.QUOTA_REDIS_FAILURE_MODE === "open", reservationTtlSeconds: config.QUOTA_RESERVATION_TTL_SECONDS,
+  quota: {
+    failOpen: config.QUOTA_REDIS_FAILURE_MODE === "open",
+    reservationTtlSeconds: config.QUOTA_RESERVATION_TTL_SECONDS,
     rollupWriteIntervalMs: config.QUOTA_ROLLUP_WRITE_INTERVAL_MS,
   },
 });

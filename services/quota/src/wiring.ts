@@ -1,13 +1,6 @@
 import { IdentityServiceService } from "@tessera/proto/tessera/identity/v1/identity";
 import type { Connection, Redis } from "@tessera/platform";
-import {
-  createGrpcClient,
-  createIdentityUserLookup,
-  createSessionCallerVerifier,
-  systemClock,
-  type InvalidationBus,
-  type Logger,
-} from "@tessera/platform";
+import { createGrpcClient, createIdentityUserLookup, createSessionCallerVerifier, systemClock, type InvalidationBus, type Logger } from "@tessera/platform";
 import { createMongoUsageRollups } from "./adapters/mongo/mongo-usage-rollups.ts";
 import { createRedisLiveCounters } from "./adapters/redis/redis-live-counters.ts";
 import { createQuotaObserver } from "./adapters/telemetry/quota-observer.ts";
@@ -47,7 +40,12 @@ export function createPlatformDirectory(options: { identityAddress: string; sess
   callers: CallerVerifier;
   close(): void;
 } {
-  const identity = createGrpcClient(IdentityServiceService, { name: "identity", address: options.identityAddress, internalToken: options.internalToken, defaultDeadlineMs: 2_000 });
+  const identity = createGrpcClient(IdentityServiceService, {
+    name: "identity",
+    address: options.identityAddress,
+    internalToken: options.internalToken,
+    defaultDeadlineMs: 2_000,
+  });
   const verifier = createSessionCallerVerifier({ sessionAddress: options.sessionAddress, internalToken: options.internalToken });
   const lookup = createIdentityUserLookup(identity, options.bus);
   return {

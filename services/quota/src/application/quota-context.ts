@@ -46,7 +46,6 @@ export function createQuotaContext(ports: QuotaPorts, options: QuotaOptions) {
   // Read on every call (one Redis GET): a settings change applies to the very next request.
   const settingsOf = (tenantId: string): Promise<TenantLimitSettings> => ports.settings.get(tenantId);
 
-
   const userOf = async (tenantId: string, userId: string): Promise<QuotaUser> => {
     const user = await ports.users.get(tenantId, userId);
     if (!user) throw notFound("user");

@@ -111,8 +111,8 @@ export interface UsageRollups {
   dayTotals(tenantId: string, day: Day): Promise<CounterValues>;
   /** Usage per model of a tenant over an inclusive range of days. */
   modelTotals(tenantId: string, from: Day, to: Day): Promise<Map<string, ModelUsage>>;
-  /** Every rollup of the given days (for rebuilding live counters). */
-  rowsOfDays(days: Day[]): AsyncIterable<UserDayRow>;
+  /** Every rollup of the given days, whole (for rebuilding live counters without reading each again). */
+  rowsOfDays(days: Day[]): AsyncIterable<UserDay & { usage: DayUsage }>;
 }
 
 /** Where quota's charges of expired reservations go: the usage event stream, like any completion's. */

@@ -168,10 +168,10 @@ export function createMongoUsageRollups(connection: Connection): UsageRollups & 
     // every rollup ever written to filter itself; an equality is filtered in PostgreSQL's scan.
     rowsOfDays: async function* (days) {
       for (const day of days) {
-        const cursor = Rollup.find({ day }, { tenantId: 1, userId: 1, day: 1, messages: 1, tokens: 1 }).sort({ _id: 1 }).lean<RollupDocument[]>().cursor();
+        const cursor = Rollup.find({ day }).sort({ _id: 1 }).lean<RollupDocument[]>().cursor();
         for await (const document of cursor) {
           const row = document as unknown as RollupDocument;
-          yield { tenantId: row.tenantId, userId: row.userId, day: row.day, messages: row.messages ?? 0, tokens: row.tokens ?? 0 };
+          yield { tenantId: row.tenantId, userId: row.userId, day: row.day, usage: toUsage(row) };
         }
       }
     },

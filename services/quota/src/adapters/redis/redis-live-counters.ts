@@ -425,22 +425,26 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
         // The index entry is sent first, on the same connection (Redis runs them in order): a
         // reservation never exists without one. A refused one leaves an entry the sweep drops
         // when it is due.
-        const [indexed, reserved] = inOneWrite(redis, () => [
-          redis.zadd(expiryKeyOf(key.tenantId, key.userId), "NX", reservation.expiresAt.getTime(), member(key.tenantId, key.userId, reservation.id)),
-          scripts.quotaReserve(
-            dayKey(key),
-            pendingKey(key.tenantId, key.userId),
-            reservation.id,
-            reservation.expiresAt.getTime(),
-            key.day,
-            limits.messages,
-            limits.tokens,
-            ttlSeconds,
-            Math.max(0, Math.floor(reservation.estimatedTokens)),
-            reservation.source,
-            reservation.model,
-          ),
-        ] as const);
+        const [indexed, reserved] = inOneWrite(
+          redis,
+          () =>
+            [
+              redis.zadd(expiryKeyOf(key.tenantId, key.userId), "NX", reservation.expiresAt.getTime(), member(key.tenantId, key.userId, reservation.id)),
+              scripts.quotaReserve(
+                dayKey(key),
+                pendingKey(key.tenantId, key.userId),
+                reservation.id,
+                reservation.expiresAt.getTime(),
+                key.day,
+                limits.messages,
+                limits.tokens,
+                ttlSeconds,
+                Math.max(0, Math.floor(reservation.estimatedTokens)),
+                reservation.source,
+                reservation.model,
+              ),
+            ] as const,
+        );
         const [, [kind, messages, tokens]] = await Promise.all([indexed, reserved]);
         if (kind === -1) return { kind: "missing" };
         const used = { messages, tokens };
@@ -462,7 +466,12 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
           const end = Math.min(changes.length, start + APPLY_CHUNK);
           for (let index = start; index < end; index += 1) {
             const { key, effect, reservationId, ttlSeconds } = changes[index]!;
-            args.push(`${key.tenantId}|${key.userId}|${key.day}|${effect.messages}|${effect.tokens}|${ttlSeconds}`, effect.eventId, reservationId ?? "", effect.model);
+            args.push(
+              `${key.tenantId}|${key.userId}|${key.day}|${effect.messages}|${effect.tokens}|${ttlSeconds}`,
+              effect.eventId,
+              reservationId ?? "",
+              effect.model,
+            );
           }
           pipeline.quotaApplyBatch(...args);
         }
@@ -494,14 +503,23 @@ export function createRedisLiveCounters(redis: Redis, keyPrefix: string): LiveCo
     readJournal: (journalId) =>
       guarded(async () => {
         const replies =
-          (await redis.pipeline().lrangeBuffer(`${journalKey(journalId)}:entries`, 0, -1).hgetall(journalKey(journalId)).lrange(`${journalKey(journalId)}:keys`, 0, -1).exec()) ?? [];
+          (await redis
+            .pipeline()
+            .lrangeBuffer(`${journalKey(journalId)}:entries`, 0, -1)
+            .hgetall(journalKey(journalId))
+            .lrange(`${journalKey(journalId)}:keys`, 0, -1)
+            .exec()) ?? [];
         for (const [error] of replies) if (error) throw error;
         return parseJournal(journalId, replies[0]![1] as Buffer[], replies[1]![1] as Record<string, string>, replies[2]![1] as string[]);
       }),
 
     closeJournal: (journalId) =>
       guarded(async () => {
-        await redis.multi().del(journalKey(journalId), `${journalKey(journalId)}:keys`, `${journalKey(journalId)}:entries`).zrem(journalsKey, journalId).exec();
+        await redis
+          .multi()
+          .del(journalKey(journalId), `${journalKey(journalId)}:keys`, `${journalKey(journalId)}:entries`)
+          .zrem(journalsKey, journalId)
+          .exec();
       }),
 
     claimExpired: (now, leaseMs, limit) =>
