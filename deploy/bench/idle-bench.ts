@@ -17,7 +17,7 @@
 //   BENCH_READY_TIMEOUT_SECONDS=900  how long start-up may take
 //   BENCH_PG_URL             PostgreSQL under FerretDB, for table statistics (psql; default: local infra)
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { MongoClient, type Db, type Document } from "mongodb";
@@ -46,9 +46,19 @@ mongoUrl.pathname = `/${dbName}`;
 const client = await MongoClient.connect(mongoUrl.toString());
 const db = client.db();
 
+async function removeRedisKeys(keyPrefix: string): Promise<number> {
+  const redis = new Redis(env.REDIS_URL!);
+  let removed = 0;
+  for await (const keys of redis.scanStream({ match: `${keyPrefix}:*`, count: 1_000 }) as AsyncIterable<string[]>) {
+    if (keys.length > 0) removed += await redis.unlink(...keys);
+  }
+  redis.disconnect();
+  return removed;
+}
+
 if (flag("BENCH_DROP")) {
   await db.dropDatabase();
-  log(`dropped database ${dbName}`);
+  log(`dropped database ${dbName} and ${await removeRedisKeys(dbName)} Redis keys of it`);
   await client.close();
   process.exit(0);
 }
@@ -433,6 +443,7 @@ if (!empty) {
   const marker = await db.collection(SEED_MARKER).findOne({ _id: "seed" as never });
   if (flag("BENCH_RESEED") || !marker || marker.records !== records) {
     await db.dropDatabase();
+    await removeRedisKeys(dbName);
     log(`seeding ${dbName}: ${JSON.stringify(counts)}`);
     await seed(db);
     // What autovacuum would do over the following minutes, done now so the window measures the system.
@@ -456,7 +467,10 @@ if (env.BENCH_BASELINE !== "0") {
   log(JSON.stringify({ baselineServersPercentOfCore: baseline, loadAverage: loadavg().map((value) => +value.toFixed(2)) }));
 }
 
-const prefix = `${dbName}_${Date.now().toString(36)}`;
+// The Redis keys live as long as the database (a restart finds its counters and session state,
+// as an installation's does); the queues are the run's.
+const prefix = dbName;
+const queuePrefix = `${dbName}_${Date.now().toString(36)}`;
 const infraAtStart = await serverCpu();
 const statsAtStart = tableStats();
 const startedAt = performance.now();
@@ -469,9 +483,10 @@ const system = await startSystem({
     REDIS_URL: env.REDIS_URL,
     AMQP_URL: env.AMQP_URL,
     REDIS_KEY_PREFIX: `${prefix}:`,
-    AMQP_NAME_PREFIX: `${prefix}.`,
+    AMQP_NAME_PREFIX: `${queuePrefix}.`,
     INTERNAL_GRPC_TOKEN: randomBytes(24).toString("base64url"),
-    SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
+    // Derived from the database's name: the signing and provider keys stored in it are encrypted with it.
+    SECRETS_KEYRING: `k1:${createHash("sha256").update(`idle bench ${dbName}`).digest("base64")}`,
     LOG_LEVEL: "warn",
     DEFAULT_LLM_BASE_URL: "http://127.0.0.1:9/v1",
     UPSTREAM_ALLOWED_HOSTS: "127.0.0.1",
@@ -484,17 +499,12 @@ const system = await startSystem({
 const startSeconds = (performance.now() - startedAt) / 1000;
 const cleanUp = async () => {
   await system.stopAll();
-  const redis = new Redis(env.REDIS_URL!);
-  let removed = 0;
-  for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1_000 }) as AsyncIterable<string[]>) {
-    if (keys.length > 0) removed += await redis.unlink(...keys);
-  }
-  redis.disconnect();
+  const removed = empty ? await removeRedisKeys(prefix) : 0;
   const { default: amqp } = await import("amqplib");
   const connection = await amqp.connect(env.AMQP_URL!);
   const channel = await connection.createChannel();
-  for (const queue of ["quota.usage", "quota.usage.retry", "quota.usage.dead"]) await channel.deleteQueue(`${prefix}.${queue}`);
-  await channel.deleteExchange(`${prefix}.${EVENTS_EXCHANGE}`);
+  for (const queue of ["quota.usage", "quota.usage.retry", "quota.usage.dead"]) await channel.deleteQueue(`${queuePrefix}.${queue}`);
+  await channel.deleteExchange(`${queuePrefix}.${EVENTS_EXCHANGE}`);
   await connection.close();
   if (empty) await db.dropDatabase();
   await client.close();
@@ -576,6 +586,8 @@ try {
   await explainAll();
 } finally {
   const removed = await cleanUp();
-  log(`stopped; removed ${removed} Redis keys and the run's queues${empty ? ` and database ${dbName}` : `; database ${dbName} kept (BENCH_DROP=1 drops it)`}`);
+  log(
+    `stopped; removed the run's queues${empty ? `, ${removed} Redis keys and database ${dbName}` : `; database ${dbName} and its Redis keys kept (BENCH_DROP=1 drops them)`}`,
+  );
 }
 process.exit(0);
