@@ -109,8 +109,16 @@ const providers = createMongoProviderRepository(mongo.connection, createSecretBo
   changed: (keys) => bus.publish("models", keys),
 });
 await Promise.all([messages.ready(), chats.ready(), usageOutbox.ready(), providers.ready()]);
-const moved = await moveLegacyOutboxEntries(mongo.connection, usageOutbox);
-if (moved > 0) logger.info({ events: moved }, "unsent usage events moved to the outbox collection");
+// In the background: until a start has found none, it reads every stored message (minutes at a
+// million on FerretDB v1), which must not hold up serving.
+void moveLegacyOutboxEntries(mongo.connection, usageOutbox).then(
+  (moved) => {
+    if (moved === 0) return;
+    logger.info({ events: moved }, "unsent usage events moved to the outbox collection");
+    relay.kick();
+  },
+  (error: unknown) => logger.warn({ err: (error as Error).message }, "legacy usage events not moved yet; the next start tries again"),
+);
 if (config.DEFAULT_LLM_BASE_URL) {
   await providers.ensureEnvironmentProvider({
     tenantId: DEFAULT_TENANT_ID,
