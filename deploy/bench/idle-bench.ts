@@ -14,6 +14,7 @@
 //   BENCH_SECONDS=60         the idle window
 //   BENCH_SETTLE_SECONDS=20  wait after start-up before the window
 //   BENCH_BASELINE=0         skip the window with the system stopped (the servers are shared)
+//   BENCH_NO_POLL_COST=1     skip timing 300 idle polls back to back (server CPU per poll)
 //   BENCH_READY_TIMEOUT_SECONDS=900  how long start-up may take
 //   BENCH_PG_URL             PostgreSQL under FerretDB, for table statistics (psql; default: local infra)
 import { spawnSync } from "node:child_process";
@@ -405,7 +406,8 @@ async function explainAll() {
       verbosity: "queryPlanner",
     });
     const nodes = planNodes((explained.queryPlanner as Document | undefined)?.Plan as Document | undefined);
-    const stored = await collection.estimatedDocumentCount();
+    // collStats answers from PostgreSQL's statistics; FerretDB v1 counts (even "estimated") by reading every document.
+    const stored = Number((await db.command({ collStats: query.collection }).catch(() => ({ count: 0 }))).count ?? 0);
     // Timed once; not a search FerretDB serves by reading every document of a large collection
     // (minutes at a million: what it costs shows in the start-up figures instead).
     let ms: number | null = null;
@@ -433,6 +435,34 @@ async function explainAll() {
     results.push(result);
   }
   return results;
+}
+
+/**
+ * What one idle poll costs the servers, measured by sending it many times in a row from here with
+ * the system stopped: on a shared machine the servers' CPU over a quiet minute mixes in other
+ * work, a few hundred polls back to back do not.
+ */
+async function pollCost(polls = 300) {
+  const rounds = [
+    { name: "relay poll (usage_outbox, every 1 s)", run: () => db.collection("usage_outbox").find({}).limit(200).toArray() },
+    {
+      name: "abandoned-answer sweep (stop_requests + streaming_replies, every 30 s)",
+      run: () =>
+        Promise.all([
+          db.collection("stop_requests").deleteMany({ requestedAt: { $lt: new Date(Date.now() - 60_000) } }),
+          db.collection("streaming_replies").find({}).toArray(),
+        ]),
+    },
+  ];
+  for (const round of rounds) {
+    const before = await serverCpu();
+    const started = performance.now();
+    for (let index = 0; index < polls; index += 1) await round.run();
+    const seconds = (performance.now() - started) / 1000;
+    const used = serverPercent(before, await serverCpu(), seconds);
+    const msPerPoll = Object.fromEntries(Object.entries(used).map(([name, percent]) => [name, +(((percent / 100) * seconds * 1000) / polls).toFixed(2)]));
+    log(JSON.stringify({ poll: round.name, polls, serverCpuMsPerPoll: msPerPoll }));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -585,6 +615,8 @@ try {
   log("queries of the background work (explain on the seeded data; ms: one run of the same find):");
   await explainAll();
 } finally {
+  await system.stopAll();
+  if (!flag("BENCH_NO_POLL_COST")) await pollCost().catch((error: unknown) => log(`poll cost not measured: ${(error as Error).message}`));
   const removed = await cleanUp();
   log(
     `stopped; removed the run's queues${empty ? `, ${removed} Redis keys and database ${dbName}` : `; database ${dbName} and its Redis keys kept (BENCH_DROP=1 drops them)`}`,
