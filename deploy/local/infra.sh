@@ -131,6 +131,17 @@ start_postgres() {
   fi
 }
 
+# GIN indexes FerretDB's pushed-down filters can use (see the script); once per PostgreSQL data
+# folder, also when PostgreSQL was already running.
+index_ferretdb_collections() {
+  if as_pg psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ferretdb -tAc "select 1 from pg_event_trigger where evtname='tessera_ferretdb_gin'" | grep -q 1; then
+    return 0
+  fi
+  log "adding GIN indexes for FerretDB's filters (deploy/local/ferretdb-gin.sql)"
+  PGOPTIONS='-c client_min_messages=warning' as_pg psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d ferretdb \
+    -v ON_ERROR_STOP=1 -q -o /dev/null <"$ROOT/deploy/local/ferretdb-gin.sql"
+}
+
 start_ferretdb() {
   if port_open "$MONGO_PORT"; then return 0; fi
   mkdir -p "$DATA/logs"
@@ -159,7 +170,7 @@ stop_one() {
 start_one() {
   case "$1" in
     redis) start_redis ;; rabbitmq) start_rabbitmq ;; postgres) start_postgres ;;
-    ferretdb) start_postgres && start_ferretdb ;; *) log "unknown server $1"; exit 2 ;;
+    ferretdb) start_postgres && index_ferretdb_collections && start_ferretdb ;; *) log "unknown server $1"; exit 2 ;;
   esac
 }
 
@@ -183,6 +194,7 @@ case "${1:-up}" in
     install_missing
     start_redis
     start_postgres
+    index_ferretdb_collections
     start_ferretdb
     start_rabbitmq
     print_env

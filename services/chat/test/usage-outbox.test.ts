@@ -149,6 +149,27 @@ async function filteredByTheStore(collection: string, filter: Record<string, unk
   return JSON.stringify(explained.queryPlanner?.winningPlan ?? {}).includes("COLLSCAN") === false;
 }
 
+/**
+ * Whether the store finds the documents through an index rather than reading the collection: on
+ * FerretDB v1 the PostgreSQL plan of the pushed-down filter (deploy/local/ferretdb-gin.sql adds
+ * the GIN indexes it can use); on MongoDB, no COLLSCAN in the winning plan.
+ */
+async function servedByAnIndex(collection: string, filter: Record<string, unknown>): Promise<boolean> {
+  const explained = await connection.db!.command({ explain: { find: collection, filter }, verbosity: "queryPlanner" });
+  if ("filterPushdown" in explained) return explained.filterPushdown === true && !JSON.stringify(explained.queryPlanner).includes("Seq Scan");
+  return !JSON.stringify(explained.queryPlanner?.winningPlan ?? {}).includes("COLLSCAN");
+}
+
+describe("the document store reads by index what a request asks of it", () => {
+  it("with 20,000 stored answers, a checkpoint, a chat's page of messages and a resend's lookup are served by an index", async () => {
+    await createMongoMessageRepository(connection, { record: async () => undefined }).ready();
+    await storeAnswers();
+    expect(await servedByAnIndex("messages", { _id: "stored-7-42", status: "streaming" })).toBe(true);
+    expect(await servedByAnIndex("messages", { tenantId: "t1", userId: "u1", chatId: "chat-7" })).toBe(true);
+    expect(await servedByAnIndex("messages", { tenantId: "t1", userId: "u1", chatId: "chat-7", clientMessageId: "client-4#reply" })).toBe(true);
+  }, 120_000);
+});
+
 describe("background work costs what is pending, never what is stored", () => {
   it("with 20,000 stored answers, the relay and the abandoned-answer sweep read only their small collections", async () => {
     const outbox = createMongoUsageOutbox(connection);
