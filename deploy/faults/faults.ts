@@ -4,6 +4,7 @@
 //                            but initialises its own PostgreSQL and RabbitMQ)
 //   FAULTS_CLIENTS          concurrent clients (default 6)
 //   FAULTS_ONLY=redis,...   restart only these
+//   FAULTS_DOWN_MS          how long each server stays stopped (default 3000)
 // The servers are a private set (infra.sh with its own data folder and ports under
 // .data/faults), so restarting them disturbs nothing else on the machine. Every answer must be
 // either served whole or refused the documented way: 503 (or 429) with Retry-After, in OpenAI's
@@ -24,6 +25,7 @@ const SERVERS = ["rabbitmq", "redis", "ferretdb", "postgres"] as const;
 const only = process.env.FAULTS_ONLY?.split(",").filter(Boolean);
 const faults = SERVERS.filter((server) => !only || only.includes(server));
 const clients = Number(process.env.FAULTS_CLIENTS ?? 6);
+const downMs = Number(process.env.FAULTS_DOWN_MS ?? 3_000);
 const REQUEST_TIMEOUT_MS = 30_000;
 
 // Its own servers: other data folder, other ports (infra.sh reads these).
@@ -96,6 +98,7 @@ interface Result {
   /** Tokens of a served answer. */
   tokens: number;
   detail?: string;
+  ms?: number;
 }
 
 const withTimeout = <T>(work: Promise<T>, what: string): Promise<T> =>
@@ -209,12 +212,14 @@ try {
       const kind = KINDS[turn % KINDS.length]!;
       const n = (sent += 1);
       const filed = phase;
-      const result = await withTimeout(once(kind, browser, key, chatId, n), `${kind} #${n}`).catch((error: unknown) => ({
+      const started = performance.now();
+      const result: Result = await withTimeout(once(kind, browser, key, chatId, n), `${kind} #${n}`).catch((error: unknown) => ({
         kind,
         outcome: "failed" as const,
         tokens: 0,
         detail: String(error),
       }));
+      result.ms = performance.now() - started;
       (results.get(filed) ?? results.set(filed, []).get(filed)!).push(result);
       if (result.outcome === "refused") await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -226,7 +231,10 @@ try {
     phase = `restart ${server}`;
     await sleep(2_000);
     const started = performance.now();
-    await infra("restart-one", server);
+    await infra("stop-one", server);
+    // Down long enough that every client meets the outage, not only the requests of one instant.
+    await sleep(downMs);
+    await infra("start-one", server);
     downtimes[server] = performance.now() - started;
     // Clients see the server back, and whatever waited for it (outboxes, reconnects) catches up.
     await sleep(10_000);
@@ -240,8 +248,10 @@ try {
     const count = (outcome: Outcome) => list.filter((result) => result.outcome === outcome).length;
     const server = name.replace("restart ", "");
     const down = downtimes[server] === undefined ? "" : ` (stopped and started again in ${(downtimes[server] / 1000).toFixed(1)} s)`;
+    const times = list.map((result) => result.ms ?? 0).sort((a, b) => a - b);
+    const at = (q: number) => `${Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0)}`;
     console.log(
-      `  ${name.padEnd(18)} served ${String(count("served")).padStart(5)}, refused with Retry-After ${String(count("refused")).padStart(4)}, failed ${count("failed")}${down}`,
+      `  ${name.padEnd(18)} served ${String(count("served")).padStart(5)}, refused with Retry-After ${String(count("refused")).padStart(4)}, failed ${count("failed")}; ms p50 ${at(0.5)}, p99 ${at(0.99)}, max ${at(1)}${down}`,
     );
     const failures = new Map(list.filter((result) => result.outcome === "failed").map((result) => [`${result.kind}: ${result.detail}`, 0]));
     for (const result of list)
