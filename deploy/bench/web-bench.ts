@@ -3,7 +3,7 @@
 // chat list when the app is opened again from the service worker on a throttled mobile profile
 // (Chromium's "Slow 4G" network and a 4× slower CPU; BENCH_CPU_RATE changes it), median of several runs.
 //   npm run build -w web && npm run bench:web   (uses MONGO_URL/REDIS_URL/AMQP_URL; Debian's chromium)
-import { randomBytes } from "node:crypto";
+import { testSecrets } from "@tessera/platform/testing";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -29,8 +29,7 @@ const system = await startSystem({
     AMQP_URL: process.env.AMQP_URL,
     REDIS_KEY_PREFIX: `${name}:`,
     AMQP_NAME_PREFIX: `${name}.`,
-    INTERNAL_GRPC_TOKEN: randomBytes(24).toString("base64url"),
-    SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
+    ...testSecrets(),
     FIRST_ADMIN_EMAIL: admin.email,
     FIRST_ADMIN_USERNAME: admin.username,
     FIRST_ADMIN_PASSWORD: admin.password,

@@ -13,11 +13,10 @@
 // once, in the live counters (GET /api/v1/quota) and in the daily rollups (GET /api/v1/me/usage).
 // Exits non-zero otherwise.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, linkSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { startSystem } from "@tessera/platform/launcher";
-import { HttpClient } from "@tessera/platform/testing";
+import { HttpClient, testSecrets } from "@tessera/platform/testing";
 import { startDemoUpstream } from "../../services/chat/src/demo-upstream/demo-upstream.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -75,8 +74,7 @@ const system = await startSystem({
     REDIS_KEY_PREFIX: `${run}:`,
     AMQP_NAME_PREFIX: `${run}.`,
     LOG_LEVEL: "warn",
-    INTERNAL_GRPC_TOKEN: randomBytes(24).toString("base64url"),
-    SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
+    ...testSecrets(),
     DEFAULT_LLM_BASE_URL: upstream.url,
     UPSTREAM_ALLOWED_HOSTS: "127.0.0.1",
     DEFAULT_LLM_API_KEYS: "faults-1",

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startSystem } from "@tessera/platform/launcher";
-import { HttpClient } from "@tessera/platform/testing";
+import { HttpClient, testSecrets } from "@tessera/platform/testing";
 import { startDemoUpstream } from "../../services/chat/src/demo-upstream/demo-upstream.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -63,8 +63,7 @@ const system = await startSystem({
     AMQP_URL: process.env.AMQP_URL,
     REDIS_KEY_PREFIX: `${name}:`,
     AMQP_NAME_PREFIX: `${name}.`,
-    INTERNAL_GRPC_TOKEN: randomBytes(24).toString("base64url"),
-    SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
+    ...testSecrets(),
     LOG_LEVEL: "warn",
     DEFAULT_LLM_BASE_URL: upstream.url,
     DEFAULT_LLM_MODELS: "demo-echo",

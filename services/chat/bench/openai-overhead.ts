@@ -10,7 +10,7 @@
 // race Portkey's open-source gateway (npm @portkey-ai/gateway, installed into .data/portkey on
 // first use) against the same upstream in the same run, as the reference.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { testSecrets } from "@tessera/platform/testing";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -118,8 +118,7 @@ const system = await startSystem({
     REDIS_KEY_PREFIX: `${name}:`,
     AMQP_NAME_PREFIX: `${name}.`,
     LOG_LEVEL: "warn",
-    INTERNAL_GRPC_TOKEN: randomBytes(24).toString("base64url"),
-    SECRETS_KEYRING: `k1:${randomBytes(32).toString("base64")}`,
+    ...testSecrets(),
     DEFAULT_LLM_BASE_URL: upstream.url,
     // The bench's upstream is on loopback, which must be allowed explicitly.
     UPSTREAM_ALLOWED_HOSTS: "127.0.0.1",
