@@ -16,7 +16,7 @@ import { spawn } from "node:child_process";
 import { existsSync, linkSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { startSystem } from "@tessera/platform/launcher";
-import { HttpClient, testSecrets } from "@tessera/platform/testing";
+import { expectStatus, loadUser, testSecrets, type HttpClient } from "@tessera/platform/testing";
 import { startDemoUpstream } from "../../services/chat/src/demo-upstream/demo-upstream.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -173,31 +173,18 @@ async function once(kind: Kind, browser: HttpClient, key: string, chatId: string
   return { kind, outcome: "failed", tokens: 0, detail: `stream cut without [DONE] or error: …${text.slice(-120)}` };
 }
 
-const check = async (response: Response, status: number, what: string) => {
-  if (response.status !== status) throw new Error(`${what}: ${response.status} ${await response.text()}`);
-  return response;
-};
-
 let exitCode = 0;
 try {
-  const browser = new HttpClient(system.baseUrl);
-  const registered = await check(
-    await browser.post("/api/v1/auth/register", { email: "faults@example.com", username: "faultsuser", password: "a perfectly fine passphrase" }),
-    201,
-    "register",
-  );
-  const userId = ((await registered.json()) as { user: { id: string } }).user.id;
-  const operator = new HttpClient(system.baseUrl);
-  await check(await operator.post("/api/v1/auth/login", { login: admin.username, password: admin.password }), 200, "admin login");
-  await check(
-    await operator.patch(`/api/v1/admin/users/${userId}`, { maxMessagesPerDay: 1_000_000, maxTokensPerDay: 1_000_000_000, maxChats: 1_000 }),
-    200,
-    "raise limits",
-  );
-  const key = ((await (await check(await browser.post("/api/v1/me/api-keys", { name: "faults" }), 201, "api key")).json()) as { key: string }).key;
+  const { browser, key } = await loadUser(system.baseUrl, {
+    email: "faults@example.com",
+    username: "faultsuser",
+    admin,
+    limits: { maxMessagesPerDay: 1_000_000, maxTokensPerDay: 1_000_000_000, maxChats: 1_000 },
+    keyName: "faults",
+  });
   const chats: string[] = [];
   for (let client = 0; client < clients; client += 1)
-    chats.push(((await (await check(await browser.post("/api/v1/chats", {}), 201, "chat")).json()) as { chat: { id: string } }).chat.id);
+    chats.push(((await (await expectStatus(await browser.post("/api/v1/chats", {}), 201, "chat")).json()) as { chat: { id: string } }).chat.id);
 
   // Clients loop over the kinds of request until told to stop; results are filed under the fault in progress.
   const KINDS: Kind[] = ["v1", "v1-stream", "web", "me"];

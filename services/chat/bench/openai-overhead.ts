@@ -10,13 +10,12 @@
 // race Portkey's open-source gateway (npm @portkey-ai/gateway, installed into .data/portkey on
 // first use) against the same upstream in the same run, as the reference.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { testSecrets } from "@tessera/platform/testing";
+import { expectStatus, loadUser, testSecrets } from "@tessera/platform/testing";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { percentile } from "@tessera/platform";
 import { processCpu, startSystem } from "@tessera/platform/launcher";
-import { HttpClient } from "../../platform/src/testing/http-client.ts";
 import { Agent } from "undici";
 import { parseSse, parseSseBatches } from "../src/adapters/upstream/sse.ts";
 
@@ -133,24 +132,15 @@ const system = await startSystem({
   },
 });
 
-const check = async (response: Response, status: number, what: string) => {
-  if (response.status !== status) throw new Error(`${what}: ${response.status} ${await response.text()}`);
-  return response;
-};
-
 try {
   // A user with a large allowance and an API key.
-  const browser = new HttpClient(system.baseUrl);
-  const registered = await check(
-    await browser.post("/api/v1/auth/register", { email: "bench@example.com", username: "benchuser", password: "a perfectly fine passphrase" }),
-    201,
-    "register",
-  );
-  const userId = ((await registered.json()) as { user: { id: string } }).user.id;
-  const root = new HttpClient(system.baseUrl);
-  await check(await root.post("/api/v1/auth/login", { login: admin.username, password: admin.password }), 200, "admin login");
-  await check(await root.patch(`/api/v1/admin/users/${userId}`, { maxMessagesPerDay: 1_000_000, maxTokensPerDay: 1_000_000_000 }), 200, "raise limits");
-  const key = ((await (await check(await browser.post("/api/v1/me/api-keys", { name: "bench" }), 201, "api key")).json()) as { key: string }).key;
+  const { browser, key } = await loadUser(system.baseUrl, {
+    email: "bench@example.com",
+    username: "benchuser",
+    admin,
+    limits: { maxMessagesPerDay: 1_000_000, maxTokensPerDay: 1_000_000_000 },
+    keyName: "bench",
+  });
 
   const body = (stream: boolean) =>
     JSON.stringify({
@@ -291,11 +281,11 @@ try {
   let chatId = "";
   for (let index = 0; index < chatMessages; index += 1) {
     if (index % 8 === 0) {
-      if (chatId) await check(await browser.delete(`/api/v1/chats/${chatId}`), 204, "delete chat");
-      chatId = ((await (await check(await browser.post("/api/v1/chats", {}), 201, "create chat")).json()) as { chat: { id: string } }).chat.id;
+      if (chatId) await expectStatus(await browser.delete(`/api/v1/chats/${chatId}`), 204, "delete chat");
+      chatId = ((await (await expectStatus(await browser.post("/api/v1/chats", {}), 201, "create chat")).json()) as { chat: { id: string } }).chat.id;
     }
     const started = performance.now();
-    const response = await check(
+    const response = await expectStatus(
       await browser.post(`/api/v1/chats/${chatId}/messages`, { content: `[words=${words}] message ${index}`, clientMessageId: `bench-${index}` }),
       200,
       "send",

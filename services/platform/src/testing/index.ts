@@ -30,6 +30,7 @@ export function testSecrets() {
 
 export { startTestSystem, type TestSystem } from "./test-system.ts";
 export { HttpClient } from "./http-client.ts";
+export { expectStatus, loadUser } from "./load-user.ts";
 
 /** The AppError code a promise rejects with, or "ok" (tests compare outcomes in one line). */
 export async function outcomeOf(promise: Promise<unknown>): Promise<string> {
